@@ -1,0 +1,80 @@
+"""ELF constants used by the object layer (gABI names, only the ones we need)."""
+
+# e_ident
+ELFMAG = b"\x7fELF"
+EI_CLASS = 4
+EI_DATA = 5
+ELFCLASS32 = 1
+ELFCLASS64 = 2
+ELFDATA2LSB = 1
+ELFDATA2MSB = 2
+
+# e_type
+ET_REL = 1
+
+# e_machine values we name in messages and tables
+EM_386 = 3
+EM_PPC = 20
+EM_PPC64 = 21
+EM_S390 = 22
+EM_ARM = 40
+EM_X86_64 = 62
+EM_AARCH64 = 183
+EM_LOONGARCH = 258
+
+# Special section indices
+SHN_UNDEF = 0
+SHN_LORESERVE = 0xFF00
+SHN_LIVEPATCH = 0xFF20  # SHN_LOOS: the kernel's marker for klp symbols
+SHN_ABS = 0xFFF1
+SHN_COMMON = 0xFFF2
+SHN_XINDEX = 0xFFFF
+
+# sh_type
+SHT_NULL = 0
+SHT_PROGBITS = 1
+SHT_SYMTAB = 2
+SHT_STRTAB = 3
+SHT_RELA = 4
+SHT_NOBITS = 8
+SHT_REL = 9
+SHT_DYNSYM = 11
+SHT_GROUP = 17
+SHT_SYMTAB_SHNDX = 18
+
+# sh_flags
+SHF_WRITE = 0x1
+SHF_ALLOC = 0x2
+SHF_EXECINSTR = 0x4
+SHF_MERGE = 0x10
+SHF_STRINGS = 0x20
+SHF_INFO_LINK = 0x40
+SHF_LINK_ORDER = 0x80
+SHF_GROUP = 0x200
+SHF_RELA_LIVEPATCH = 0x00100000
+
+GRP_COMDAT = 0x1
+
+# Symbol binding and type
+STB_LOCAL = 0
+STB_GLOBAL = 1
+STB_WEAK = 2
+
+STT_NOTYPE = 0
+STT_OBJECT = 1
+STT_FUNC = 2
+STT_SECTION = 3
+STT_FILE = 4
+STT_COMMON = 5
+STT_TLS = 6
+
+BIND_NAMES = {STB_LOCAL: "LOCAL", STB_GLOBAL: "GLOBAL", STB_WEAK: "WEAK", 10: "GNU_UNIQUE"}
+TYPE_NAMES = {
+    STT_NOTYPE: "NOTYPE",
+    STT_OBJECT: "OBJECT",
+    STT_FUNC: "FUNC",
+    STT_SECTION: "SECTION",
+    STT_FILE: "FILE",
+    STT_COMMON: "COMMON",
+    STT_TLS: "TLS",
+}

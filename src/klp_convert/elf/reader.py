@@ -1,0 +1,410 @@
+"""Parse an ELF relocatable object into the model, checking every index and extent on the way.
+
+Every problem with the input raises ElfError naming the file; nothing else may escape for bad
+input. The checks are done in bulk where possible (relocation symbol indices with one max()),
+so validating a whole distribution module tree stays fast.
+"""
+
+import sys
+from array import array
+from itertools import accumulate
+from struct import unpack_from
+
+from .codec import codec_for
+from .constants import (
+    ELFMAG, EI_CLASS, EI_DATA, ET_REL, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_LORESERVE,
+    SHN_UNDEF, SHN_XINDEX, SHT_GROUP, SHT_NOBITS, SHT_NULL, SHT_REL, SHT_RELA, SHT_SYMTAB,
+    SHT_SYMTAB_SHNDX, SHT_STRTAB,
+)
+from .model import (
+    GroupSection, Relocation, RelocationSection, Section, StringTable, Symbol, SymbolTable,
+    section_class,
+)
+from ..errors import ElfError
+
+_SHT_NAMES = {SHT_SYMTAB: "SHT_SYMTAB", SHT_RELA: "SHT_RELA", SHT_REL: "SHT_REL",
+              SHT_GROUP: "SHT_GROUP", SHT_SYMTAB_SHNDX: "SHT_SYMTAB_SHNDX"}
+
+
+class Header:
+    """The ELF header fields we keep: everything needed to write the same header back."""
+
+    __slots__ = ("ident", "type", "machine", "version", "entry", "phoff", "flags", "ehsize",
+                 "phentsize", "phnum", "shentsize", "shoff", "shnum", "shstrndx")
+
+
+def parse(data, path):
+    """Parse ``data`` (bytes) read from ``path``; returns (codec, header, sections, layout_end)."""
+    return _Parser(data, path).run()
+
+
+class _Parser:
+    def __init__(self, data, path):
+        self.data = data
+        self.path = path
+
+    def fail(self, message):
+        raise ElfError(self.path, message)
+
+    def run(self):
+        codec, hdr = self.read_header()
+        self.codec = codec
+        raw = self.read_section_headers(hdr)
+        names = self.read_section_names(hdr, raw)
+        sections = [self.make_section(i, r, names[i]) for i, r in enumerate(raw)]
+        self.sections = sections
+        self.link_sections(raw)
+        for sec in sections:
+            if isinstance(sec, SymbolTable):
+                self.read_symbols(sec, raw[sec.index])
+        for sec in sections:
+            if isinstance(sec, RelocationSection):
+                self.prepare_relocations(sec)
+            elif isinstance(sec, GroupSection):
+                self.read_group(sec, raw[sec.index])
+        return codec, hdr, sections, self.layout_end(hdr, raw)
+
+    # -- header and section headers -----------------------------------------------------
+
+    def read_header(self):
+        data = self.data
+        if len(data) < 16 or data[:4] != ELFMAG:
+            self.fail("not an ELF file")
+        try:
+            codec = codec_for(data[EI_CLASS], data[EI_DATA])
+        except ValueError:
+            self.fail(f"unsupported ELF class {data[EI_CLASS]} or data encoding {data[EI_DATA]}")
+        if len(data) < codec.ehdr.size:
+            self.fail(f"truncated ELF header ({len(data)} bytes)")
+        hdr = Header()
+        (hdr.ident, hdr.type, hdr.machine, hdr.version, hdr.entry, hdr.phoff, hdr.shoff,
+         hdr.flags, hdr.ehsize, hdr.phentsize, hdr.phnum, hdr.shentsize, hdr.shnum,
+         hdr.shstrndx) = codec.ehdr.unpack_from(data, 0)
+        if hdr.type != ET_REL:
+            self.fail(f"not a relocatable object (e_type {hdr.type}, expected ET_REL)")
+        if hdr.phnum and hdr.phoff + hdr.phnum * hdr.phentsize > len(data):
+            self.fail("program header table extends past the end of the file")
+        return codec, hdr
+
+    def read_section_headers(self, hdr):
+        codec, data = self.codec, self.data
+        if hdr.shoff == 0:
+            self.fail("no section header table")
+        if hdr.shentsize != codec.shdr.size:
+            self.fail(f"e_shentsize is {hdr.shentsize}, expected {codec.shdr.size}")
+        if hdr.shoff + codec.shdr.size > len(data):
+            self.fail(f"section header table at {hdr.shoff:#x} lies past the end of the file")
+        first = codec.shdr.unpack_from(data, hdr.shoff)
+        count = hdr.shnum
+        if count == 0:  # extended numbering: the real count is in section 0's sh_size
+            count = first[5]
+        if count == 0:
+            self.fail("section header table is empty")
+        end = hdr.shoff + count * codec.shdr.size
+        if end > len(data):
+            self.fail(f"section header table ({count} entries at {hdr.shoff:#x}) extends "
+                      f"past the end of the file ({len(data)} bytes)")
+        shstrndx = hdr.shstrndx
+        if shstrndx == SHN_XINDEX:
+            shstrndx = first[6]
+        if not 0 < shstrndx < count:
+            self.fail(f"section name table index {shstrndx} is out of range")
+        self.shnum, self.shstrndx = count, shstrndx
+        hdr.shstrndx = shstrndx  # resolved; the writer computes the field anew
+        raw = list(codec.shdr.iter_unpack(data[hdr.shoff:end]))
+        for i, (_n, sh_type, _f, _a, offset, size, link, _i, align, _es) in enumerate(raw):
+            if sh_type not in (SHT_NOBITS, SHT_NULL) and offset + size > len(data):
+                self.fail(f"section [{i}] data ({size} bytes at {offset:#x}) extends past the "
+                          f"end of the file ({len(data)} bytes)")
+            if link >= count and i:
+                self.fail(f"section [{i}] sh_link {link} is out of range")
+            if raw_align(align) is None:
+                self.fail(f"section [{i}] sh_addralign {align} is not a power of two")
+        return raw
+
+    def read_section_names(self, hdr, raw):
+        r = raw[self.shstrndx]
+        if r[1] != SHT_STRTAB:
+            self.fail(f"section name table [{self.shstrndx}] is not SHT_STRTAB")
+        table = self.data[r[4]:r[4] + r[5]]
+        known = _string_index(table)
+        return [known.get(h[0]) or self.string(table, h[0], f"name of section [{i}]")
+                for i, h in enumerate(raw)]
+
+    def string(self, table, offset, what):
+        end = table.find(b"\0", offset)
+        if offset >= len(table) or end < 0:
+            self.fail(f"{what}: string offset {offset} is out of range")
+        return table[offset:end].decode("utf-8", "surrogateescape")
+
+    def make_section(self, index, raw, name):
+        sh_name, sh_type, flags, addr, offset, size, _link, _info, align, entsize = raw
+        cls = section_class(sh_type) if index else Section
+        sec = cls.__new__(cls)
+        Section.__init__(sec, name, sh_type, flags=flags, addr=addr, addralign=align,
+                         entsize=entsize, nobits_size=size)
+        if sh_type != SHT_NOBITS:
+            sec.data = self.data[offset:offset + size] if sh_type != SHT_NULL or index else b""
+        sec.index = index
+        sec._name_offset, sec._orig_name = sh_name, name
+        sec._orig_extent = (offset, size)
+        if isinstance(sec, StringTable):
+            sec._starts, sec._added = None, {}
+        elif isinstance(sec, RelocationSection):
+            sec._relocations, sec._decode = [], None
+        self.check_entsize(sec, entsize, size)
+        return sec
+
+    def check_entsize(self, sec, entsize, size):
+        codec = self.codec
+        expected = {SHT_SYMTAB: codec.sym.size, SHT_RELA: codec.rela.size,
+                    SHT_REL: codec.rel.size, SHT_GROUP: 4, SHT_SYMTAB_SHNDX: 4}.get(sec.type)
+        if expected is None:
+            return
+        what = f"section [{sec.index}] '{sec.name}'"
+        if sec.type in (SHT_SYMTAB, SHT_RELA, SHT_REL) and entsize != expected:
+            self.fail(f"{what}: bad entsize {entsize} for {_SHT_NAMES[sec.type]} "
+                      f"(expected {expected})")
+        if size % expected:
+            self.fail(f"{what}: size {size} is not a multiple of the entry size {expected}")
+
+    def link_sections(self, raw):
+        """Turn sh_link / sh_info numbers into Section (or, for groups, Symbol) references."""
+        sections = self.sections
+        for sec, (_n, sh_type, flags, _a, _o, _s, link, info, _al, _es) in zip(sections, raw):
+            if sec.index == 0:
+                sec.link, sec.info = 0, info
+                continue
+            sec.link = sections[link] if link else None
+            wants_symtab = sh_type in (SHT_RELA, SHT_REL, SHT_GROUP, SHT_SYMTAB_SHNDX)
+            if wants_symtab and not isinstance(sec.link, SymbolTable):
+                self.fail(f"section [{sec.index}] '{sec.name}': sh_link {link} is not a "
+                          f"symbol table")
+            if sh_type == SHT_SYMTAB and not isinstance(sec.link, StringTable):
+                self.fail(f"symbol table [{sec.index}]: sh_link {link} is not a string table")
+            if sh_type in (SHT_RELA, SHT_REL) or (flags & SHF_INFO_LINK):
+                if info >= len(sections):
+                    self.fail(f"section [{sec.index}] '{sec.name}': sh_info {info} is out "
+                              f"of range")
+                sec.info = sections[info] if info else None
+            elif sh_type in (SHT_SYMTAB, SHT_GROUP):
+                sec.info = info  # resolved once the symbols are read
+            else:
+                sec.info = info
+            if flags & SHF_LINK_ORDER and not link:
+                self.fail(f"section [{sec.index}] '{sec.name}': SHF_LINK_ORDER without sh_link")
+
+    # -- symbols ------------------------------------------------------------------------
+
+    def read_symbols(self, symtab, raw):
+        sections = self.sections
+        columns = self.symbol_columns(symtab.index, raw, symtab.link.data, symtab.link.name)
+        names, values, sizes, infos, others, shndxs = columns
+        extended = self.extended_indices(symtab, len(names))
+        shnum = len(sections)
+        new = Symbol.__new__
+        symbols = []
+        append = symbols.append
+        for index, shndx in enumerate(shndxs):
+            sym = new(Symbol)
+            sym.name = sym._orig_name = names[index]
+            sym.value, sym.size, sym.other = values[index], sizes[index], others[index]
+            info = infos[index]
+            sym.bind, sym.type = info >> 4, info & 0xF
+            sym.index = index
+            if shndx == SHN_UNDEF or SHN_LORESERVE <= shndx < SHN_XINDEX:
+                sym.section, sym.reserved_shndx = None, shndx
+            else:
+                if shndx == SHN_XINDEX:
+                    if extended is None:
+                        self.fail(f"symbol {index} '{sym.name}' uses SHN_XINDEX but there is "
+                                  f"no SHT_SYMTAB_SHNDX section")
+                    shndx = extended[index]
+                if shndx >= shnum or shndx == 0:
+                    self.fail(f"symbol {index} '{sym.name}': section index {shndx} is out of "
+                              f"range")
+                sym.section, sym.reserved_shndx = sections[shndx], SHN_UNDEF
+            append(sym)
+        for sym, offset in zip(symbols, columns.name_offsets):
+            sym._name_offset = offset
+        symtab.symbols = symbols
+        symtab._orig_count = len(symbols)
+        # Relocations are decoded later, perhaps after symbols were added or removed: they
+        # must look indices up in the table as it was read.
+        symtab._as_read = tuple(symbols)
+
+    def symbol_columns(self, index, raw, strtab, strtab_name):
+        """Decode a whole symbol table at once into columns (C loops, no per-symbol Python).
+
+        Returns SymbolColumns: names, values, sizes, infos, others, shndxs (raw st_shndx).
+        """
+        codec = self.codec
+        size = raw[5]
+        count = size // codec.sym.size
+        if count == 0:
+            self.fail(f"symbol table [{index}] is empty")
+        if raw[7] > count:
+            self.fail(f"symbol table [{index}]: sh_info {raw[7]} exceeds the {count} symbols")
+        data = self.data[raw[4]:raw[4] + size]
+        cols = list(zip(*codec.sym.iter_unpack(data)))
+        if codec.is64:
+            name_offs, infos, others, shndxs, values, sizes = cols
+        else:
+            name_offs, values, sizes, infos, others, shndxs = cols
+        names = list(map(_string_index(strtab).get, name_offs))
+        if None in names:  # offsets into the middle of a string (tail sharing), or bad ones
+            for i, name in enumerate(names):
+                if name is None:
+                    names[i] = self.string(strtab, name_offs[i],
+                                           f"symbol {i} (in '{strtab_name}')")
+        return SymbolColumns(names, values, sizes, infos, others, shndxs, name_offs)
+
+    def extended_indices(self, symtab, count):
+        for sec in self.sections:
+            if sec.type == SHT_SYMTAB_SHNDX and sec.link is symtab:
+                if len(sec.data) != 4 * count:
+                    self.fail(f"section [{sec.index}] '{sec.name}' has {len(sec.data) // 4} "
+                              f"entries for {count} symbols")
+                return [v for (v,) in self.codec.u32.iter_unpack(sec.data)]
+        return None
+
+    # -- relocations and groups ---------------------------------------------------------
+
+    def prepare_relocations(self, sec):
+        """Check every symbol index now; build the Relocation objects only when asked."""
+        codec = self.codec
+        rstruct = codec.reloc_struct(sec.with_addend)
+        data = sec.data
+        symbols = sec.link._as_read
+        if data:
+            shift = 32 if codec.is64 else 8
+            highest = _column_max(codec, data, rstruct.size, 1) >> shift
+            if highest >= len(symbols):
+                bad = next(i for i, e in enumerate(rstruct.iter_unpack(data))
+                           if e[1] >> shift >= len(symbols))
+                self.fail(f"relocation {bad} in '{sec.name}' names symbol index {highest}, "
+                          f"but '{sec.link.name}' has only {len(symbols)} symbols")
+        sec._decode = _relocation_decoder(codec, rstruct, data, symbols, sec.with_addend)
+
+    def read_group(self, sec, raw):
+        symbols = sec.link.symbols
+        if raw[7] >= len(symbols):
+            self.fail(f"group [{sec.index}] '{sec.name}': signature symbol {raw[7]} is out "
+                      f"of range")
+        sec.info = symbols[raw[7]]
+        words = [v for (v,) in self.codec.u32.iter_unpack(sec.data)]
+        if not words:
+            self.fail(f"group [{sec.index}] '{sec.name}' is empty")
+        sec.group_flags = words[0]
+        for member in words[1:]:
+            if not 0 < member < len(self.sections):
+                self.fail(f"group [{sec.index}] '{sec.name}': member {member} is out of range")
+        sec.members = [self.sections[m] for m in words[1:]]
+
+    def layout_end(self, hdr, raw):
+        """Where the ELF layout ends: anything after it (a module signature) is a trailer."""
+        end = max(self.codec.ehdr.size, hdr.shoff + len(raw) * self.codec.shdr.size)
+        if hdr.phnum:
+            end = max(end, hdr.phoff + hdr.phnum * hdr.phentsize)
+        for (_n, sh_type, _f, _a, offset, size, *_rest) in raw[1:]:
+            if sh_type != SHT_NOBITS:
+                end = max(end, offset + size)
+        return end
+
+
+def raw_align(value):
+    """The alignment a sh_addralign value stands for (0 means 1), None if it is not valid."""
+    if value == 0:
+        return 1
+    return value if value & (value - 1) == 0 else None
+
+
+class SymbolScan:
+    """A read-only look at one object's symbol table, without building the object model.
+
+    ``sections``: (name, sh_type, sh_flags) per section index; ``columns``: SymbolColumns;
+    ``shndxs``: each symbol's section index with SHN_XINDEX already resolved.
+    """
+
+    __slots__ = ("machine", "is64", "big_endian", "sections", "columns", "shndxs")
+
+
+def scan_symbols(data, path):
+    """Read only what is needed to list an object's symbols: fast enough for a whole kernel."""
+    parser = _Parser(data, path)
+    parser.codec, hdr = parser.read_header()
+    raw = parser.read_section_headers(hdr)
+    names = parser.read_section_names(hdr, raw)
+    scan = SymbolScan()
+    scan.machine, scan.is64 = hdr.machine, parser.codec.is64
+    scan.big_endian = parser.codec.big_endian
+    scan.sections = [(n, r[1], r[2]) for n, r in zip(names, raw)]
+    tables = [i for i, r in enumerate(raw) if r[1] == SHT_SYMTAB]
+    if not tables:
+        parser.fail("no symbol table")
+    index = tables[0]
+    link = raw[index][6]
+    if raw[link][1] != SHT_STRTAB:
+        parser.fail(f"symbol table [{index}]: sh_link {link} is not a string table")
+    strtab = data[raw[link][4]:raw[link][4] + raw[link][5]]
+    scan.columns = parser.symbol_columns(index, raw[index], strtab, names[link])
+    shndxs = scan.columns[5]
+    if SHN_XINDEX in shndxs:
+        table = next((r for r in raw if r[1] == SHT_SYMTAB_SHNDX and r[6] == index), None)
+        if table is None or table[5] != 4 * len(shndxs):
+            parser.fail(f"symbol table [{index}] uses SHN_XINDEX without a matching "
+                        f"SHT_SYMTAB_SHNDX section")
+        extended = [v for (v,) in parser.codec.u32.iter_unpack(data[table[4]:table[4] + table[5]])]
+        shndxs = [e if s == SHN_XINDEX else s for s, e in zip(shndxs, extended)]
+    for i, s in enumerate(shndxs):
+        if not (s < len(raw) or SHN_LORESERVE <= s):
+            parser.fail(f"symbol {i}: section index {s} is out of range")
+    scan.shndxs = shndxs
+    return scan
+
+
+class SymbolColumns(tuple):
+    """(names, values, sizes, infos, others, shndxs) of one symbol table, plus name offsets."""
+
+    def __new__(cls, names, values, sizes, infos, others, shndxs, name_offsets):
+        self = super().__new__(cls, (names, values, sizes, infos, others, shndxs))
+        self.name_offsets = name_offsets
+        return self
+
+
+def _string_index(table):
+    """Map the offset of every string that starts after a NUL to that string."""
+    if table.isascii():  # the usual case: one decode, lengths in characters are in bytes
+        pieces = table.decode("ascii").split("\0")[:-1]
+    else:
+        pieces = [p.decode("utf-8", "surrogateescape") for p in table.split(b"\0")[:-1]]
+        offsets = accumulate((len(p.encode("utf-8", "surrogateescape")) + 1 for p in pieces),
+                             initial=0)
+        return dict(zip(offsets, pieces))
+    offsets = accumulate(map((1).__add__, map(len, pieces)), initial=0)
+    return dict(zip(offsets, pieces))
+
+
+def _column_max(codec, data, entry_size, column):
+    """max() of one address-sized column of a table of fixed-size entries, in C loops."""
+    words = array("Q" if codec.is64 else "I")
+    if words.itemsize != codec.word_size:  # exotic platform: fall back to struct
+        fmt = codec.endian + ("Q" if codec.is64 else "I")
+        return max(unpack_from(fmt, data, i + column * codec.word_size)[0]
+                   for i in range(0, len(data), entry_size))
+    words.frombytes(data)
+    if codec.big_endian != (sys.byteorder == "big"):
+        words.byteswap()
+    per_entry = entry_size // codec.word_size
+    return max(words[column::per_entry])
+
+
+def _relocation_decoder(codec, rstruct, data, symbols, with_addend):
+    def decode():
+        r_sym, r_type = codec.r_sym, codec.r_type
+        if with_addend:
+            return [Relocation(off, r_type(info), symbols[r_sym(info)], addend)
+                    for off, info, addend in rstruct.iter_unpack(data)]
+        return [Relocation(off, r_type(info), symbols[r_sym(info)], None)
+                for off, info in rstruct.iter_unpack(data)]
+    return decode

@@ -1,0 +1,42 @@
+"""Relocation type names per architecture (for messages and `show`).
+
+Only the types a kernel module meets are named; any other prints as its number. The tables of
+types each module loader accepts live beside these (see check)."""
+
+from ..elf.constants import EM_386, EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64, EM_LOONGARCH
+
+RELOC_NAMES = {
+    EM_X86_64: {
+        0: "R_X86_64_NONE", 1: "R_X86_64_64", 2: "R_X86_64_PC32", 3: "R_X86_64_GOT32",
+        4: "R_X86_64_PLT32", 9: "R_X86_64_GOTPCREL", 10: "R_X86_64_32", 11: "R_X86_64_32S",
+        24: "R_X86_64_PC64", 41: "R_X86_64_GOTPCRELX", 42: "R_X86_64_REX_GOTPCRELX",
+    },
+    EM_386: {0: "R_386_NONE", 1: "R_386_32", 2: "R_386_PC32", 4: "R_386_PLT32"},
+    EM_PPC64: {
+        0: "R_PPC64_NONE", 1: "R_PPC64_ADDR32", 10: "R_PPC64_REL24", 26: "R_PPC64_REL32",
+        38: "R_PPC64_ADDR64", 44: "R_PPC64_REL64", 47: "R_PPC64_TOC16",
+        48: "R_PPC64_TOC16_LO", 49: "R_PPC64_TOC16_HI", 50: "R_PPC64_TOC16_HA",
+        51: "R_PPC64_TOC", 63: "R_PPC64_TOC16_DS", 64: "R_PPC64_TOC16_LO_DS",
+        116: "R_PPC64_REL24_NOTOC", 118: "R_PPC64_ENTRY", 249: "R_PPC64_REL16",
+        250: "R_PPC64_REL16_LO", 251: "R_PPC64_REL16_HI", 252: "R_PPC64_REL16_HA",
+    },
+    EM_S390: {
+        0: "R_390_NONE", 4: "R_390_32", 5: "R_390_PC32", 12: "R_390_PLT32", 16: "R_390_PC16DBL",
+        19: "R_390_PC32DBL", 20: "R_390_PLT32DBL", 22: "R_390_64", 23: "R_390_PC64",
+        26: "R_390_GOTENT",
+    },
+    EM_AARCH64: {
+        0: "R_AARCH64_NONE", 257: "R_AARCH64_ABS64", 258: "R_AARCH64_ABS32",
+        260: "R_AARCH64_PREL64", 261: "R_AARCH64_PREL32", 275: "R_AARCH64_ADR_PREL_PG_HI21",
+        277: "R_AARCH64_ADD_ABS_LO12_NC", 282: "R_AARCH64_JUMP26", 283: "R_AARCH64_CALL26",
+        286: "R_AARCH64_LDST64_ABS_LO12_NC", 278: "R_AARCH64_LDST8_ABS_LO12_NC",
+        284: "R_AARCH64_LDST16_ABS_LO12_NC", 285: "R_AARCH64_LDST32_ABS_LO12_NC",
+        299: "R_AARCH64_LDST128_ABS_LO12_NC",
+    },
+    EM_LOONGARCH: {0: "R_LARCH_NONE", 2: "R_LARCH_64", 1: "R_LARCH_32"},
+}
+
+
+def reloc_type_name(machine, rtype):
+    """'R_X86_64_PC32' for (EM_X86_64, 2); the number as text when we do not know the name."""
+    return RELOC_NAMES.get(machine, {}).get(rtype, str(rtype))

@@ -1,0 +1,78 @@
+"""Debian's kernel packages for the tests: find the current ABI, download once, cache outside
+the repository (${KLP_CONVERT_CACHE:-~/.cache/klp-convert})."""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+FLAVOUR = "amd64"
+
+
+def cache_dir():
+    root = Path(os.environ.get("KLP_CONVERT_CACHE", Path.home() / ".cache" / "klp-convert"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def current_abi():
+    """The ABI (e.g. '6.1.0-56') that Debian's linux-headers-amd64 points at today."""
+    policy = subprocess.run(["apt-cache", "policy", f"linux-headers-{FLAVOUR}"],
+                            capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Candidate:\s*(\S+)", policy)
+    if not match or match.group(1) == "(none)":
+        _apt_update()
+        policy = subprocess.run(["apt-cache", "policy", f"linux-headers-{FLAVOUR}"],
+                                capture_output=True, text=True, check=True).stdout
+        match = re.search(r"Candidate:\s*(\S+)", policy)
+    candidate = match.group(1)
+    show = subprocess.run(["apt-cache", "show", f"linux-headers-{FLAVOUR}={candidate}"],
+                          capture_output=True, text=True, check=True).stdout
+    dep = re.search(rf"linux-headers-(\d[\w.+~-]*)-{FLAVOUR}\b", show)
+    if not dep:
+        raise RuntimeError(f"cannot find the kernel ABI in linux-headers-{FLAVOUR} {candidate}")
+    return dep.group(1)
+
+
+def _apt_update():
+    # It can fail for one index while a mirror syncs; the download step decides.
+    subprocess.run(["apt-get", "update", "-q"], capture_output=True)
+
+
+def download(package):
+    """Path of the .deb for ``package`` in the cache, downloading it when missing."""
+    directory = cache_dir() / "debs"
+    directory.mkdir(exist_ok=True)
+    found = sorted(directory.glob(f"{package}_*.deb"))
+    if found:
+        return found[-1]
+    proc = subprocess.run(["apt-get", "download", "-q", package], cwd=directory,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        _apt_update()
+        subprocess.run(["apt-get", "download", "-q", package], cwd=directory, check=True,
+                       capture_output=True, text=True)
+    return sorted(directory.glob(f"{package}_*.deb"))[-1]
+
+
+def unpacked(package):
+    """Directory holding the unpacked contents of ``package`` (dpkg-deb -x), cached."""
+    target = cache_dir() / "unpacked" / package
+    done = target / ".complete"
+    if not done.exists():
+        deb = download(package)
+        tmp = target.with_name(target.name + ".tmp")
+        subprocess.run(["rm", "-rf", str(tmp)], check=True)
+        tmp.mkdir(parents=True)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)], check=True)
+        subprocess.run(["rm", "-rf", str(target)], check=True)
+        tmp.rename(target)
+        done.touch()
+    return target
+
+
+def kernel_image_modules():
+    """(abi, directory of the .ko tree) of Debian's current linux-image-<abi>-amd64-unsigned."""
+    abi = current_abi()
+    root = unpacked(f"linux-image-{abi}-{FLAVOUR}-unsigned")
+    return abi, root / "lib" / "modules" / f"{abi}-{FLAVOUR}"
