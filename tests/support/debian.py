@@ -76,3 +76,52 @@ def kernel_image_modules():
     abi = current_abi()
     root = unpacked(f"linux-image-{abi}-{FLAVOUR}-unsigned")
     return abi, root / "lib" / "modules" / f"{abi}-{FLAVOUR}"
+
+
+def installed(package):
+    """True when dpkg says ``package`` is installed."""
+    proc = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
+                          capture_output=True, text=True)
+    return proc.returncode == 0 and proc.stdout.endswith("install ok installed")
+
+
+def ensure_installed(packages):
+    """Install the Debian packages that are missing (needs root: CI runs as root).
+
+    Packages whose name depends on the kernel ABI (linux-headers-<abi>-amd64) can only be named
+    at run time, so they are installed here rather than by scripts/test."""
+    missing = [p for p in packages if not installed(p)]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise RuntimeError(f"not root: install {' '.join(missing)} yourself")
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if subprocess.run(command, env=env, capture_output=True).returncode != 0:
+        _apt_update()
+        proc = subprocess.run(command, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"apt-get install {' '.join(missing)} failed:\n{proc.stderr}")
+
+
+def unpacked_members(package, members):
+    """Directory holding only ``members`` (paths inside the package, e.g.
+    './usr/lib/debug/boot/System.map-R') of a large package, extracted once and cached.
+
+    Extracted into a scratch directory first, so an interrupted run leaves no half file."""
+    target = cache_dir() / "unpacked" / package
+    if all((target / m).exists() for m in members):
+        return target
+    deb = download(package)
+    scratch = target.with_name(target.name + ".partial")
+    subprocess.run(["rm", "-rf", str(scratch)], check=True)
+    scratch.mkdir(parents=True)
+    tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(scratch), *members], stdin=tar.stdout, check=True)
+    if tar.wait() != 0:
+        raise RuntimeError(f"dpkg-deb --fsys-tarfile {deb} failed")
+    for member in members:
+        (target / member).parent.mkdir(parents=True, exist_ok=True)
+        (scratch / member).rename(target / member)
+    subprocess.run(["rm", "-rf", str(scratch)], check=True)
+    return target
