@@ -15,6 +15,7 @@ import pytest
 from support import debian
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "realkernel" / "scenarios"
+REPO_INCLUDE = Path(__file__).resolve().parents[2] / "include"  # klp-convert.h
 # Packages named by the kernel ABI cannot be listed in scripts/test; these are installed here.
 HOST_PACKAGES = ["qemu-system-x86", "busybox-static", "make", "gcc"]
 
