@@ -103,25 +103,3 @@ def ensure_installed(packages):
         if proc.returncode != 0:
             raise RuntimeError(f"apt-get install {' '.join(missing)} failed:\n{proc.stderr}")
 
-
-def unpacked_members(package, members):
-    """Directory holding only ``members`` (paths inside the package, e.g.
-    './usr/lib/debug/boot/System.map-R') of a large package, extracted once and cached.
-
-    Extracted into a scratch directory first, so an interrupted run leaves no half file."""
-    target = cache_dir() / "unpacked" / package
-    if all((target / m).exists() for m in members):
-        return target
-    deb = download(package)
-    scratch = target.with_name(target.name + ".partial")
-    subprocess.run(["rm", "-rf", str(scratch)], check=True)
-    scratch.mkdir(parents=True)
-    tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
-    subprocess.run(["tar", "-x", "-C", str(scratch), *members], stdin=tar.stdout, check=True)
-    if tar.wait() != 0:
-        raise RuntimeError(f"dpkg-deb --fsys-tarfile {deb} failed")
-    for member in members:
-        (target / member).parent.mkdir(parents=True, exist_ok=True)
-        (scratch / member).rename(target / member)
-    subprocess.run(["rm", "-rf", str(scratch)], check=True)
-    return target
