@@ -38,13 +38,10 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec 3>/dev/ttyS1
 
-# kallsyms NAME [MODULE]: the addresses /proc/kallsyms gives NAME (in MODULE), one per line.
+# kallsyms NAME [MODULE]: the addresses /proc/kallsyms gives NAME (in MODULE), in its order,
+# on one line.
 kallsyms() {
-    if [ -n "$2" ]; then
-        awk -v n="$1" -v m="[$2]" '$3 == n && $4 == m { print $1 }' /proc/kallsyms
-    else
-        awk -v n="$1" '$3 == n && $4 == "" { print $1 }' /proc/kallsyms
-    fi
+    awk -v n="$1" -v m="${2:+[$2]}" '$3 == n && $4 == m { printf "%s ", $1 }' /proc/kallsyms
 }
 
 # wait_patched PATCH: wait (at most 20 s) until PATCH's transition is over; prints its state.

@@ -2,6 +2,7 @@
 and building the suite's scenarios (target modules with plain kbuild, livepatches with
 `klp-convert kbuild`) into directories the guest runs (see guest.py)."""
 
+import mmap
 import os
 import platform
 import shutil
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from klp_convert.elf.reader import scan_symbols
 from support import debian
+
+STT_FILE = 4
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "realkernel" / "scenarios"
 REPO_INCLUDE = Path(__file__).resolve().parents[2] / "include"  # klp-convert.h
@@ -79,13 +83,19 @@ class _Timer:
 class BuildFailed(Exception):
     """A scenario's modules did not build; the scenario's test reports it."""
 
+    def __init__(self, message, returncode=None, stderr=""):
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
 
 def run_logged(command, cwd=None):
     """Run ``command``; raise BuildFailed with its output when it fails."""
     proc = subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildFailed(f"$ {' '.join(map(str, command))}\n(exit {proc.returncode})\n"
-                          f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+                          f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}",
+                          proc.returncode, proc.stderr)
     return proc
 
 
@@ -97,6 +107,58 @@ def make_modules(kernel, directory):
 def klp_convert(*args):
     """Run the installed klp-convert command line (as a user would)."""
     return run_logged([sys.executable, "-m", "klp_convert", *args])
+
+
+def refused_build(kernel, source, symbol_databases, define):
+    """Build a scenario's livepatch with ``-D<define>`` (its variant the converter must refuse);
+    returns `klp-convert kbuild`'s (exit status, stderr)."""
+    try:
+        build_livepatch(kernel, source, symbol_databases, [f"KCFLAGS=-D{define}"])
+    except BuildFailed as e:
+        return e.returncode, e.stderr
+    return 0, ""
+
+
+def kernel_symbol_database(kernel, path):
+    """Build the kernel's symbol database with our own tool: the unstripped vmlinux of the
+    -dbg package (kallsyms order and STT_FILE source files), every module of the image, and
+    Module.symvers (exports)."""
+    vmlinux = debian.debug_files(kernel.abi)[1]
+    klp_convert("symbols", "--vmlinux", vmlinux, "--modules", kernel.modules,
+                "--symvers", kernel.symvers, "-o", path)
+    return path
+
+
+def build_livepatch(kernel, source, symbol_databases, make_args=()):
+    """Build a scenario the way a user would: its target modules (``target/``, if any) with
+    kbuild and a database of their symbols, then its livepatch (``livepatch/``) with
+    `klp-convert kbuild` against the kernel's database and the targets'. Returns the
+    finished `klp-convert kbuild` process; BuildFailed when a step fails."""
+    databases = list(symbol_databases)
+    targets = source / "target"
+    if targets.is_dir():
+        make_modules(kernel, targets)
+        databases.append(source / "target.symdb")
+        klp_convert("symbols", "--modules", targets, "-o", databases[-1])
+    shutil.copy(REPO_INCLUDE / "klp-convert.h", source / "livepatch")
+    return klp_convert("kbuild", "-C", kernel.headers, *(f"--symbols={db}" for db in databases),
+                       f"M={source / 'livepatch'}", *make_args)
+
+
+def vmlinux_definitions(kernel, name):
+    """[(source file, address)] of every symbol ``name`` in the unstripped vmlinux, the file
+    being the STT_FILE entry its symbol-table block follows: the host's own view of which
+    definition is which, independent of the symbol database."""
+    vmlinux = debian.debug_files(kernel.abi)[1]
+    with open(vmlinux, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        columns = scan_symbols(data, str(vmlinux), allow_executable=True).columns
+    found, current_file = [], None
+    for symbol, value, info in zip(columns[0], columns[1], columns[3]):
+        if info & 0xf == STT_FILE:
+            current_file = symbol
+        elif symbol == name:
+            found.append((current_file, value))
+    return found
 
 
 def copy_scenario(name, workdir):
@@ -113,6 +175,6 @@ def guest_directory(source):
     guest.mkdir()
     shutil.copy(source / "guest.sh", guest / "guest.sh")
     for ko in source.rglob("*.ko"):
-        if ko.parent != guest:
+        if ko.parent != guest and not ko.name.endswith(".unconverted.ko"):
             shutil.copy(ko, guest / ko.name)
     return guest
