@@ -44,6 +44,14 @@ kallsyms() {
     awk -v n="$1" -v m="${2:+[$2]}" '$3 == n && $4 == m { printf "%s ", $1 }' /proc/kallsyms
 }
 
+# report_kallsyms OBJECT NAME...: a line kallsyms.NAME=ADDRESSES for each NAME of OBJECT
+# (a module name, or vmlinux).
+report_kallsyms() {
+    object=$1; shift
+    [ "$object" = vmlinux ] && object=
+    for name in "$@"; do echo "kallsyms.$name=$(kallsyms $name $object)"; done
+}
+
 # wait_patched PATCH: wait (at most 20 s) until PATCH's transition is over; prints its state.
 wait_patched() {
     i=0

@@ -140,7 +140,6 @@ def build_livepatch(kernel, source, symbol_databases, make_args=()):
         make_modules(kernel, targets)
         databases.append(source / "target.symdb")
         klp_convert("symbols", "--modules", targets, "-o", databases[-1])
-    shutil.copy(REPO_INCLUDE / "klp-convert.h", source / "livepatch")
     return klp_convert("kbuild", "-C", kernel.headers, *(f"--symbols={db}" for db in databases),
                        f"M={source / 'livepatch'}", *make_args)
 
@@ -165,6 +164,9 @@ def copy_scenario(name, workdir):
     """A fresh copy of the scenario's sources under ``workdir`` (never build in the repository)."""
     destination = Path(workdir) / name
     shutil.copytree(SCENARIOS / name, destination)
+    # The headers the livepatches include, beside their sources (as a user would copy them).
+    for header in (REPO_INCLUDE / "klp-convert.h", SCENARIOS / "klp-test.h"):
+        shutil.copy(header, destination / "livepatch")
     return destination
 
 

@@ -4,9 +4,7 @@ insmod klp_late.ko && echo "insmod.klp_late=ok"
 wait_patched klp_late
 insmod bar.ko && echo "insmod.bar=ok"
 cat /sys/module/bar/parameters/state
-for sym in bar_limit bar_hits bar_hit; do
-    echo "kallsyms.$sym=$(kallsyms $sym bar)"
-done
+report_kallsyms bar bar_limit bar_hits bar_hit
 unpatch klp_late klp_late && echo "unpatch=ok"
 cat /sys/module/bar/parameters/state
 rmmod bar && echo "rmmod.bar=ok"

@@ -10,12 +10,8 @@ grep -v = /tmp/talk.cmdline | sed 's/^/patched.fs=/'
 sed 's/^/fs=/' /proc/filesystems
 for i in 1 2 3; do cat /sys/module/foo/parameters/state; done
 echo "expected.max_threads=$(cat /proc/sys/kernel/threads-max)"
-for sym in max_threads saved_command_line filesystems_proc_show; do
-    echo "kallsyms.$sym=$(kallsyms $sym)"
-done
-for sym in countdown counted count_it; do
-    echo "kallsyms.$sym=$(kallsyms $sym foo)"
-done
+report_kallsyms vmlinux max_threads saved_command_line filesystems_proc_show
+report_kallsyms foo countdown counted count_it
 unpatch klp_talk klp_talk && echo "unpatch=ok"
 cat /sys/module/foo/parameters/state
 rmmod foo && echo "rmmod.foo=ok"

@@ -5,9 +5,8 @@
  * this scenario proves the build, the boot and the guest checks on their own.
  */
 #include <linux/kernel.h>
-#include <linux/livepatch.h>
-#include <linux/module.h>
 #include <linux/seq_file.h>
+#include "klp-test.h"
 
 static int klp_cmdline_show(struct seq_file *m, void *v)
 {
@@ -15,32 +14,4 @@ static int klp_cmdline_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-static struct klp_func funcs[] = {
-	{ .old_name = "cmdline_proc_show", .new_func = klp_cmdline_show },
-	{ }
-};
-
-static struct klp_object objs[] = {
-	{ .name = NULL /* vmlinux */, .funcs = funcs },
-	{ }
-};
-
-static struct klp_patch patch = {
-	.mod = THIS_MODULE,
-	.objs = objs,
-};
-
-static int __init klp_cmdline_init(void)
-{
-	return klp_enable_patch(&patch);
-}
-
-static void __exit klp_cmdline_exit(void)
-{
-}
-
-module_init(klp_cmdline_init);
-module_exit(klp_cmdline_exit);
-MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("klp-convert test: patch /proc/cmdline");
-MODULE_INFO(livepatch, "Y");
+KLP_TEST_CMDLINE_PATCH(klp_cmdline_show, "klp-convert test: patch /proc/cmdline");

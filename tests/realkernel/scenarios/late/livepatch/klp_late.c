@@ -6,9 +6,8 @@
  * resolves all of them when bar loads ("applying patch 'klp_late' to loading module 'bar'").
  */
 #include <linux/kernel.h>
-#include <linux/livepatch.h>
-#include <linux/module.h>
 #include <linux/sysfs.h>
+#include "klp-test.h"
 
 extern int bar_limit;			/* exported by bar */
 extern int bar_hits;			/* static in bar */
@@ -33,22 +32,4 @@ static struct klp_object objs[] = {
 	{ }
 };
 
-static struct klp_patch patch = {
-	.mod = THIS_MODULE,
-	.objs = objs,
-};
-
-static int __init klp_late_init(void)
-{
-	return klp_enable_patch(&patch);
-}
-
-static void __exit klp_late_exit(void)
-{
-}
-
-module_init(klp_late_init);
-module_exit(klp_late_exit);
-MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("klp-convert test: a livepatch loaded before its target module");
-MODULE_INFO(livepatch, "Y");
+KLP_TEST_PATCH(objs, "klp-convert test: a livepatch loaded before its target module");

@@ -14,10 +14,9 @@
 #include <linux/delay.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
-#include <linux/livepatch.h>
-#include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/sysfs.h>
+#include "klp-test.h"
 
 /* vmlinux, unexported */
 extern int max_threads;
@@ -64,22 +63,4 @@ static struct klp_object objs[] = {
 	{ }
 };
 
-static struct klp_patch patch = {
-	.mod = THIS_MODULE,
-	.objs = objs,
-};
-
-static int __init klp_talk_init(void)
-{
-	return klp_enable_patch(&patch);
-}
-
-static void __exit klp_talk_exit(void)
-{
-}
-
-module_init(klp_talk_init);
-module_exit(klp_talk_exit);
-MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("klp-convert test: the talk's example");
-MODULE_INFO(livepatch, "Y");
+KLP_TEST_PATCH(objs, "klp-convert test: the talk's example");

@@ -7,9 +7,8 @@
  * /proc/cmdline prints the addresses the kernel resolved.
  */
 #include <linux/kernel.h>
-#include <linux/livepatch.h>
-#include <linux/module.h>
 #include <linux/seq_file.h>
+#include "klp-test.h"
 #include "klp-convert.h"
 
 /* by position: the 2nd cfb_tab32 of vmlinux */
@@ -37,32 +36,4 @@ static int klp_vmlinux_dup_cmdline_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-static struct klp_func funcs[] = {
-	{ .old_name = "cmdline_proc_show", .new_func = klp_vmlinux_dup_cmdline_show },
-	{ }
-};
-
-static struct klp_object objs[] = {
-	{ .funcs = funcs },
-	{ }
-};
-
-static struct klp_patch patch = {
-	.mod = THIS_MODULE,
-	.objs = objs,
-};
-
-static int __init klp_vmlinux_dup_init(void)
-{
-	return klp_enable_patch(&patch);
-}
-
-static void __exit klp_vmlinux_dup_exit(void)
-{
-}
-
-module_init(klp_vmlinux_dup_init);
-module_exit(klp_vmlinux_dup_exit);
-MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("klp-convert test: a duplicated vmlinux name picked by position and by file");
-MODULE_INFO(livepatch, "Y");
+KLP_TEST_CMDLINE_PATCH(klp_vmlinux_dup_cmdline_show, "klp-convert test: a duplicated vmlinux name picked by position and by file");
