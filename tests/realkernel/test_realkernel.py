@@ -12,7 +12,7 @@ import pytest
 from support import guest
 from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, debian_kernel, guest_directory,
-    kernel_symbol_database, make_modules, refused_build, timed, vmlinux_definitions,
+    kernel_symbol_database, make_modules, refused_build, timed, symbol_definitions,
 )
 
 pytestmark = [pytest.mark.debian, pytest.mark.realkernel, pytest.mark.slow]
@@ -53,6 +53,7 @@ BUILDERS = {
     "talk": build_converted,
     "late": build_converted,
     "vmlinux_dup": build_converted,
+    "module_dup": build_converted,
 }
 
 
@@ -177,7 +178,7 @@ def test_duplicated_vmlinux_name_by_position_and_by_file(suite, ctx):
     in_kallsyms_order = [int(a, 16) for a in s.value("kallsyms.cfb_tab32").split()]
     assert len(in_kallsyms_order) == 2, s.report()
     assert int(s.value("addr.by_position"), 16) == in_kallsyms_order[1]
-    by_file = dict(vmlinux_definitions(ctx.kernel, "cfb_tab32"))
+    by_file = dict(symbol_definitions(ctx.kernel.vmlinux, "cfb_tab32"))
     assert int(s.value("addr.by_file"), 16) == by_file["cfbimgblt.c"]
     assert by_file["cfbimgblt.c"] in in_kallsyms_order
     assert s.value("unpatch") == "ok", s.report()
@@ -193,3 +194,27 @@ def test_duplicated_vmlinux_name_unannotated_is_refused(ctx):
     assert "klp-convert: error: " in stderr and "attr_group" in stderr, stderr
     assert "ambiguous" in stderr and "main.c" in stderr and "hibernate.c" in stderr, stderr
     assert "Traceback" not in stderr
+
+
+def test_same_name_module_statics_by_position_and_by_file(suite, ctx):
+    """twins.ko defines twin_value, twin_label.12345, twin_scale.constprop.0 and
+    twin_get.isra.0 in two files: each reference reaches the definition it asked for."""
+    s = suite.scenario("module_dup")
+    assert s.value("insmod.klp_module_dup") == "ok", s.report()
+    # Values: twins_a.c holds 1111/3333, twins_b.c 2222/4444 (the unpatched state says so).
+    assert [s.value(f"{f}.value") for f in "ab"] == ["1111", "2222"], s.report()
+    assert [s.value(f"{f}.label") for f in "ab"] == ["3333", "4444"], s.report()
+    assert s.value("value.pos1") == "1111" and s.value("value.pos2") == "2222"
+    assert s.value("value.file_b") == "2222"
+    assert s.value("label.pos2") == "4444" and s.value("label.file_a") == "3333"
+    # Functions: the guest's kallsyms order for twins is the module's symbol-table order, so
+    # the position of the twins_b.c definition comes from the .ko's own STT_FILE blocks.
+    twins_ko = ctx.workdir / "module_dup" / "target" / "twins.ko"
+    for key, name, position in (("scale", "twin_scale.constprop.0", 2),
+                                ("get", "twin_get.isra.0", 1)):
+        listed = [int(a, 16) for a in s.value(f"kallsyms.{name}").split()]
+        files = [file for file, _ in symbol_definitions(twins_ko, name)]
+        assert files == ["twins_a.c", "twins_b.c"] and len(listed) == 2, s.report()
+        assert int(s.value(f"addr.{key}.pos{position}"), 16) == listed[position - 1]
+        assert int(s.value(f"addr.{key}.file_b"), 16) == listed[files.index("twins_b.c")]
+    assert s.value("unpatch") == "ok" and s.value("rmmod.twins") == "ok", s.report()

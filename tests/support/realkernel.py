@@ -17,6 +17,7 @@ from klp_convert.elf.reader import scan_symbols
 from support import debian
 
 STT_FILE = 4
+SHN_UNDEF = 0
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "realkernel" / "scenarios"
 REPO_INCLUDE = Path(__file__).resolve().parents[2] / "include"  # klp-convert.h
@@ -38,6 +39,11 @@ class DebianKernel:
         self.vmlinuz = image / "boot" / f"vmlinuz-{self.release}"
         self.modules = image / "lib" / "modules" / self.release
         self.symvers = self.headers / "Module.symvers"
+
+    @property
+    def vmlinux(self):
+        """The unstripped vmlinux of the -dbg package (extracted once, cached)."""
+        return debian.debug_files(self.abi)[1]
 
 
 def require_real_kernel_host():
@@ -123,8 +129,7 @@ def kernel_symbol_database(kernel, path):
     """Build the kernel's symbol database with our own tool: the unstripped vmlinux of the
     -dbg package (kallsyms order and STT_FILE source files), every module of the image, and
     Module.symvers (exports)."""
-    vmlinux = debian.debug_files(kernel.abi)[1]
-    klp_convert("symbols", "--vmlinux", vmlinux, "--modules", kernel.modules,
+    klp_convert("symbols", "--vmlinux", kernel.vmlinux, "--modules", kernel.modules,
                 "--symvers", kernel.symvers, "-o", path)
     return path
 
@@ -144,18 +149,17 @@ def build_livepatch(kernel, source, symbol_databases, make_args=()):
                        f"M={source / 'livepatch'}", *make_args)
 
 
-def vmlinux_definitions(kernel, name):
-    """[(source file, address)] of every symbol ``name`` in the unstripped vmlinux, the file
-    being the STT_FILE entry its symbol-table block follows: the host's own view of which
-    definition is which, independent of the symbol database."""
-    vmlinux = debian.debug_files(kernel.abi)[1]
-    with open(vmlinux, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        columns = scan_symbols(data, str(vmlinux), allow_executable=True).columns
+def symbol_definitions(path, name):
+    """[(source file, value)] of every defined symbol ``name`` of an ELF file (vmlinux or a
+    module), in symbol-table order, the file being the STT_FILE entry its block follows: the
+    host's own view of which definition is which, independent of the symbol database."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        columns = scan_symbols(data, str(path), allow_executable=True).columns
     found, current_file = [], None
-    for symbol, value, info in zip(columns[0], columns[1], columns[3]):
+    for symbol, value, info, shndx in zip(columns[0], columns[1], columns[3], columns[5]):
         if info & 0xf == STT_FILE:
             current_file = symbol
-        elif symbol == name:
+        elif symbol == name and shndx != SHN_UNDEF:
             found.append((current_file, value))
     return found
 
