@@ -9,6 +9,8 @@ import importlib.util
 
 import pytest
 
+from klp_convert.elf import ElfObject
+
 from support import guest
 from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, debian_kernel, guest_directory,
@@ -54,6 +56,7 @@ BUILDERS = {
     "late": build_converted,
     "vmlinux_dup": build_converted,
     "module_dup": build_converted,
+    "sections": build_converted,
 }
 
 
@@ -218,3 +221,31 @@ def test_same_name_module_statics_by_position_and_by_file(suite, ctx):
         assert int(s.value(f"addr.{key}.pos{position}"), 16) == listed[position - 1]
         assert int(s.value(f"addr.{key}.file_b"), 16) == listed[files.index("twins_b.c")]
     assert s.value("unpatch") == "ok" and s.value("rmmod.twins") == "ok", s.report()
+
+
+def kernel_config(kernel, name):
+    """A value of the kernel's .config (from its headers)."""
+    for line in (kernel.headers / ".config").read_text().splitlines():
+        if line.startswith(name + "="):
+            return line.split("=", 1)[1]
+    raise KeyError(name)
+
+
+def test_references_from_many_sections(suite, ctx):
+    """Relocations to unexported vmlinux symbols from .text, .text.unlikely, a .text.* of its
+    own, .data, .rodata and .data..read_mostly each become a klp section the kernel applies."""
+    s = suite.scenario("sections")
+    converted = ElfObject.read(ctx.workdir / "sections" / "livepatch" / "klp_sections.ko")
+    targets = {sec.target.name for sec in converted.relocation_sections()
+               if sec.name.startswith(".klp.rela.vmlinux.")}
+    assert {".text", ".text.unlikely", ".text.klp_sections", ".data", ".rodata",
+            ".data..read_mostly"} <= targets, targets
+    assert s.value("insmod") == "ok", s.report()
+    for symbol in ("nr_processes", "files_stat", "log_buf_len", "uptime_proc_show",
+                   "execdomains_proc_show", "loadavg_proc_show"):
+        assert_same_address(s, symbol)
+    assert int(s.value("nr_processes")) > 0
+    # One CPU: printk's buffer keeps its configured size.
+    shift = int(kernel_config(ctx.kernel, "CONFIG_LOG_BUF_SHIFT"))
+    assert int(s.value("log_buf_len")) == 1 << shift
+    assert s.value("unpatch") == "ok", s.report()
