@@ -57,6 +57,7 @@ BUILDERS = {
     "vmlinux_dup": build_converted,
     "module_dup": build_converted,
     "sections": build_converted,
+    "static_keys": build_converted,
 }
 
 
@@ -249,3 +250,27 @@ def test_references_from_many_sections(suite, ctx):
     shift = int(kernel_config(ctx.kernel, "CONFIG_LOG_BUF_SHIFT"))
     assert int(s.value("log_buf_len")) == 1 << shift
     assert s.value("unpatch") == "ok", s.report()
+
+
+def test_static_keys(suite):
+    """A vmlinux key works with static_branch_unlikely() in the patch; a module key works
+    through static_key_enabled()."""
+    s = suite.scenario("static_keys")
+    assert s.value("insmod.klp_static_keys") == "ok", s.report()
+    assert s.value("schedstats.sysctl") == "0"
+    assert s.values("schedstats.branch") == ["off", "on", "off"], s.report()
+    assert s.values("keys") == ["patched"] * 3 and s.values("feature") == ["0", "1", "0"]
+    assert_same_address(s, "sched_schedstats")
+    assert_same_address(s, "keys_feature")
+    assert s.value("unpatch") == "ok" and s.value("rmmod.keys") == "ok", s.report()
+
+
+def test_module_static_key_in_static_branch_is_refused(ctx):
+    """static_branch_*() on a module's key would put a module-specific klp relocation in
+    __jump_table: klp-convert refuses it and says what to write instead."""
+    source = copy_scenario("static_keys", ctx.workdir / "refused")
+    status, stderr = refused_build(ctx.kernel, source, [ctx.kernel_database],
+                                   "KLP_TEST_STATIC_BRANCH")
+    assert status == 1, stderr
+    assert "keys_feature" in stderr and "__jump_table" in stderr, stderr
+    assert "static_key_enabled" in stderr and "Traceback" not in stderr, stderr
