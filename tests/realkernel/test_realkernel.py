@@ -58,6 +58,7 @@ BUILDERS = {
     "module_dup": build_converted,
     "sections": build_converted,
     "static_keys": build_converted,
+    "annotations": build_converted,
 }
 
 
@@ -274,3 +275,30 @@ def test_module_static_key_in_static_branch_is_refused(ctx):
     assert status == 1, stderr
     assert "keys_feature" in stderr and "__jump_table" in stderr, stderr
     assert "static_key_enabled" in stderr and "Traceback" not in stderr, stderr
+
+
+def test_every_annotation_family(suite, ctx):
+    """KLP_MODULE_RELOC/KLP_SYMPOS, KLP_RELOC_SYMBOL[_POS] spelt with ',' and with '.', and
+    KLP_SYMBOL_FILE each reach the symbol they name."""
+    s = suite.scenario("annotations")
+    assert s.value("insmod") == "ok", s.report()
+
+    def kallsyms(name):
+        return [int(a, 16) for a in s.value(f"kallsyms.{name}").split()]
+
+    def printed(key):
+        return int(s.value(f"addr.{key}"), 16)
+
+    assert len(kallsyms("attr_group")) == 2 and len(kallsyms("cfb_tab32")) == 2, s.report()
+    assert printed("sympos.attr_group") == kallsyms("attr_group")[1]
+    assert printed("comma.cfb_tab32") == kallsyms("cfb_tab32")[0]
+    assert printed("dot.cfb_tab32") == kallsyms("cfb_tab32")[1]
+    assert [printed("dot.max_threads")] == kallsyms("max_threads")
+    by_file = dict(symbol_definitions(ctx.kernel.vmlinux, "cleanup_list"))
+    assert printed("file.cleanup_list") == by_file["net_namespace.c"]
+    assert by_file["net_namespace.c"] in kallsyms("cleanup_list"), s.report()
+    # The annotation tables are gone from the converted module.
+    converted = ElfObject.read(ctx.workdir / "annotations" / "livepatch" / "klp_annotations.ko")
+    assert not [sec.name for sec in converted.sections
+                if sec.name.startswith((".klp.module_relocs.", ".klp.symbol_files."))]
+    assert s.value("unpatch") == "ok", s.report()
