@@ -6,12 +6,14 @@ support/guest.py. Scenario sources live in tests/realkernel/scenarios/<name>/.
 """
 
 import importlib.util
+import shutil
 
 import pytest
 
 from klp_convert.elf import ElfObject
 
 from support import guest
+from support.broken import VARIANTS
 from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, debian_kernel, guest_directory,
     kernel_symbol_database, make_modules, refused_build, timed, symbol_definitions,
@@ -302,3 +304,80 @@ def test_every_annotation_family(suite, ctx):
     assert not [sec.name for sec in converted.sections
                 if sec.name.startswith((".klp.module_relocs.", ".klp.symbol_files."))]
     assert s.value("unpatch") == "ok", s.report()
+
+
+# The kernel without oops=panic: a broken variant may oops, and the guest must go on to report.
+BROKEN_KERNEL_ARGS = guest.KERNEL_ARGS.replace(" oops=panic", "")
+
+
+@pytest.fixture(scope="session")
+def broken(ctx):
+    """Every variant of klp_broken.ko (support/broken.py) run in a boot of its own, kept
+    apart so an oops cannot disturb the other scenarios."""
+    source = copy_scenario("broken", ctx.workdir / "broken-build")
+    with timed("broken", "build"):
+        build_livepatch(ctx.kernel, source, [ctx.kernel_database])
+    converted = source / "livepatch" / "klp_broken.ko"
+    guest_dirs, modules = {}, {}
+    for variant, edit in VARIANTS.items():
+        directory = ctx.workdir / "broken" / variant
+        directory.mkdir(parents=True)
+        shutil.copy(source / "guest.sh", directory)
+        shutil.copy(source / "target" / "hmod.ko", directory)
+        obj = ElfObject.read(converted)
+        if edit is not None:
+            edit(obj, "hmod")
+        obj.write(directory / "klp_broken.ko")
+        guest_dirs[f"broken_{variant}"] = directory
+        modules[variant] = directory / "klp_broken.ko"
+    initrd = guest.build_initramfs(ctx.workdir / "broken.cpio.gz", guest_dirs)
+    result = guest.boot(ctx.kernel.vmlinuz, initrd, ctx.workdir / "broken",
+                        kernel_args=BROKEN_KERNEL_ARGS)
+    TIMES["broken"]["qemu"] = result.seconds
+    databases = [ctx.kernel_database, source / "target.symdb"]
+    return result, modules, databases
+
+
+# What Linux 6.1 does with each variant: (loads?, what it prints when it refuses).
+KERNEL_VERDICTS = {
+    "good": (True, None),
+    "no_livepatch_flag": (True, None),
+    "left_in_rela_text": (True, None),
+    "wrong_position": (False, "symbol position 2 for symbol 'saved_command_line' in object "
+                              "'vmlinux' not found"),
+    "vmlinux_symbol_in_module_section": (False, "invalid access to vmlinux symbol "
+                                                "'saved_command_line' from module-specific "
+                                                "livepatch relocation section"),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_broken_variant_kernel_and_check_agree(broken, variant):
+    """The guest shows what the kernel does with each variant; `klp-convert check` predicts
+    the same: loads and works / loads silently and breaks when run / refused with message M."""
+    result, modules, databases = broken
+    s = result.scenario(f"broken_{variant}")
+    loads, message = KERNEL_VERDICTS[variant]
+    oopsed = bool(s.kmsg_with("BUG: ") or s.kmsg_with("Oops"))
+    assert s.value("insmod") == ("ok" if loads else "failed"), s.report()
+    if variant == "good":
+        assert s.value("cmdline") == BROKEN_KERNEL_ARGS and s.value("hmod") == "patched"
+        assert not oopsed, s.report()
+    elif loads:
+        # Loaded without a word, then the patched code read through an unrelocated address.
+        assert oopsed and s.value("cmdline.status") != "0", s.report()
+    else:
+        assert s.kmsg_with(message), s.report()
+    check = pytest.importorskip("klp_convert.check", reason="klp-convert check (issue 5)")
+    from klp_convert.symdb import open_symbols
+
+    with open_symbols(databases) as index:
+        findings = check.check_module(modules[variant], index=index)
+    errors = [f for f in findings if f.severity == check.ERROR]
+    report = "\n".join(line for f in findings for line in f.lines())
+    assert check.will_load(findings) == (variant == "good"), report
+    if variant != "good" and loads:
+        assert all(f.kernel_message is None for f in errors), report  # the kernel is silent
+    elif message:
+        predicted = [f.kernel_message.split(": ", 1)[-1] for f in errors if f.kernel_message]
+        assert message in predicted, report

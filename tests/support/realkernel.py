@@ -168,9 +168,11 @@ def copy_scenario(name, workdir):
     """A fresh copy of the scenario's sources under ``workdir`` (never build in the repository)."""
     destination = Path(workdir) / name
     shutil.copytree(SCENARIOS / name, destination)
-    # The headers the livepatches include, beside their sources (as a user would copy them).
-    for header in (REPO_INCLUDE / "klp-convert.h", SCENARIOS / "klp-test.h"):
-        shutil.copy(header, destination / "livepatch")
+    # The headers the modules include, beside their sources (as a user would copy them).
+    shutil.copy(REPO_INCLUDE / "klp-convert.h", destination / "livepatch")
+    for part in ("livepatch", "target"):
+        if (destination / part).is_dir():
+            shutil.copy(SCENARIOS / "klp-test.h", destination / part)
     return destination
 
 

@@ -40,4 +40,36 @@
 	};								\
 	KLP_TEST_PATCH(klp_test_objs, description)
 
+/* A livepatch replacing vmlinux's cmdline_proc_show() and one function of a module */
+#define KLP_TEST_CMDLINE_AND_MODULE_PATCH(new_cmdline_show, module, old_function,	\
+					  new_function, description)		\
+	static struct klp_func klp_test_vmlinux_funcs[] = {			\
+		{ .old_name = "cmdline_proc_show", .new_func = new_cmdline_show },	\
+		{ }								\
+	};									\
+	static struct klp_func klp_test_module_funcs[] = {			\
+		{ .old_name = old_function, .new_func = new_function },		\
+		{ }								\
+	};									\
+	static struct klp_object klp_test_objs[] = {				\
+		{ .funcs = klp_test_vmlinux_funcs },				\
+		{ .name = module, .funcs = klp_test_module_funcs },		\
+		{ }								\
+	};									\
+	KLP_TEST_PATCH(klp_test_objs, description)
+
+/*
+ * Target modules: a read-only parameter "state" whose reading calls show(buf), the function
+ * the livepatches replace.
+ */
+#define KLP_TEST_STATE_PARAM(show)						\
+	static int klp_test_state_get(char *buf, const struct kernel_param *kp)	\
+	{									\
+		return show(buf);						\
+	}									\
+	static const struct kernel_param_ops klp_test_state_ops = {		\
+		.get = klp_test_state_get,					\
+	};									\
+	module_param_cb(state, &klp_test_state_ops, NULL, 0444)
+
 #endif /* _KLP_TEST_H */

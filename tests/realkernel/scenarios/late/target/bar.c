@@ -8,6 +8,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sysfs.h>
+#include "klp-test.h"
 
 int bar_limit = 40;
 EXPORT_SYMBOL(bar_limit);
@@ -25,13 +26,7 @@ noinline int bar_show_state(char *buf)
 	return sysfs_emit(buf, "bar=unpatched\nhits=%d\n", bar_hits);
 }
 
-static int state_get(char *buf, const struct kernel_param *kp)
-{
-	return bar_show_state(buf);
-}
-
-static const struct kernel_param_ops state_ops = { .get = state_get };
-module_param_cb(state, &state_ops, NULL, 0444);
+KLP_TEST_STATE_PARAM(bar_show_state);
 
 static int __init bar_init(void)
 {

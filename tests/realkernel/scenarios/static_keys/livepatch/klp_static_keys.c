@@ -38,20 +38,6 @@ static int klp_static_keys_keys_show_state(char *buf)
 			  &keys_feature);
 }
 
-static struct klp_func vmlinux_funcs[] = {
-	{ .old_name = "cmdline_proc_show", .new_func = klp_static_keys_cmdline_show },
-	{ }
-};
-
-static struct klp_func keys_funcs[] = {
-	{ .old_name = "keys_show_state", .new_func = klp_static_keys_keys_show_state },
-	{ }
-};
-
-static struct klp_object objs[] = {
-	{ .funcs = vmlinux_funcs },
-	{ .name = "keys", .funcs = keys_funcs },
-	{ }
-};
-
-KLP_TEST_PATCH(objs, "klp-convert test: static keys of vmlinux and of a module");
+KLP_TEST_CMDLINE_AND_MODULE_PATCH(klp_static_keys_cmdline_show, "keys", "keys_show_state",
+				  klp_static_keys_keys_show_state,
+				  "klp-convert test: static keys of vmlinux and of a module");

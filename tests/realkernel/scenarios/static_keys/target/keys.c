@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sysfs.h>
+#include "klp-test.h"
 
 static DEFINE_STATIC_KEY_FALSE(keys_feature);
 
@@ -16,11 +17,6 @@ noinline int keys_show_state(char *buf)
 {
 	return sysfs_emit(buf, "keys=unpatched\nfeature=%d\n",
 			  static_branch_unlikely(&keys_feature) ? 1 : 0);
-}
-
-static int state_get(char *buf, const struct kernel_param *kp)
-{
-	return keys_show_state(buf);
 }
 
 static int feature_set(const char *value, const struct kernel_param *kp)
@@ -37,9 +33,8 @@ static int feature_set(const char *value, const struct kernel_param *kp)
 	return 0;
 }
 
-static const struct kernel_param_ops state_ops = { .get = state_get };
 static const struct kernel_param_ops feature_ops = { .set = feature_set };
-module_param_cb(state, &state_ops, NULL, 0444);
+KLP_TEST_STATE_PARAM(keys_show_state);
 module_param_cb(feature, &feature_ops, NULL, 0200);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("klp-convert test: a module with its own static key");

@@ -7,6 +7,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sysfs.h>
+#include "klp-test.h"
 
 int countdown = 3;
 EXPORT_SYMBOL(countdown);
@@ -23,13 +24,7 @@ noinline int foo_show_state(char *buf)
 	return sysfs_emit(buf, "foo=unpatched\ncountdown=%d\ncounted=%d\n", countdown, counted);
 }
 
-static int state_get(char *buf, const struct kernel_param *kp)
-{
-	return foo_show_state(buf);
-}
-
-static const struct kernel_param_ops state_ops = { .get = state_get };
-module_param_cb(state, &state_ops, NULL, 0444);
+KLP_TEST_STATE_PARAM(foo_show_state);
 
 static int __init foo_init(void)
 {
