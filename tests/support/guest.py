@@ -16,7 +16,6 @@ Report format, one scenario after the other:
 
 import gzip
 import io
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -92,6 +91,7 @@ class Scenario:
         self.lines = []        # guest.sh's output, in order
         self.kmsg = []         # kernel messages, without their timestamps
         self.status = None     # guest.sh's exit status
+        self.start = None      # guest uptime when it began
         self.seconds = None    # guest time spent in the scenario
         self.ended = False
 
@@ -239,6 +239,3 @@ def boot(vmlinuz, initrd, workdir, kernel_args=KERNEL_ARGS, timeout=BOOT_TIMEOUT
     report_text = report_path.read_bytes().decode(errors="replace")
     return BootResult(console_text, report_text, seconds, proc.returncode, timed_out)
 
-
-def qemu_available():
-    return shutil.which(QEMU) is not None and BUSYBOX.exists()
