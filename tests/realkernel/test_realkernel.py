@@ -7,6 +7,7 @@ support/guest.py. Scenario sources live in tests/realkernel/scenarios/<name>/.
 
 import importlib.util
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +47,21 @@ def build_plain(ctx, source):
     make_modules(ctx.kernel, source / "livepatch")
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def build_readme_example(ctx, source):
+    """The README's walk-through: its C file and Kbuild line, then `klp-convert kbuild`."""
+    text = README.read_text()
+    start = text.index("    cat > hello_klp.c <<'C'\n")
+    body = text[text.index("\n", start) + 1:text.index("\n    C\n", start)]
+    livepatch = source / "livepatch"
+    (livepatch / "hello_klp.c").write_text(
+        "\n".join(line[4:] for line in body.splitlines()) + "\n")
+    (livepatch / "Kbuild").write_text("obj-m += hello_klp.o\n")
+    build_livepatch(ctx.kernel, source, [ctx.kernel_database])
+
+
 def build_converted(ctx, source):
     """Target modules, their database, and the livepatch through `klp-convert kbuild`."""
     build_livepatch(ctx.kernel, source, [ctx.kernel_database])
@@ -61,6 +77,7 @@ BUILDERS = {
     "sections": build_converted,
     "static_keys": build_converted,
     "annotations": build_converted,
+    "readme": build_readme_example,
 }
 
 
@@ -381,3 +398,11 @@ def test_broken_variant_kernel_and_check_agree(broken, variant):
     elif message:
         predicted = [f.kernel_message.split(": ", 1)[-1] for f in errors if f.kernel_message]
         assert message in predicted, report
+
+
+def test_readme_first_livepatch(suite):
+    """The README's walk-through builds, converts, loads and patches /proc/cmdline."""
+    s = suite.scenario("readme")
+    assert s.value("insmod") == "ok", s.report()
+    assert s.value("cmdline") == f"patched: {guest.KERNEL_ARGS}", s.report()
+    assert s.value("unpatch") == "ok", s.report()

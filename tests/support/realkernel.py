@@ -169,6 +169,7 @@ def copy_scenario(name, workdir):
     destination = Path(workdir) / name
     shutil.copytree(SCENARIOS / name, destination)
     # The headers the modules include, beside their sources (as a user would copy them).
+    (destination / "livepatch").mkdir(exist_ok=True)
     shutil.copy(REPO_INCLUDE / "klp-convert.h", destination / "livepatch")
     for part in ("livepatch", "target"):
         if (destination / part).is_dir():
