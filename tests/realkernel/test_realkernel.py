@@ -156,10 +156,15 @@ def assert_same_address(s, key, kallsyms_key=None):
         f"{sorted(map(hex, listed))}\n{s.report()}")
 
 
-def test_talk_example(suite):
+def test_talk_example(suite, ctx):
     """The talk's example: one livepatch patches vmlinux and foo and reads unexported symbols
     of both, which klp-convert found in its databases (no annotation in the source)."""
     s = suite.scenario("talk")
+    # "num_socks": loops_per_jiffy is exported by vmlinux and stays a normal relocation.
+    converted = ElfObject.read(ctx.workdir / "talk" / "livepatch" / "klp_talk.ko")
+    names = {sym.name for sym in converted.symbols}
+    assert "loops_per_jiffy" in names and ".klp.sym.vmlinux.max_threads,0" in names
+    assert not [n for n in names if n.startswith(".klp.sym.") and "loops_per_jiffy" in n]
     assert s.values("insmod.foo") == s.values("insmod.klp_talk") == ["ok"], s.report()
     assert s.value("klp_talk.enabled") == "1" and s.value("klp_talk.transition") == "0"
     # vmlinux: cmdline_proc_show() replaced; max_threads (static in kernel/fork.c) read, and
