@@ -8,11 +8,11 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import show
+from .commands import show, symbols
 from .errors import KlpError
 
 # Sub-command modules, in the order --help lists them.
-COMMANDS = [show]
+COMMANDS = [show, symbols]
 
 PROG = "klp-convert"
 
