@@ -44,7 +44,13 @@ def core_sections(sections):
 def is_core_symbol(name, shndx, core_by_section):
     """kallsyms.c is_core_symbol(): named, in a real section (not SHN_ABS or any other reserved
     index), and that section is core."""
-    if not name or shndx == SHN_UNDEF or shndx >= SHN_LORESERVE:
+    return bool(name) and in_core_section(shndx, core_by_section)
+
+
+def in_core_section(shndx, core_by_section):
+    """The section half of is_core_symbol(): a real section index (not SHN_UNDEF, SHN_ABS or
+    another reserved one) of a core section."""
+    if shndx == SHN_UNDEF or shndx >= SHN_LORESERVE:
         return False
     return shndx < len(core_by_section) and core_by_section[shndx]
 

@@ -5,7 +5,7 @@ import sqlite3
 
 from ..errors import KlpError
 from .model import VMLINUX, Export, ranked_records
-from .sources import SymdbError, is_symbols_list, read_symbols_list
+from .sources import SymdbError, is_symbols_list, read_head, read_symbols_list
 from .storage import (
     StorageError, is_database, open_database, positions_flag, to_unsigned,
 )
@@ -185,11 +185,7 @@ def open_symbols(paths):
 
 
 def _open_input(path):
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError as e:
-        raise SymdbError(path, f"cannot read: {e.strerror}") from None
+    head = read_head(path)
     if is_database(head):
         return _DatabaseInput(path)
     if is_symbols_list(head):

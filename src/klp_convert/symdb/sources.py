@@ -12,7 +12,7 @@ from ..errors import ElfError, KlpError
 from ..kernel.kallsyms import (
     kallsyms_table, mksysmap_keeps, nm_letter, section_letter, system_map_order,
 )
-from ..kernel.modules import core_sections, is_core_symbol
+from ..kernel.modules import core_sections, in_core_section
 from ..kernel.names import module_runtime_name
 from .model import VMLINUX, ObjectSymbols
 
@@ -34,9 +34,7 @@ def read_vmlinux(path, want_listed=False):
 
     Returns a list of ObjectSymbols: vmlinux first, then the modules a kallsyms dump shows.
     """
-    with _open_input(path) as f:
-        head = f.read(4)
-    if head == b"\x7fELF":
+    if read_head(path, 4) == b"\x7fELF":
         return [read_vmlinux_elf(path, want_listed)]
     lines = _text_lines(path)
     if _looks_like_kallsyms(lines):
@@ -242,38 +240,58 @@ def read_module(path, data=None, want_listed=False):
     if modinfo.get("livepatch") == "Y":
         return None
     name = modinfo.get("name") or module_runtime_name(path)
-    core = core_sections(scan.sections)
-    sections = scan.sections
-    letters = [section_letter(n, t, fl) for n, t, fl in sections]
-    names, values, sizes, infos, _others, _raw = scan.columns
-    rows, exports, listed = [], [], []
-    source_file = None
-    shnum = len(sections)
-    for index in range(1, len(names)):
-        sym_name, info, shndx = names[index], infos[index], scan.shndxs[index]
-        sym_type = info & 0xF
-        if sym_type == STT_FILE:
-            source_file = sym_name or None
-        if shndx == SHN_UNDEF:
-            if want_listed and sym_type != STT_SECTION and sym_name:
-                listed.append(sym_name)
-            continue
-        if not sym_name:  # section symbols: no name can ever match them
-            continue
-        section = sections[shndx][0] if shndx < shnum else None
-        letter = nm_letter(info, shndx, letters)
-        if want_listed and letter is not None:
-            listed.append(sym_name)
-        local = info >> 4 == STB_LOCAL
-        rows.append((sym_name, is_core_symbol(sym_name, shndx, core), letter, info,
-                     values[index], sizes[index], section,
-                     source_file if local and sym_type != STT_FILE else None))
-        if sym_name.startswith(KSYMTAB_PREFIX) and section is not None:
-            exports.append(_ksymtab_export(sym_name, section))
+    rows, exports, listed = _module_rows(scan, want_listed)
     return ObjectSymbols(name, "module", path, rows, exports=exports,
                          listed_names=sorted(listed, key=_c_collation) if want_listed else None,
                          input_size=len(data), machine=scan.machine,
                          vermagic=modinfo.get("vermagic"))
+
+
+def _module_rows(scan, want_listed):
+    """(rows, exports, nm-listed names) of a module, in .symtab order (the full view).
+
+    This loop runs for every symbol of a whole distribution's modules, so what depends only on
+    (st_info, section) is computed once per pair and cached.
+    """
+    sections = scan.sections
+    core = core_sections(sections)
+    letters = [section_letter(n, t, fl) for n, t, fl in sections]
+    names, values, sizes, infos, _others, _raw = scan.columns
+    rows, exports, listed = [], [], []
+    append = rows.append
+    cache = {}
+    source_file = None
+    for sym_name, value, size, info, shndx in zip(names, values, sizes, infos, scan.shndxs):
+        if shndx == SHN_UNDEF:
+            if want_listed and sym_name and info & 0xF != STT_SECTION:
+                listed.append(sym_name)
+            continue
+        if not sym_name:  # section symbols: no name can ever match them
+            continue
+        key = info << 32 | shndx
+        props = cache.get(key)
+        if props is None:
+            props = cache[key] = _symbol_props(info, shndx, sections, letters, core)
+        letter, in_core, section, file_block, is_file, in_ksymtab = props
+        if is_file:
+            source_file = sym_name
+        append((sym_name, in_core, letter, info, value, size, section,
+                source_file if file_block else None))
+        if want_listed and letter is not None:
+            listed.append(sym_name)
+        if in_ksymtab and sym_name.startswith(KSYMTAB_PREFIX):
+            exports.append(_ksymtab_export(sym_name, section))
+    return rows, exports, listed
+
+
+def _symbol_props(info, shndx, sections, letters, core):
+    """(nm letter, in core view, section name, belongs to the STT_FILE block, is STT_FILE,
+    in a __ksymtab* section) for a named, defined symbol of this st_info and section."""
+    sym_type = info & 0xF
+    section = sections[shndx][0] if shndx < len(sections) else None
+    return (nm_letter(info, shndx, letters), in_core_section(shndx, core), section,
+            info >> 4 == STB_LOCAL and sym_type != STT_FILE, sym_type == STT_FILE,
+            section is not None and section.startswith("__ksymtab"))
 
 
 def _modinfo(scan, data):
@@ -380,6 +398,15 @@ def format_symbols_list(objects):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+def read_head(path, size=64):
+    """The first bytes of an input, to tell its format by content."""
+    with _open_input(path) as f:
+        try:
+            return f.read(size)
+        except OSError as e:
+            raise SymdbError(path, f"cannot read: {e.strerror}") from None
+
 
 def _open_input(path):
     try:
