@@ -103,7 +103,9 @@ def ranked_records(objname, kind, positions_known, rows, exports):
     """SymbolRecords for the rows of one name in one object, positions counted as the kernel does.
 
     ``rows``: (name, core, letter, info, value, size, section, source_file) of ONE name, in the
-    object's order. vmlinux has one view, so core_position equals position there.
+    object's order. ``positions_known``: True (both views), "core" (a /proc/kallsyms dump shows
+    a live module's core view only) or False (names only). vmlinux has one view, so
+    core_position equals position there.
     """
     records = []
     core_rank = 0
@@ -116,7 +118,7 @@ def ranked_records(objname, kind, positions_known, rows, exports):
             core_rank += 1
         records.append(SymbolRecord(
             objname, name,
-            position=rank if positions_known else None, count=len(rows),
+            position=rank if positions_known is True else None, count=len(rows),
             core_position=(core_rank if in_core else None) if positions_known else None,
             core_count=core_count,
             type_letter=letter, bind=bind_name(info), sym_type=type_name(info), address=value,

@@ -204,16 +204,16 @@ def read_module_bytes(path):
     """The ELF bytes of a module, decompressed according to its suffix."""
     with _open_input(path) as f:
         data = f.read()
+    import lzma
     try:
         if path.endswith(".xz"):
-            import lzma
             return lzma.decompress(data)
         if path.endswith(".gz"):
             import gzip
             return gzip.decompress(data)
         if path.endswith(".zst"):
             return _zstd_decompress(path, data)
-    except (OSError, EOFError, ValueError) as e:  # lzma.LZMAError and gzip errors are OSErrors
+    except (OSError, EOFError, ValueError, lzma.LZMAError) as e:  # gzip's errors are OSErrors
         raise SymdbError(path, f"cannot decompress: {e}") from None
     return data
 
