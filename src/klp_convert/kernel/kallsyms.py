@@ -8,6 +8,8 @@ sources: an ELF vmlinux (we compute nm's letters and order), System.map (already
 mksysmap-filtered) and /proc/kallsyms (already in final order).
 """
 
+from operator import itemgetter
+
 from ..elf.constants import (
     SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON, SHN_UNDEF, SHT_NOBITS, STB_GLOBAL,
     STB_LOCAL, STB_WEAK, STT_FILE, STT_GNU_IFUNC, STT_OBJECT, STT_SECTION,
@@ -132,10 +134,21 @@ def kallsyms_table(system_map, absolute_percpu=True):
     kept = [e for e in system_map if not kallsyms_ignores(e[2], e[1])]
     if absolute_percpu:
         kept = _percpu_absolute(kept)
-    decorated = [(e[0], e[1] in "wW", _linker_provided(e[2]), _leading_underscores(e[2]), i, e)
-                 for i, e in enumerate(kept)]
-    decorated.sort(key=lambda d: d[:5])
-    return [d[5] for d in decorated]
+    kept.sort(key=itemgetter(0))  # stable, and linear on System.map, which is address-ordered
+    # Only symbols sharing an address need the tie-breaks: sort each such run on its own.
+    start = 0
+    for end in range(1, len(kept) + 1):
+        if end == len(kept) or kept[end][0] != kept[start][0]:
+            if end - start > 1:
+                kept[start:end] = sorted(kept[start:end], key=_tie_break)
+            start = end
+    return kept
+
+
+def _tie_break(entry):
+    """compare_symbols() after the address; Python's stable sort keeps System.map order last."""
+    name = entry[2]
+    return entry[1] in "wW", _linker_provided(name), len(name) - len(name.lstrip("_"))
 
 
 def _percpu_absolute(entries):
@@ -154,5 +167,3 @@ def _linker_provided(name):
             or name.endswith(("_start", "_end")))
 
 
-def _leading_underscores(name):
-    return len(name) - len(name.lstrip("_"))
