@@ -57,9 +57,10 @@ def run(*argv, capsys=None):
 def rows_of(db):
     conn = sqlite3.connect(db)
     try:
-        return conn.execute("SELECT o.name, s.name, s.core, s.letter, s.info, s.value, s.size, "
-                            "s.section, s.source_file FROM symbols s JOIN objects o "
-                            "ON o.id = s.object ORDER BY s.id").fetchall()
+        return conn.execute("SELECT o.name, l.sections, l.files, s.name, s.flags, s.value, "
+                            "s.size, s.section, s.source_file FROM symbols s JOIN objects o "
+                            "ON o.id = s.object JOIN object_lists l ON l.object = o.id "
+                            "ORDER BY s.id").fetchall()
     finally:
         conn.close()
 

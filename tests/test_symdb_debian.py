@@ -39,9 +39,9 @@ def test_elf_view_is_the_real_system_map(dbg, system_map_lines):
 def test_positions_from_elf_equal_positions_from_system_map(dbg):
     elf = read_vmlinux_elf(dbg[1])
     text = read_system_map(dbg[0])
-    assert [(r[0], r[4]) for r in elf.rows] == [(r[0], r[4]) for r in text.rows]
+    assert [(r[0], r[2]) for r in elf.rows] == [(r[0], r[2]) for r in text.rows]
     # the ELF adds what System.map cannot know: sizes, bindings and source files
-    assert sum(1 for r in elf.rows if r[7]) > len(elf.rows) // 2
+    assert sum(1 for r in elf.rows if r[5] is not None) > len(elf.rows) // 2
 
 
 def test_duplicated_names_against_system_map_addresses(dbg, system_map_lines, tmp_path):
@@ -104,7 +104,8 @@ def test_module_rows_against_readelf(kernel_db):
         obj = read_module(path)
         expected = [name for name, ndx in readelf_symbols(path) if ndx != "UND" and name]
         assert [r[0] for r in obj.rows] == expected, path
-        for name, core, _letter, _info, _value, _size, section, _file in obj.rows:
+        for name, core, _letter, _info, _value, _size, section, _file in map(obj.row_fields,
+                                                                             obj.rows):
             if core:
                 assert section and not section.startswith(".init") and section != ".modinfo"
         names = sorted({r[0] for r in obj.rows})[:5]

@@ -69,7 +69,7 @@ def test_system_map_and_kallsyms_same_positions(tmp_path):
 
 def test_percpu_symbols_become_absolute(tmp_path):
     obj = read_system_map(write(tmp_path, "System.map", SYSTEM_MAP))
-    letters = {row[0]: row[2] for row in obj.rows}
+    letters = {fields[0]: fields[2] for fields in map(obj.row_fields, obj.rows)}
     assert letters["runqueues"] == "A" and letters["do_work"] == "T"
 
 

@@ -1,6 +1,7 @@
 """The query side: open_symbols(paths) combines SQLite databases and old Symbols.list files into
 one index that answers lookups by name (the contract between symdb, convert and check)."""
 
+import json
 import sqlite3
 
 from ..errors import KlpError
@@ -23,12 +24,35 @@ class _DatabaseInput:
                             in self.db.execute("SELECT name, kind, positions FROM objects")}
         except sqlite3.Error as e:
             raise StorageError(path, f"unreadable symbol database ({e})") from None
+        self.name_lists = {}
+
+    def lists(self, objname):
+        """(section names, file names) of one object, read when first needed."""
+        if objname not in self.name_lists:
+            self.load_lists([objname])
+        return self.name_lists[objname]
+
+    def load_lists(self, objnames):
+        """Read the name lists of several objects with one query (a lookup meets many)."""
+        wanted = [o for o in objnames if o not in self.name_lists]
+        if not wanted:
+            return
+        marks = ", ".join("?" * len(wanted))
+        try:
+            for objname, sections, files in self.db.execute(
+                    f"SELECT o.name, l.sections, l.files FROM object_lists l JOIN objects o "
+                    f"ON o.id = l.object WHERE o.name IN ({marks})", wanted):
+                self.name_lists[objname] = (json.loads(sections or "[]"),
+                                            json.loads(files or "[]"))
+        except (sqlite3.Error, ValueError) as e:
+            raise StorageError(self.path, f"unreadable symbol database ({e})") from None
+        for objname in wanted:
+            self.name_lists.setdefault(objname, ([], []))
 
     def rows(self, name, objname=None):
         """{objname: [row...]} of the symbols called ``name``, each object's in its order."""
-        query = ("SELECT o.name, s.name, s.core, s.letter, s.info, s.value, s.size, s.section, "
-                 "s.source_file FROM symbols s JOIN objects o ON o.id = s.object "
-                 "WHERE s.name = ?")
+        query = ("SELECT o.name, s.name, s.flags, s.value, s.size, s.section, s.source_file "
+                 "FROM symbols s JOIN objects o ON o.id = s.object WHERE s.name = ?")
         args = [name]
         if objname is not None:
             query += " AND o.name = ?"
@@ -36,9 +60,9 @@ class _DatabaseInput:
         found = {}
         try:
             cursor = self.db.execute(query + " ORDER BY s.object, s.id", args)
-            for obj, sym, core, letter, info, value, size, section, source in cursor:
+            for obj, sym, flags, value, size, section, source in cursor:
                 found.setdefault(obj, []).append(
-                    (sym, bool(core), letter, info, to_unsigned(value), size, section, source))
+                    (sym, flags, to_unsigned(value), size, section, source))
         except sqlite3.Error as e:
             raise StorageError(self.path, f"unreadable symbol database ({e})") from None
         return found
@@ -62,6 +86,7 @@ class _MemoryInput:
         self.path = str(path)
         self.meta = {}
         self.objects = {o.name: (o.kind, o.positions_known) for o in objects}
+        self.name_lists = {o.name: (o.sections, o.files) for o in objects}
         self.by_name = {}
         self.export_list = {}
         for obj in objects:
@@ -79,6 +104,12 @@ class _MemoryInput:
 
     def exports(self, name):
         return list(self.export_list.get(name, ()))
+
+    def lists(self, objname):
+        return self.name_lists[objname]
+
+    def load_lists(self, objnames):
+        pass  # held in memory already
 
     def close(self):
         pass
@@ -118,14 +149,17 @@ class SymbolIndex:
         by_object = {}
         sources = [self.owner[objname]] if objname is not None else self.inputs
         for source in sources:
-            for obj, rows in source.rows(name, objname).items():
+            found = source.rows(name, objname)
+            source.load_lists(found)
+            for obj, rows in found.items():
                 by_object[obj] = (source, rows)
         records = []
         for obj in sorted(by_object, key=_object_order):
             source, rows = by_object[obj]
             kind, positions = source.objects[obj]
             mine = [e for e in exports if e.objname == obj]
-            records.extend(ranked_records(obj, kind, positions, rows, mine))
+            records.extend(ranked_records(obj, kind, positions, rows, mine,
+                                          *source.lists(obj)))
         return records
 
     def exporters(self, name):

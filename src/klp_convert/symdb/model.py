@@ -41,52 +41,87 @@ class SymbolRecord:
                  "type_letter", "bind", "sym_type", "address", "size", "section",
                  "source_file", "exported", "export_type", "namespace")
 
-    def __init__(self, objname, name, **fields):
+    def __init__(self, objname, name, position=None, count=None, core_position=None,
+                 core_count=None, type_letter=None, bind=None, sym_type=None, address=None,
+                 size=None, section=None, source_file=None, exported=False, export_type=None,
+                 namespace=None):
         self.objname, self.name = objname, name
-        for slot in self.__slots__[2:]:
-            setattr(self, slot, fields.get(slot))
-        self.exported = bool(self.exported)
+        self.position, self.count = position, count
+        self.core_position, self.core_count = core_position, core_count
+        self.type_letter, self.bind, self.sym_type = type_letter, bind, sym_type
+        self.address, self.size, self.section = address, size, section
+        self.source_file, self.exported = source_file, bool(exported)
+        self.export_type, self.namespace = export_type, namespace
+
+    def __eq__(self, other):
+        return isinstance(other, SymbolRecord) and all(
+            getattr(self, slot) == getattr(other, slot) for slot in self.__slots__)
+
+    __hash__ = None
 
     def __repr__(self):
         return (f"SymbolRecord({self.objname!r}, {self.name!r}, position={self.position}, "
                 f"core_position={self.core_position}, type={self.type_letter!r})")
 
 
-class Row:
-    """A symbol as stored: what the source knows, without positions (they are ranks, computed
-    at lookup time from the row order). ``core`` says whether it is in the module core view."""
+# A stored symbol is a row (name, flags, value, size, section, source_file): ``flags`` packs
+# what the source knows in one integer (stored rows stay narrow: a kernel has about a million),
+# ``section`` and ``source_file`` index the object's own lists of section and file names.
+# Positions are not stored: they are ranks, computed at lookup time from the row order.
+INFO_MASK = 0xFF  # st_info
+INFO_KNOWN = 1 << 8
+CORE = 1 << 9  # in the module core view (always set for vmlinux)
+LETTER_SHIFT = 10  # ord() of the nm/kallsyms letter, 0 if unknown
 
-    __slots__ = ("name", "core", "letter", "info", "value", "size", "section", "source_file")
 
-    def __init__(self, name, core=True, letter=None, info=None, value=None, size=None,
-                 section=None, source_file=None):
-        self.name, self.core, self.letter, self.info = name, core, letter, info
-        self.value, self.size, self.section, self.source_file = value, size, section, source_file
+def pack_flags(core, letter=None, info=None):
+    """The flags field of a row."""
+    flags = CORE if core else 0
+    if info is not None:
+        flags |= INFO_KNOWN | info
+    if letter:
+        flags |= ord(letter) << LETTER_SHIFT
+    return flags
 
-    def as_tuple(self):
-        return (self.name, self.core, self.letter, self.info, self.value, self.size,
-                self.section, self.source_file)
+
+def unpack_flags(flags):
+    """(core, letter or None, st_info or None) of a row's flags."""
+    letter = flags >> LETTER_SHIFT
+    return (bool(flags & CORE), chr(letter) if letter else None,
+            flags & INFO_MASK if flags & INFO_KNOWN else None)
 
 
 class ObjectSymbols:
     """Every symbol the kernel can find in one object, in the order it walks them.
 
-    ``rows``: tuples (name, core, letter, st_info, value, size, section, source_file) in
-    kallsyms order (modules: the full symtab view). ``positions_known`` is False when the source
-    had names only (an old Symbols.list). ``exports``: (name, export_type, namespace) found in
-    the object itself (``__ksymtab_*`` symbols). ``listed_names``: nm's view of the object
-    (undefined symbols included), kept only to write the old Symbols.list format.
+    ``rows``: (name, flags, value, size, section, source_file) in kallsyms order (modules: the
+    full symtab view), ``section`` and ``source_file`` being indices into ``sections`` and
+    ``files`` (or None). ``positions_known``: True, "core" (only the core view: a kallsyms dump
+    of a live module) or False (names only: an old Symbols.list). ``exports``: (name,
+    export_type, namespace) found in the object itself (``__ksymtab_*`` symbols).
+    ``listed_names``: nm's view of the object (undefined symbols included), kept only to write
+    the old Symbols.list format.
     """
 
-    __slots__ = ("name", "kind", "path", "positions_known", "rows", "exports", "listed_names",
-                 "input_size", "machine", "vermagic")
+    __slots__ = ("name", "kind", "path", "positions_known", "rows", "sections", "files",
+                 "exports", "listed_names", "input_size", "machine", "vermagic")
 
     def __init__(self, name, kind, path, rows, positions_known=True, exports=(),
-                 listed_names=None, input_size=None, machine=None, vermagic=None):
+                 listed_names=None, input_size=None, machine=None, vermagic=None,
+                 sections=(), files=()):
         self.name, self.kind, self.path = name, kind, path
         self.rows, self.positions_known = rows, positions_known
+        self.sections, self.files = list(sections), list(files)
         self.exports, self.listed_names = list(exports), listed_names
         self.input_size, self.machine, self.vermagic = input_size, machine, vermagic
+
+    def row_fields(self, row):
+        """(name, core, letter, st_info, value, size, section name, source file) of a row."""
+        name, flags, value, size, section, source = row
+        core, letter, info = unpack_flags(flags)
+        return (name, core, letter, info, value, size,
+                None if section is None else self.sections[section],
+                None if source is None else self.files[source])
 
 
 def bind_name(info):
@@ -99,33 +134,36 @@ def type_name(info):
     return None if info is None else TYPE_NAMES.get(info & 0xF, str(info & 0xF))
 
 
-def ranked_records(objname, kind, positions_known, rows, exports):
+def ranked_records(objname, kind, positions_known, rows, exports, sections=(), files=()):
     """SymbolRecords for the rows of one name in one object, positions counted as the kernel does.
 
-    ``rows``: (name, core, letter, info, value, size, section, source_file) of ONE name, in the
-    object's order. ``positions_known``: True (both views), "core" (a /proc/kallsyms dump shows
-    a live module's core view only) or False (names only). vmlinux has one view, so
-    core_position equals position there.
+    ``rows``: (name, flags, value, size, section, source_file) of ONE name, in the object's
+    order; ``sections``/``files``: the object's name lists the rows index. ``positions_known``:
+    True (both views), "core" (a /proc/kallsyms dump shows a live module's core view only) or
+    False (names only). vmlinux has one view, so core_position equals position there.
     """
+    unpacked = [(name, *unpack_flags(flags), value, size, section, source)
+                for name, flags, value, size, section, source in rows]
+    core_count = sum(1 for r in unpacked if r[1]) if kind != VMLINUX else len(rows)
+    export = exports[0] if exports else None
     records = []
     core_rank = 0
-    core_count = sum(1 for r in rows if r[1]) if kind != VMLINUX else len(rows)
-    export = exports[0] if exports else None
-    for rank, (name, core, letter, info, value, size, section, source_file) in \
-            enumerate(rows, 1):
+    for rank, (name, core, letter, info, value, size, section, source) in \
+            enumerate(unpacked, 1):
         in_core = core or kind == VMLINUX
         if in_core:
             core_rank += 1
+        mine = export is not None and _is_global(letter, info)
         records.append(SymbolRecord(
             objname, name,
             position=rank if positions_known is True else None, count=len(rows),
             core_position=(core_rank if in_core else None) if positions_known else None,
             core_count=core_count,
             type_letter=letter, bind=bind_name(info), sym_type=type_name(info), address=value,
-            size=size, section=section, source_file=source_file,
-            exported=export is not None and _is_global(letter, info),
-            export_type=export.export_type if export and _is_global(letter, info) else None,
-            namespace=export.namespace if export and _is_global(letter, info) else None))
+            size=size, section=None if section is None else sections[section],
+            source_file=None if source is None else files[source],
+            exported=mine, export_type=export.export_type if mine else None,
+            namespace=export.namespace if mine else None))
     return records
 
 

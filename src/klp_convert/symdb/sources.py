@@ -14,7 +14,7 @@ from ..kernel.kallsyms import (
 )
 from ..kernel.modules import core_sections, in_core_section
 from ..kernel.names import module_runtime_name
-from .model import VMLINUX, ObjectSymbols
+from .model import CORE, VMLINUX, ObjectSymbols, pack_flags
 
 KSYMTAB_PREFIX = "__ksymtab_"
 SYMBOLS_LIST_HEADER = "klp-convert-symbol-data.0.1"
@@ -45,20 +45,20 @@ def read_vmlinux(path, want_listed=False):
 def read_vmlinux_elf(path, want_listed=False):
     """vmlinux's kallsyms table computed from its ELF symbol table: nm's letters and order,
     mksysmap's and kallsyms' filters, and each local's source file from its STT_FILE block."""
-    scan, size, entries, listed = _elf_system_map(path)
+    scan, size, entries, listed, files = _elf_system_map(path)
     exports = [_ksymtab_export(e[2], scan.sections[e[6]][0]) for e in entries
                if e[2].startswith(KSYMTAB_PREFIX) and e[6] < len(scan.sections)]
     table = kallsyms_table(entries, absolute_percpu=_is_x86_64(scan.machine))
-    rows = [(name, True, letter, info, value, sym_size, None, source)
+    rows = [(name, pack_flags(True, letter, info), value, sym_size, None, source)
             for value, letter, name, info, sym_size, source, _shndx in table]
     return ObjectSymbols(VMLINUX, "vmlinux", str(path), rows, exports=exports,
                          listed_names=sorted(listed, key=_c_collation) if want_listed else None,
-                         input_size=size, machine=scan.machine)
+                         input_size=size, machine=scan.machine, files=files)
 
 
 def system_map_view(path):
     """What scripts/mksysmap would write for this vmlinux: (address, letter, name, st_info,
-    size, source file, section index) in System.map order."""
+    size, source file index, section index) in System.map order."""
     return _elf_system_map(path)[2]
 
 
@@ -75,11 +75,12 @@ def _elf_system_map(path):
         data.close()
     letters = [section_letter(n, t, fl) for n, t, fl in scan.sections]
     names, values, sizes, infos, _others, _raw = scan.columns
-    entries, listed = [], []
+    entries, listed, files = [], [], []
     source_file = None
     for name, value, sym_size, info, shndx in zip(names, values, sizes, infos, scan.shndxs):
         if info & 0xF == STT_FILE:
-            source_file = name or None
+            source_file = len(files)
+            files.append(name)
             continue
         letter = nm_letter(info, shndx, letters)
         if letter is None or not name:
@@ -89,7 +90,7 @@ def _elf_system_map(path):
             local = info >> 4 == STB_LOCAL
             entries.append((value, letter, name, info, sym_size,
                             source_file if local else None, shndx))
-    return scan, size, system_map_order(entries), listed
+    return scan, size, system_map_order(entries), listed, files
 
 
 def read_system_map(path, lines=None, want_listed=False):
@@ -106,7 +107,7 @@ def read_system_map(path, lines=None, want_listed=False):
     if not entries:
         raise SymdbError(path, "no symbols")
     table = kallsyms_table(entries, absolute_percpu=_percpu_at_zero(entries))
-    rows = [(name, True, letter, None, address, None, None, None)
+    rows = [(name, pack_flags(True, letter), address, None, None, None)
             for address, letter, name in table]
     exports = [(n[len(KSYMTAB_PREFIX):], None, None) for _a, _l, n in entries
                if n.startswith(KSYMTAB_PREFIX)]
@@ -123,7 +124,7 @@ def read_kallsyms(path, lines=None):
     vmlinux_rows, modules = [], {}
     for number, line in enumerate(lines, 1):
         address, letter, name, module = _parse_symbol_line(path, number, line)
-        row = (name, True, letter, None, address, None, None, None)
+        row = (name, pack_flags(True, letter), address, None, None, None)
         if module is None:
             vmlinux_rows.append(row)
         elif module not in KALLSYMS_PSEUDO_MODULES:
@@ -240,15 +241,17 @@ def read_module(path, data=None, want_listed=False):
     if modinfo.get("livepatch") == "Y":
         return None
     name = modinfo.get("name") or module_runtime_name(path)
-    rows, exports, listed = _module_rows(scan, want_listed)
+    rows, exports, listed, files = _module_rows(scan, want_listed)
     return ObjectSymbols(name, "module", path, rows, exports=exports,
+                         sections=[n for n, _t, _f in scan.sections], files=files,
                          listed_names=sorted(listed, key=_c_collation) if want_listed else None,
                          input_size=len(data), machine=scan.machine,
                          vermagic=modinfo.get("vermagic"))
 
 
 def _module_rows(scan, want_listed):
-    """(rows, exports, nm-listed names) of a module, in .symtab order (the full view).
+    """(rows, exports, nm-listed names, source files) of a module, in .symtab order (the full
+    view); rows index ``scan.sections`` for their section.
 
     This loop runs for every symbol of a whole distribution's modules, so what depends only on
     (st_info, section) is computed once per pair and cached.
@@ -257,7 +260,7 @@ def _module_rows(scan, want_listed):
     core = core_sections(sections)
     letters = [section_letter(n, t, fl) for n, t, fl in sections]
     names, values, sizes, infos, _others, _raw = scan.columns
-    rows, exports, listed = [], [], []
+    rows, exports, listed, files = [], [], [], []
     append = rows.append
     cache = {}
     source_file = None
@@ -272,26 +275,28 @@ def _module_rows(scan, want_listed):
         props = cache.get(key)
         if props is None:
             props = cache[key] = _symbol_props(info, shndx, sections, letters, core)
-        letter, in_core, section, file_block, is_file, in_ksymtab = props
+        flags, section, file_block, is_file, in_ksymtab, listed_by_nm = props
         if is_file:
-            source_file = sym_name
-        append((sym_name, in_core, letter, info, value, size, section,
-                source_file if file_block else None))
-        if want_listed and letter is not None:
+            source_file = len(files)
+            files.append(sym_name)
+        append((sym_name, flags, value, size, section, source_file if file_block else None))
+        if want_listed and listed_by_nm:
             listed.append(sym_name)
         if in_ksymtab and sym_name.startswith(KSYMTAB_PREFIX):
-            exports.append(_ksymtab_export(sym_name, section))
-    return rows, exports, listed
+            exports.append(_ksymtab_export(sym_name, sections[section][0]))
+    return rows, exports, listed, files
 
 
 def _symbol_props(info, shndx, sections, letters, core):
-    """(nm letter, in core view, section name, belongs to the STT_FILE block, is STT_FILE,
-    in a __ksymtab* section) for a named, defined symbol of this st_info and section."""
+    """(row flags, section index or None, belongs to the STT_FILE block, is STT_FILE, in a
+    __ksymtab* section, listed by nm) for a named, defined symbol of this st_info and section."""
     sym_type = info & 0xF
-    section = sections[shndx][0] if shndx < len(sections) else None
-    return (nm_letter(info, shndx, letters), in_core_section(shndx, core), section,
+    section = shndx if shndx < len(sections) else None
+    letter = nm_letter(info, shndx, letters)
+    return (pack_flags(in_core_section(shndx, core), letter, info), section,
             info >> 4 == STB_LOCAL and sym_type != STT_FILE, sym_type == STT_FILE,
-            section is not None and section.startswith("__ksymtab"))
+            section is not None and sections[section][0].startswith("__ksymtab"),
+            letter is not None)
 
 
 def _modinfo(scan, data):
@@ -374,7 +379,7 @@ def read_symbols_list(path):
             raise SymdbError(path, f"line {number}: symbol '{_shorten(name)}' before the first "
                                    f"'*object' line")
         else:
-            current.append((name, True, None, None, None, None, None, None))
+            current.append((name, CORE, None, None, None, None))
     result = []
     for objname, rows in objects.items():
         exports = [(r[0][len(KSYMTAB_PREFIX):], None, None) for r in rows

@@ -1,6 +1,6 @@
 """SQLite storage of the symbol database (Python's sqlite3, nothing else).
 
-Schema (version 1):
+Schema (version 2):
 
   meta(key, value)            kernel_release, arch, tool_version, schema_version, created_by
   inputs(kind, path, files, bytes, sha256)
@@ -10,12 +10,18 @@ Schema (version 1):
                               name: 'vmlinux' or a module's runtime name (unique);
                               positions: 'both' (full and core views known), 'core' (only the
                               core view: a /proc/kallsyms dump) or 'none' (an old Symbols.list)
-  symbols(id, object, name, core, letter, info, value, size, section, source_file)
+  object_lists(object, sections, files)
+                              JSON lists of the object's section names and STT_FILE names,
+                              which its symbols refer to by index (a table of their own, so
+                              that opening a database reads only the narrow objects table)
+  symbols(id, object, name, flags, value, size, section, source_file)
                               rows of each object in kallsyms order (modules: .symtab order, the
                               full view), so a name's position is its rank by id among the rows
-                              of that name in that object; core = 1 if in the module core view;
-                              info = st_info (binding << 4 | type); value is stored as a signed
-                              64-bit integer (vmlinux addresses are above 2**63)
+                              of that name in that object; flags packs st_info, whether it is
+                              known, the module core view bit and the nm letter (model.py
+                              pack_flags); section, source_file: indices into the object's
+                              lists; value is stored as a signed 64-bit integer (vmlinux
+                              addresses are above 2**63)
   exports(name, object, export_type, namespace)
 
 Indices: symbols(name, object) and exports(name), so a lookup reads a few pages, not the file.
@@ -24,6 +30,7 @@ sequential insert.
 """
 
 import hashlib
+import json
 import os
 import sqlite3
 import tempfile
@@ -31,7 +38,7 @@ import tempfile
 from .. import __version__
 from ..errors import KlpError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SQLITE_MAGIC = b"SQLite format 3\0"
 
 SCHEMA = """
@@ -40,9 +47,10 @@ CREATE TABLE inputs (kind TEXT NOT NULL, path TEXT NOT NULL, files INTEGER, byte
                      sha256 TEXT);
 CREATE TABLE objects (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
                       path TEXT, positions TEXT NOT NULL);
+CREATE TABLE object_lists (object INTEGER PRIMARY KEY, sections TEXT, files TEXT);
 CREATE TABLE symbols (id INTEGER PRIMARY KEY, object INTEGER NOT NULL, name TEXT NOT NULL,
-                      core INTEGER NOT NULL, letter TEXT, info INTEGER, value INTEGER,
-                      size INTEGER, section TEXT, source_file TEXT);
+                      flags INTEGER NOT NULL, value INTEGER, size INTEGER, section INTEGER,
+                      source_file INTEGER);
 CREATE TABLE exports (name TEXT NOT NULL, object TEXT NOT NULL, export_type TEXT,
                       namespace TEXT);
 """
@@ -133,10 +141,11 @@ class DatabaseWriter:
         self.db.execute("ATTACH DATABASE ? AS part", (part,))
         try:
             self.db.execute("INSERT INTO objects SELECT * FROM part.objects")
+            self.db.execute("INSERT INTO object_lists SELECT * FROM part.object_lists")
             self.db.execute(
-                "INSERT INTO symbols (object, name, core, letter, info, value, size, section, "
-                "source_file) SELECT object, name, core, letter, info, value, size, section, "
-                "source_file FROM part.symbols ORDER BY id")
+                "INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
+                "SELECT object, name, flags, value, size, section, source_file "
+                "FROM part.symbols ORDER BY id")
             self.db.execute(
                 "INSERT INTO exports SELECT * FROM part.exports p WHERE NOT EXISTS "
                 "(SELECT 1 FROM exports e WHERE e.name = p.name AND e.object = p.object)")
@@ -216,18 +225,19 @@ def insert_object(db, object_id, obj):
     """Insert the objects row and the symbols of one ObjectSymbols, in order."""
     db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?)",
                (object_id, obj.name, obj.kind, obj.path, positions_value(obj.positions_known)))
+    db.execute("INSERT INTO object_lists VALUES (?, ?, ?)",
+               (object_id, json.dumps(obj.sections), json.dumps(obj.files)))
     # The object id is a literal in the statement so the rows can be bound as they are,
     # without building a new tuple per symbol (the build inserts about a million).
-    sql = (f"INSERT INTO symbols (object, name, core, letter, info, value, size, section, "
-           f"source_file) VALUES ({int(object_id)}, ?, ?, ?, ?, ?, ?, ?, ?)")
+    sql = (f"INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
+           f"VALUES ({int(object_id)}, ?, ?, ?, ?, ?, ?)")
     if obj.kind != "vmlinux":
         try:
             db.executemany(sql, obj.rows)
             return
         except OverflowError:  # a value above 2**63 in a module: only in a corrupt one
             db.execute("DELETE FROM symbols WHERE object = ?", (object_id,))
-    db.executemany(sql, [(n, c, t, i, to_signed(v), z, s, f)
-                         for n, c, t, i, v, z, s, f in obj.rows])
+    db.executemany(sql, [(n, f, to_signed(v), z, s, src) for n, f, v, z, s, src in obj.rows])
 
 
 def is_database(head):
