@@ -20,10 +20,13 @@ class _DatabaseInput:
         self.db = open_database(path)
         try:
             self.meta = dict(self.db.execute("SELECT key, value FROM meta"))
-            self.objects = {name: (kind, positions_flag(positions)) for name, kind, positions
-                            in self.db.execute("SELECT name, kind, positions FROM objects")}
+            rows = self.db.execute("SELECT id, name, kind, positions FROM objects").fetchall()
         except sqlite3.Error as e:
             raise StorageError(path, f"unreadable symbol database ({e})") from None
+        self.objects = {name: (kind, positions_flag(positions)) for _i, name, kind, positions
+                        in rows}
+        self.ids = {name: object_id for object_id, name, _k, _p in rows}
+        self.names = {object_id: name for object_id, name, _k, _p in rows}
         self.name_lists = {}
 
     def lists(self, objname):
@@ -39,11 +42,11 @@ class _DatabaseInput:
             return
         marks = ", ".join("?" * len(wanted))
         try:
-            for objname, sections, files in self.db.execute(
-                    f"SELECT o.name, l.sections, l.files FROM object_lists l JOIN objects o "
-                    f"ON o.id = l.object WHERE o.name IN ({marks})", wanted):
-                self.name_lists[objname] = (json.loads(sections or "[]"),
-                                            json.loads(files or "[]"))
+            for object_id, sections, files in self.db.execute(
+                    f"SELECT object, sections, files FROM object_lists WHERE object IN ({marks})",
+                    [self.ids[o] for o in wanted]):
+                self.name_lists[self.names[object_id]] = (json.loads(sections or "[]"),
+                                                          json.loads(files or "[]"))
         except (sqlite3.Error, ValueError) as e:
             raise StorageError(self.path, f"unreadable symbol database ({e})") from None
         for objname in wanted:
@@ -51,19 +54,20 @@ class _DatabaseInput:
 
     def rows(self, name, objname=None):
         """{objname: [row...]} of the symbols called ``name``, each object's in its order."""
-        query = ("SELECT o.name, s.name, s.flags, s.value, s.size, s.section, s.source_file "
-                 "FROM symbols s JOIN objects o ON o.id = s.object WHERE s.name = ?")
+        query = ("SELECT object, name, flags, value, size, section, source_file FROM symbols "
+                 "WHERE name = ?")
         args = [name]
         if objname is not None:
-            query += " AND o.name = ?"
-            args.append(objname)
+            query += " AND object = ?"
+            args.append(self.ids[objname])
         found = {}
+        names = self.names
         try:
-            cursor = self.db.execute(query + " ORDER BY s.object, s.id", args)
+            cursor = self.db.execute(query + " ORDER BY object, id", args)
             for obj, sym, flags, value, size, section, source in cursor:
-                found.setdefault(obj, []).append(
+                found.setdefault(names[obj], []).append(
                     (sym, flags, to_unsigned(value), size, section, source))
-        except sqlite3.Error as e:
+        except (sqlite3.Error, KeyError) as e:  # KeyError: a symbol of no known object
             raise StorageError(self.path, f"unreadable symbol database ({e})") from None
         return found
 
