@@ -81,8 +81,8 @@ def test_kallsyms_modules_know_core_view_only(tmp_path):
         helpers = index.lookup_in("demo_mod", "helper")
         assert [(h.position, h.core_position, h.core_count) for h in helpers] == \
             [(None, 1, 2), (None, 2, 2)]
-        assert index.positions_known("demo_mod") and not index.full_view_known("demo_mod")
-        assert index.full_view_known("vmlinux")
+        assert index.core_positions_known("demo_mod") and not index.positions_known("demo_mod")
+        assert index.positions_known("vmlinux") and index.core_positions_known("vmlinux")
 
 
 def test_symbols_list_has_names_only(tmp_path):

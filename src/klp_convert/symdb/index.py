@@ -182,15 +182,16 @@ class SymbolIndex:
         return sorted(self.owner, key=_object_order)
 
     def positions_known(self, objname):
-        """Whether positions of this object's symbols are known (False for an old Symbols.list;
-        a /proc/kallsyms dump knows a module's core view only, see full_view_known)."""
-        source = self.owner.get(objname)
-        return source is not None and source.objects[objname][1] is not False
-
-    def full_view_known(self, objname):
-        """Whether full-view positions (target module still loading) are known."""
+        """Whether every record of this object has its positions (position and core_position).
+        False for an old Symbols.list (names only) and for the modules of a /proc/kallsyms
+        dump, which shows a live module's core view only (see core_positions_known)."""
         source = self.owner.get(objname)
         return source is not None and source.objects[objname][1] is True
+
+    def core_positions_known(self, objname):
+        """Whether core_position is known (True also for a kallsyms dump's modules)."""
+        source = self.owner.get(objname)
+        return source is not None and source.objects[objname][1] is not False
 
     def close(self):
         for source in self.inputs:
