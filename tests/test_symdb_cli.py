@@ -209,3 +209,34 @@ def test_defaults_use_the_running_system(tmp_path, capsys, monkeypatch):
     with open_symbols([db]) as index:
         assert index.kernel_release == os.uname().release
         assert index.lookup_in("vmlinux", "_stext")
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, modules, capsys, monkeypatch):
+    tree = make_tree(tmp_path / "t", modules)
+    run("symbols", "--modules", tree, "-o", tmp_path / "quiet.symdb")
+    assert "\r" not in capsys.readouterr().err  # not a terminal: no bar
+    monkeypatch.setattr("klp_convert.commands.symbols.PROGRESS_MIN_FILES", 1)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    run("symbols", "--modules", tree, "-o", tmp_path / "bar.symdb")
+    err = capsys.readouterr().err
+    assert "\r[" in err and "3/3 modules" in err and err.split("\r")[-1].count("\n") >= 1
+
+
+@pytest.mark.parametrize("content", [
+    b"SQLite format 3\0" + b"\xff" * 4000,  # the magic, then garbage
+    None,  # a valid SQLite database that is not ours
+])
+def test_bad_database_is_one_line_error(tmp_path, content, capsys):
+    path = tmp_path / "bad.symdb"
+    if content is None:
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+        conn.close()
+    else:
+        path.write_bytes(content)
+    for argv in (["--info", path], ["--lookup", "x", path], ["--add", path, path]):
+        status, out = run("symbols", *argv, capsys=capsys)
+        assert status == 2, argv
+        lines = out.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"klp-convert: error: {path}: "), argv

@@ -7,6 +7,7 @@ finished chunks, so a distribution's 4,000 modules cost about what the slowest c
 """
 
 import os
+import sqlite3
 import sys
 import tempfile
 
@@ -16,7 +17,9 @@ from .sources import (
     SymdbError, find_module_files, format_symbols_list, read_head, read_module,
     read_symbols_list, read_symvers, read_vmlinux,
 )
-from .storage import DatabaseWriter, PartWriter, file_digest, is_database
+from .storage import (
+    DatabaseWriter, PartWriter, StorageError, file_digest, is_database, open_database,
+)
 
 ARCH_NAMES = {EM_X86_64: "x86_64", EM_386: "i386", EM_AARCH64: "arm64", EM_PPC64: "powerpc",
               EM_S390: "s390"}
@@ -69,6 +72,8 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
         writer.set_meta(kernel_release=report.kernel_release, arch=report.arch)
         _record_inputs(writer, sources, report)
         writer.commit()
+    except sqlite3.Error as e:  # a full disk, say: the temporary file goes, nothing is left
+        raise StorageError(output, f"cannot write: {e}") from None
     finally:
         writer.abort()
     return report
@@ -87,6 +92,8 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
         _check_not_empty(module_paths[0] if module_paths else database, report)
         _record_inputs(writer, Sources(modules=module_paths, symvers=symvers), report)
         writer.commit()
+    except sqlite3.Error as e:
+        raise StorageError(database, f"cannot write: {e}") from None
     finally:
         writer.abort()
     return report
@@ -95,6 +102,7 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
 def _check_is_database(path):
     if not is_database(read_head(path)):
         raise SymdbError(path, "not a klp-convert symbol database")
+    open_database(path).close()  # ours, and a schema we write
 
 
 def _fill(writer, sources, known, strict, warn, progress, existing=None):
