@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from klp_convert.elf.reader import scan_symbols
 from klp_convert.errors import KlpError
 from klp_convert.symdb import Export, Sources, build_database, open_symbols
 from klp_convert.symdb.sources import read_module, read_vmlinux_elf, system_map_view
@@ -182,3 +183,29 @@ def test_two_inputs_with_one_object_is_an_error(tree, tmp_path):
     shutil.copy(one, two)
     with pytest.raises(KlpError, match="demo_mod.*also in .*one.symdb"):
         open_symbols([one, two])
+
+
+def test_corrupt_modules_raise_only_klp_errors(tree):
+    """Truncated or byte-flipped modules: read_module returns or raises KlpError (a module
+    tree's reader turns that into a warning), never anything else."""
+    import random
+    data = (tree / "drivers" / "demo" / "demo-mod.ko").read_bytes()
+    rng = random.Random(3)
+    cases = [data[:n] for n in range(0, len(data), max(1, len(data) // 60))]
+    # where a flipped byte matters most: ELF header, section headers, symbol and string tables
+    scan = scan_symbols(data, "demo-mod.ko")
+    shoff = int.from_bytes(data[0x28:0x30], "little")
+    regions = [(0, 64), (shoff, len(data))] + [
+        (offset, offset + size) for (name, _t, _f), (offset, size)
+        in zip(scan.sections, scan.extents) if name in (".symtab", ".strtab", ".modinfo")]
+    for _ in range(600):
+        corrupt = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            start, end = rng.choice(regions)
+            corrupt[rng.randrange(start, end)] = rng.randrange(256)
+        cases.append(bytes(corrupt))
+    for case in cases:
+        try:
+            read_module("corrupt.ko", data=case)
+        except KlpError as e:
+            assert str(e).startswith("corrupt.ko: ") and "\n" not in str(e)

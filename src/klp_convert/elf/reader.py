@@ -240,6 +240,9 @@ class _Parser:
         """
         codec = self.codec
         size = raw[5]
+        if size % codec.sym.size:  # checked here too: scan_symbols skips check_entsize
+            self.fail(f"symbol table [{index}]: size {size} is not a multiple of the entry "
+                      f"size {codec.sym.size}")
         count = size // codec.sym.size
         if count == 0:
             self.fail(f"symbol table [{index}] is empty")
