@@ -7,7 +7,9 @@ import pytest
 
 from klp_convert.errors import KlpError
 from klp_convert.symdb import Sources, build_database, open_symbols
-from klp_convert.symdb.sources import read_kallsyms, read_system_map, read_symbols_list
+from klp_convert.symdb.sources import (
+    read_kallsyms, read_symbols_list, read_system_map, read_vmlinux,
+)
 
 DATA = Path(__file__).parent / "data" / "symdb"
 
@@ -133,3 +135,15 @@ def test_empty_system_map_is_an_error(tmp_path):
     path = write(tmp_path, "System.map", "")
     with pytest.raises(KlpError, match="no symbols"):
         read_system_map(path)
+
+
+def test_kallsyms_dump_without_modules_is_recognised(tmp_path):
+    """No module loaded: no `[module]` line, but no kallsyms_* table either (System.map always
+    lists them), so the dump is still read as kallsyms: per-cpu 'A' symbols are kept."""
+    vmlinux_only = "".join(line + "\n" for line in KALLSYMS.splitlines() if "\t[" not in line)
+    path = write(tmp_path, "kallsyms", vmlinux_only)
+    [obj] = read_vmlinux(path)
+    assert names(obj)[:2] == ["fixed_percpu_data", "__per_cpu_start"]
+    assert len(obj.rows) == len(vmlinux_only.splitlines())
+    [system_map] = read_vmlinux(write(tmp_path, "System.map", SYSTEM_MAP))
+    assert names(system_map) == names(obj)

@@ -8,9 +8,10 @@ import os
 
 from ..elf.constants import SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
-from ..errors import ElfError, KlpError
+from ..errors import KlpError
 from ..kernel.kallsyms import (
-    kallsyms_table, mksysmap_keeps, nm_letter, section_letter, system_map_order,
+    KALLSYMS_IGNORED_NAMES, kallsyms_table, mksysmap_keeps, nm_letter, section_letter,
+    system_map_order,
 )
 from ..kernel.modules import core_sections, in_core_section
 from ..kernel.names import module_runtime_name
@@ -111,7 +112,7 @@ def read_system_map(path, lines=None, want_listed=False):
             for address, letter, name in table]
     exports = [(n[len(KSYMTAB_PREFIX):], None, None) for _a, _l, n in entries
                if n.startswith(KSYMTAB_PREFIX)]
-    listed = sorted({n for _a, _l, n in entries}, key=_c_collation) if want_listed else None
+    listed = sorted((n for _a, _l, n in entries), key=_c_collation) if want_listed else None
     return ObjectSymbols(VMLINUX, "vmlinux", str(path), rows, exports=exports,
                          listed_names=listed, input_size=os.path.getsize(path))
 
@@ -142,12 +143,17 @@ def read_kallsyms(path, lines=None):
 
 
 def _looks_like_kallsyms(lines):
-    """/proc/kallsyms lines of modules end in a tab and `[module]`; System.map never has them,
-    and kallsyms shows per-cpu symbols as absolute ('A') at low addresses."""
-    for line in lines[:200000]:
+    """A /proc/kallsyms dump has `\t[module]` lines, or (no module loaded) lacks the kallsyms
+    tables System.map always lists (kallsyms_names, ...: kallsyms leaves itself out). A kernel
+    without those tables has no kallsyms, hence no livepatch, so the test cannot mislead."""
+    tables = False
+    for line in lines:
         if line.endswith("]") and "\t[" in line:
             return True
-    return False
+        if not tables and " kallsyms_" in line:
+            fields = line.split()
+            tables = len(fields) == 3 and fields[2] in KALLSYMS_IGNORED_NAMES
+    return not tables
 
 
 def _parse_symbol_line(path, number, line):
@@ -157,7 +163,7 @@ def _parse_symbol_line(path, number, line):
     if len(fields) == 4 and fields[3].startswith("[") and fields[3].endswith("]"):
         module = fields[3][1:-1]
         fields = fields[:3]
-    if len(fields) != 3 or len(fields[1]) != 1 or not module is None and not module:
+    if len(fields) != 3 or len(fields[1]) != 1 or module == "":
         raise SymdbError(path, f"line {number}: expected 'ADDRESS TYPE NAME', got "
                                f"{_shorten(line)!r}")
     try:
@@ -441,8 +447,8 @@ def _shorten(text, limit=60):
 
 
 __all__ = [
-    "SymdbError", "read_vmlinux", "read_vmlinux_elf", "system_map_view", "read_system_map", "read_kallsyms",
-    "find_module_files", "read_module", "read_module_bytes", "read_symvers",
+    "SymdbError", "read_vmlinux", "read_vmlinux_elf", "system_map_view", "read_system_map",
+    "read_kallsyms", "find_module_files", "read_module", "read_module_bytes", "read_symvers",
     "read_symbols_list", "is_symbols_list", "format_symbols_list", "kbuild_object_name",
-    "ElfError",
+    "read_head",
 ]
