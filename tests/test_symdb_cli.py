@@ -240,3 +240,25 @@ def test_bad_database_is_one_line_error(tmp_path, content, capsys):
         assert status == 2, argv
         lines = out.err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"klp-convert: error: {path}: "), argv
+
+
+def test_module_symvers_wins_over_ksymtab(tmp_path, modules, capsys):
+    symvers = tmp_path / "Module.symvers"
+    symvers.write_text("0x12345678\talpha_entry\tdrivers/demo/demo-mod\tEXPORT_SYMBOL_GPL\t"
+                       "DEMO_NS\n0x9abcdef0\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n")
+    db = tmp_path / "k.symdb"
+    assert run("symbols", "--modules", modules["demo"], "--symvers", symvers, "-o", db)[0] == 0
+    with open_symbols([db]) as index:
+        [export] = index.exporters("alpha_entry")
+        assert tuple(export) == ("demo_mod", "EXPORT_SYMBOL_GPL", "DEMO_NS")
+        [record] = index.lookup("alpha_entry")
+        assert record.exported and record.namespace == "DEMO_NS"
+        assert [tuple(e) for e in index.exporters("printk")] == [("vmlinux", "EXPORT_SYMBOL",
+                                                                  None)]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM exports").fetchone()[0] == 2
+    conn.close()
+    symvers.write_text("0x1\tgood\tvmlinux\tEXPORT_SYMBOL\t\nbroken line\n")
+    status, out = run("symbols", "--modules", modules["demo"], "--symvers", symvers, "-o",
+                      tmp_path / "x.symdb", capsys=capsys)
+    assert status == 2 and f"{symvers}: line 2: expected" in out.err

@@ -91,6 +91,8 @@ def test_exports_come_from_module_symvers(kernel_db):
     for name in sample:
         got = [tuple(e) for e in index.exporters(name)]
         assert got == sorted(exports[name], key=lambda e: (e[0] != "vmlinux", e[0])), name
+    stored = index.inputs[0].db.execute("SELECT COUNT(*) FROM exports").fetchone()[0]
+    assert stored == sum(len(entries) for entries in exports.values())  # no duplicates
     namespaced = next(n for n in sorted(exports) if exports[n][0][2])
     [export] = index.exporters(namespaced)
     assert export.namespace == exports[namespaced][0][2]

@@ -11,7 +11,8 @@ import os
 import sys
 
 from ..symdb import Sources, add_to_database, build_database, open_symbols, write_symbols_list
-from ..symdb.storage import open_database
+from ..symdb.sources import is_symbols_list, read_head
+from ..symdb.storage import database_summary
 from ..errors import KlpError
 
 PROG = "klp-convert"
@@ -126,40 +127,22 @@ def _warn(message):
 
 
 def _info(path):
-    index = open_symbols([path])
-    db = index.inputs[0]
-    try:
-        if not hasattr(db, "db"):
-            raise KlpError(path, "not a symbol database (an old Symbols.list has no summary)")
-        conn = open_database(path)
-        try:
-            meta = dict(conn.execute("SELECT key, value FROM meta"))
-            print(f"database: {path}")
-            for key in sorted(meta):
-                print(f"  {key}: {meta[key]}")
-            print("inputs:")
-            for kind, ipath, files, size, digest in conn.execute(
-                    "SELECT kind, path, files, bytes, sha256 FROM inputs ORDER BY rowid"):
-                detail = f"{files} files, {size} bytes" if kind == "modules" else f"{size} bytes"
-                if digest:
-                    detail += f", sha256 {digest[:16]}"
-                print(f"  {kind}: {ipath} ({detail})")
-            counts = conn.execute(
-                "SELECT o.kind, COUNT(DISTINCT o.id), COUNT(s.id) FROM objects o "
-                "LEFT JOIN symbols s ON s.object = o.id GROUP BY o.kind ORDER BY o.kind DESC"
-            ).fetchall()
-            for kind, objects, symbols in counts:
-                print(f"{kind}: {objects} object{'s' if objects != 1 else ''}, {symbols} symbols")
-            exports = conn.execute("SELECT COUNT(*) FROM exports").fetchone()[0]
-            duplicated = conn.execute(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM symbols GROUP BY object, name "
-                "HAVING COUNT(*) > 1)").fetchone()[0]
-            print(f"exports: {exports}")
-            print(f"names duplicated within an object: {duplicated}")
-        finally:
-            conn.close()
-    finally:
-        index.close()
+    if is_symbols_list(read_head(path)):
+        raise KlpError(path, "an old Symbols.list (names only) has no summary; see --lookup")
+    summary = database_summary(path)
+    print(f"database: {path}")
+    for key in sorted(summary.meta):
+        print(f"  {key}: {summary.meta[key]}")
+    print("inputs:")
+    for kind, ipath, files, size, digest in summary.inputs:
+        detail = f"{files} files, {size} bytes" if kind == "modules" else f"{size} bytes"
+        if digest:
+            detail += f", sha256 {digest[:16]}"
+        print(f"  {kind}: {ipath} ({detail})")
+    for kind, objects, symbols in summary.kinds:
+        print(f"{kind}: {objects} object{'s' if objects != 1 else ''}, {symbols} symbols")
+    print(f"exports: {summary.exports}")
+    print(f"names duplicated within an object: {summary.duplicated}")
     return 0
 
 

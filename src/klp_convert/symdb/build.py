@@ -113,9 +113,10 @@ def _fill(writer, sources, known, strict, warn, progress, existing=None):
     symvers = read_symvers(sources.symvers) if sources.symvers else {}
     # Module.symvers says more than __ksymtab_* symbols (the namespace): it wins where both do.
     exported = writer.exports_known()
-    writer.add_exports((name, obj, export_type, namespace)
-                       for name, entries in symvers.items()
-                       for obj, export_type, namespace in entries if (name, obj) not in exported)
+    new = [(name, obj, export_type, namespace) for name, entries in symvers.items()
+           for obj, export_type, namespace in entries if (name, obj) not in exported]
+    writer.add_exports(new)
+    exported.update((name, obj) for name, obj, _type, _namespace in new)
     writer.create_export_index()
     files = find_module_files(sources.modules)
     first_module_id = writer.next_object

@@ -258,6 +258,36 @@ def open_database(path):
     return db
 
 
+class Summary:
+    """What `klp-convert symbols --info` shows: meta, inputs, per-kind counts, exports, and
+    how many names occur more than once in one object (those need a sympos)."""
+
+    __slots__ = ("meta", "inputs", "kinds", "exports", "duplicated")
+
+
+def database_summary(path):
+    """A Summary of a database file (StorageError if it is not one we can read)."""
+    db = open_database(path)
+    try:
+        summary = Summary()
+        summary.meta = dict(db.execute("SELECT key, value FROM meta"))
+        summary.inputs = db.execute("SELECT kind, path, files, bytes, sha256 FROM inputs "
+                                    "ORDER BY rowid").fetchall()
+        summary.kinds = db.execute(
+            "SELECT o.kind, COUNT(DISTINCT o.id), COUNT(s.id) FROM objects o "
+            "LEFT JOIN symbols s ON s.object = o.id GROUP BY o.kind "
+            "ORDER BY o.kind = 'vmlinux' DESC, o.kind").fetchall()
+        summary.exports = db.execute("SELECT COUNT(*) FROM exports").fetchone()[0]
+        summary.duplicated = db.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM symbols GROUP BY object, name "
+            "HAVING COUNT(*) > 1)").fetchone()[0]
+        return summary
+    except sqlite3.Error as e:
+        raise StorageError(path, f"unreadable symbol database ({e})") from None
+    finally:
+        db.close()
+
+
 def file_digest(path):
     """sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
