@@ -8,11 +8,11 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import convert, show
+from .commands import convert, show, symbols
 from .errors import KlpError
 
 # Sub-command modules, in the order --help lists them.
-COMMANDS = [convert, show]
+COMMANDS = [convert, show, symbols]
 
 PROG = "klp-convert"
 
