@@ -8,11 +8,11 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import convert, kbuild, show
+from .commands import convert, kbuild, show, symbols
 from .errors import KlpError
 
 # Sub-command modules, in the order --help lists them.
-COMMANDS = [convert, kbuild, show]
+COMMANDS = [convert, kbuild, show, symbols]
 
 PROG = "klp-convert"
 

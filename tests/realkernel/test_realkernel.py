@@ -5,7 +5,6 @@ One boot runs every scenario (each its own test); the guest's reports are parsed
 support/guest.py. Scenario sources live in tests/realkernel/scenarios/<name>/.
 """
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -33,8 +32,6 @@ class BuildContext:
 
     @property
     def kernel_database(self):
-        if importlib.util.find_spec("klp_convert.symdb") is None:
-            pytest.skip("the symbol database (issue 3) has not landed on this branch yet")
         if self._database is None:
             with timed("(symbols)", "kernel.symdb"):
                 self._database = kernel_symbol_database(self.kernel,
@@ -84,14 +81,11 @@ BUILDERS = {
 class Suite:
     """The boot's result and the scenarios that could not be built."""
 
-    def __init__(self, boot_result, build_failures, skipped):
+    def __init__(self, boot_result, build_failures):
         self.boot_result = boot_result
         self.build_failures = build_failures
-        self.skipped = skipped
 
     def scenario(self, name):
-        if name in self.skipped:
-            pytest.skip(self.skipped[name])
         if name in self.build_failures:
             pytest.fail(f"scenario {name} did not build:\n{self.build_failures[name]}")
         return self.boot_result.scenario(name)
@@ -110,7 +104,7 @@ def ctx(kernel, tmp_path_factory):
 @pytest.fixture(scope="session")
 def suite(ctx):
     kernel, workdir = ctx.kernel, ctx.workdir
-    guest_dirs, failures, skipped = {}, {}, {}
+    guest_dirs, failures = {}, {}
     for name, build in BUILDERS.items():
         source = copy_scenario(name, workdir)
         try:
@@ -119,15 +113,13 @@ def suite(ctx):
             guest_dirs[name] = guest_directory(source)
         except BuildFailed as e:
             failures[name] = str(e)
-        except pytest.skip.Exception as e:
-            skipped[name] = str(e)
     initrd = guest.build_initramfs(workdir / "initrd.cpio.gz", guest_dirs)
     result = guest.boot(kernel.vmlinuz, initrd, workdir)
     TIMES.setdefault("(boot)", {})["qemu"] = result.seconds
     for name, report in result.scenarios.items():
         if report.seconds is not None:
             TIMES.setdefault(name, {})["guest"] = report.seconds
-    return Suite(result, failures, skipped)
+    return Suite(result, failures)
 
 
 def test_cmdline_livepatch_without_conversion(suite):
