@@ -1,12 +1,10 @@
 """Proof in a real kernel: livepatches built out of tree against Debian's kernel headers,
 converted, loaded into Debian's kernel booted under QEMU (TCG), their effect checked in the guest.
 
-One boot runs every scenario (each its own test); the guest's reports are parsed by
-support/guest.py. Scenario sources live in tests/realkernel/scenarios/<name>/.
+One boot runs every scenario (each its own test), one more the broken variants; conftest.py
+builds and boots, support/guest.py parses the guest's reports. Scenario sources live in
+tests/realkernel/scenarios/<name>/.
 """
-
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -14,112 +12,9 @@ from klp_convert.elf import ElfObject
 
 from support import guest
 from support.broken import VARIANTS
-from support.realkernel import (
-    TIMES, BuildFailed, build_livepatch, copy_scenario, debian_kernel, guest_directory,
-    kernel_symbol_database, make_modules, refused_build, timed, symbol_definitions,
-)
+from support.realkernel import copy_scenario, refused_build, symbol_definitions
 
 pytestmark = [pytest.mark.debian, pytest.mark.realkernel, pytest.mark.slow]
-
-
-class BuildContext:
-    """What scenario builders share: the kernel, and its symbol database built on first use."""
-
-    def __init__(self, kernel, workdir):
-        self.kernel = kernel
-        self.workdir = workdir
-        self._database = None
-
-    @property
-    def kernel_database(self):
-        if self._database is None:
-            with timed("(symbols)", "kernel.symdb"):
-                self._database = kernel_symbol_database(self.kernel,
-                                                        self.workdir / "kernel.symdb")
-        return self._database
-
-
-def build_plain(ctx, source):
-    """A livepatch that needs no conversion: plain kbuild."""
-    make_modules(ctx.kernel, source / "livepatch")
-
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def build_readme_example(ctx, source):
-    """The README's walk-through: its C file and Kbuild line, then `klp-convert kbuild`."""
-    text = README.read_text()
-    start = text.index("    cat > hello_klp.c <<'C'\n")
-    body = text[text.index("\n", start) + 1:text.index("\n    C\n", start)]
-    livepatch = source / "livepatch"
-    (livepatch / "hello_klp.c").write_text(
-        "\n".join(line[4:] for line in body.splitlines()) + "\n")
-    (livepatch / "Kbuild").write_text("obj-m += hello_klp.o\n")
-    build_livepatch(ctx.kernel, source, [ctx.kernel_database])
-
-
-def build_converted(ctx, source):
-    """Target modules, their database, and the livepatch through `klp-convert kbuild`."""
-    build_livepatch(ctx.kernel, source, [ctx.kernel_database])
-
-
-# scenario -> how its modules are built; the boot runs them in this order.
-BUILDERS = {
-    "cmdline": build_plain,
-    "talk": build_converted,
-    "late": build_converted,
-    "vmlinux_dup": build_converted,
-    "module_dup": build_converted,
-    "sections": build_converted,
-    "static_keys": build_converted,
-    "annotations": build_converted,
-    "readme": build_readme_example,
-}
-
-
-class Suite:
-    """The boot's result and the scenarios that could not be built."""
-
-    def __init__(self, boot_result, build_failures):
-        self.boot_result = boot_result
-        self.build_failures = build_failures
-
-    def scenario(self, name):
-        if name in self.build_failures:
-            pytest.fail(f"scenario {name} did not build:\n{self.build_failures[name]}")
-        return self.boot_result.scenario(name)
-
-
-@pytest.fixture(scope="session")
-def kernel():
-    return debian_kernel()
-
-
-@pytest.fixture(scope="session")
-def ctx(kernel, tmp_path_factory):
-    return BuildContext(kernel, tmp_path_factory.mktemp("realkernel"))
-
-
-@pytest.fixture(scope="session")
-def suite(ctx):
-    kernel, workdir = ctx.kernel, ctx.workdir
-    guest_dirs, failures = {}, {}
-    for name, build in BUILDERS.items():
-        source = copy_scenario(name, workdir)
-        try:
-            with timed(name, "build"):
-                build(ctx, source)
-            guest_dirs[name] = guest_directory(source)
-        except BuildFailed as e:
-            failures[name] = str(e)
-    initrd = guest.build_initramfs(workdir / "initrd.cpio.gz", guest_dirs)
-    result = guest.boot(kernel.vmlinuz, initrd, workdir)
-    TIMES.setdefault("(boot)", {})["qemu"] = result.seconds
-    for name, report in result.scenarios.items():
-        if report.seconds is not None:
-            TIMES.setdefault(name, {})["guest"] = report.seconds
-    return Suite(result, failures)
 
 
 def test_cmdline_livepatch_without_conversion(suite):
@@ -320,38 +215,6 @@ def test_every_annotation_family(suite, ctx):
     assert s.value("unpatch") == "ok", s.report()
 
 
-# The kernel without oops=panic: a broken variant may oops, and the guest must go on to report.
-BROKEN_KERNEL_ARGS = guest.KERNEL_ARGS.replace(" oops=panic", "")
-
-
-@pytest.fixture(scope="session")
-def broken(ctx):
-    """Every variant of klp_broken.ko (support/broken.py) run in a boot of its own, kept
-    apart so an oops cannot disturb the other scenarios."""
-    source = copy_scenario("broken", ctx.workdir / "broken-build")
-    with timed("broken", "build"):
-        build_livepatch(ctx.kernel, source, [ctx.kernel_database])
-    converted = source / "livepatch" / "klp_broken.ko"
-    guest_dirs, modules = {}, {}
-    for variant, edit in VARIANTS.items():
-        directory = ctx.workdir / "broken" / variant
-        directory.mkdir(parents=True)
-        shutil.copy(source / "guest.sh", directory)
-        shutil.copy(source / "target" / "hmod.ko", directory)
-        obj = ElfObject.read(converted)
-        if edit is not None:
-            edit(obj, "hmod")
-        obj.write(directory / "klp_broken.ko")
-        guest_dirs[f"broken_{variant}"] = directory
-        modules[variant] = directory / "klp_broken.ko"
-    initrd = guest.build_initramfs(ctx.workdir / "broken.cpio.gz", guest_dirs)
-    result = guest.boot(ctx.kernel.vmlinuz, initrd, ctx.workdir / "broken",
-                        kernel_args=BROKEN_KERNEL_ARGS)
-    TIMES["broken"]["qemu"] = result.seconds
-    databases = [ctx.kernel_database, source / "target.symdb"]
-    return result, modules, databases
-
-
 # What Linux 6.1 does with each variant: (loads?, what it prints when it refuses).
 KERNEL_VERDICTS = {
     "good": (True, None),
@@ -375,7 +238,7 @@ def test_broken_variant_kernel_and_check_agree(broken, variant):
     oopsed = bool(s.kmsg_with("BUG: ") or s.kmsg_with("Oops"))
     assert s.value("insmod") == ("ok" if loads else "failed"), s.report()
     if variant == "good":
-        assert s.value("cmdline") == BROKEN_KERNEL_ARGS and s.value("hmod") == "patched"
+        assert s.value("cmdline") == guest.BROKEN_KERNEL_ARGS and s.value("hmod") == "patched"
         assert not oopsed, s.report()
     elif loads:
         # Loaded without a word, then the patched code read through an unrelocated address.

@@ -28,6 +28,8 @@ QEMU_ARGS = ["-accel", "tcg", "-cpu", "max", "-m", "1G", "-no-reboot", "-display
              "-monitor", "none", "-nodefaults"]
 # oops=panic: an unexpected oops ends the boot at once instead of hiding in later scenarios.
 KERNEL_ARGS = "console=ttyS0 panic=-1 oops=panic nokaslr"
+# For livepatches broken on purpose: an oops kills only the guest's reader, the guest reports on.
+BROKEN_KERNEL_ARGS = KERNEL_ARGS.replace(" oops=panic", "")
 
 # Shell functions every guest.sh can use.
 INIT_PROLOGUE = r"""#!/bin/busybox sh
