@@ -1,0 +1,181 @@
+"""Rules that need the target kernel's symbols (a klp_convert.symdb index).
+
+klp_find_object_symbol() (kernel/livepatch/core.c) walks kallsyms, counting every symbol of the
+name in the object: position 0 wants exactly one, position N wants at least N (and takes the
+N-th). Its messages:
+
+  symbol 'X' not found in symbol table                      no symbol of that name
+  unresolvable ambiguity for symbol 'X' in object 'O'       position 0, several; O is '(null)'
+                                                            for vmlinux (a NULL objname)
+  symbol position N for symbol 'X' in object 'O' not found  fewer than N
+
+A module object has two views: while it is still loading (the patch came first) kallsyms holds
+its whole symtab; once it is live, only its core symbols. Both can happen, so both must resolve.
+"""
+
+from ..elf.constants import EM_PPC64, SHN_UNDEF, STB_WEAK
+from ..kernel.klp_sscanf import scan_klp_sym
+from ..kernel.modinfo import modinfo_value, modinfo_values, vermagic_release
+from ..kernel.names import is_klp_sym_name
+from .context import is_livepatch_symbol, is_vmlinux
+
+KLP = "livepatch: "
+
+
+def rule_vermagic(ctx):
+    """The module must be built for the kernel the database describes."""
+    release = ctx.index.kernel_release
+    vermagic = modinfo_value(ctx.modinfo, "vermagic")
+    module_release = vermagic_release(vermagic)
+    if release and module_release and module_release != release:
+        ctx.error("vermagic", f"built for {module_release}, the symbol database is for {release}",
+                  kernel=f"{ctx.name}: version magic '{vermagic}' should be '{release} ...'",
+                  fix=f"rebuild the patch against the headers of {release}")
+
+
+def rule_klp_symbol_resolution(ctx):
+    """Rules 5 and 6: every '.klp.sym' resolves as klp_find_object_symbol() would resolve it."""
+    seen = set()
+    for _objname, sec in ctx.klp_sections_by_object():
+        for rel in sec.relocations:
+            sym = rel.symbol
+            if sym.name in seen or not is_livepatch_symbol(sym):
+                continue
+            seen.add(sym.name)
+            scan = scan_klp_sym(sym.name)
+            if scan.count == 3:
+                _resolve(ctx, scan)
+
+
+def _resolve(ctx, scan):
+    objname, name, pos = scan.objname, scan.symname, scan.sympos
+    if not ctx.index.has_object(objname):
+        _report_missing_object(ctx, objname, name)
+        return
+    records = ctx.index.lookup_in(objname, name)
+    if not ctx.index.positions_known(objname):
+        _unranked(ctx, objname, name, pos, records)
+        return
+    if is_vmlinux(objname):
+        _report_view(ctx, objname, name, pos, records, "position", None)
+        return
+    late = _report_view(ctx, objname, name, pos, records, "position",
+                        "while it is still loading (patch loaded first)")
+    early = _report_view(ctx, objname, name, pos, records, "core_position",
+                         "once it is live (module loaded first)")
+    if late is not None and early is not None and late is not early:
+        ctx.warning("klp-symbol-views", f"'{name}',{pos} in {objname} is a different symbol "
+                    "depending on whether the patch or the module loads first",
+                    fix=_candidates(records))
+
+
+def _report_view(ctx, objname, name, pos, records, position_attr, view):
+    """Resolve in one view (records ranked by ``position_attr``); report a failure.
+    Returns the record the kernel would pick, or None."""
+    ranked = [r for r in records if getattr(r, position_attr) is not None]
+    count = len(ranked)
+    where = "(null)" if is_vmlinux(objname) else objname
+    suffix = f" {view}" if view else ""
+    if count == 0:
+        ctx.error("klp-symbol-resolution", f"'{name}' is not in {objname}{suffix}",
+                  kernel=f"{KLP}symbol '{name}' not found in symbol table",
+                  fix=f"check the object: is '{name}' really in {objname}?")
+    elif pos == 0 and count > 1:
+        ctx.error("klp-symbol-resolution", f"'{name}' is ambiguous in {objname}{suffix} "
+                  f"({count} matches) and position 0 needs a unique name",
+                  kernel=f"{KLP}unresolvable ambiguity for symbol '{name}' in object '{where}'",
+                  fix=_candidates(records))
+    elif pos > count:
+        ctx.error("klp-symbol-resolution", f"'{name}' has {count} match"
+                  f"{'es' if count != 1 else ''} in {objname}{suffix}, position {pos} does "
+                  "not exist", kernel=f"{KLP}symbol position {pos} for symbol '{name}' in "
+                  f"object '{objname}' not found", fix=_candidates(records))
+    else:
+        wanted = max(pos, 1)
+        return next(r for r in ranked if getattr(r, position_attr) == wanted)
+    return None
+
+
+def _unranked(ctx, objname, name, pos, records):
+    """Objects from an old Symbols.list: the count is known, positions are not."""
+    count = len(records)
+    if count == 0:
+        ctx.error("klp-symbol-resolution", f"'{name}' is not in {objname}",
+                  kernel=f"{KLP}symbol '{name}' not found in symbol table")
+    elif pos == 0 and count > 1:
+        where = "(null)" if is_vmlinux(objname) else objname
+        ctx.error("klp-symbol-resolution", f"'{name}' is ambiguous in {objname} ({count} "
+                  "matches) and position 0 needs a unique name",
+                  kernel=f"{KLP}unresolvable ambiguity for symbol '{name}' in object '{where}'",
+                  fix="give the position; a symbol database with kallsyms order tells which")
+    elif pos > count:
+        ctx.error("klp-symbol-resolution", f"'{name}' has {count} matches in {objname}, "
+                  f"position {pos} does not exist", kernel=f"{KLP}symbol position {pos} for "
+                  f"symbol '{name}' in object '{objname}' not found")
+    elif pos > 1:
+        ctx.warning("klp-symbol-resolution", f"'{name}',{pos} in {objname}: the database has "
+                    "no kallsyms order for this object, the position cannot be verified",
+                    fix="build the database from the kernel's System.map or /proc/kallsyms")
+    return None
+
+
+def _report_missing_object(ctx, objname, name):
+    if is_vmlinux(objname):
+        return
+    ctx.error("klp-symbol-resolution", f"object '{objname}' (for '{name}') is not in the "
+              "symbol database: no module of that name exists in the target kernel",
+              fix="check the module's runtime name ('-' becomes '_')")
+
+
+def _candidates(records):
+    """'candidates: 1 at 0x... (t, fs/foo.c), 2 ...' for a fix line."""
+    parts = []
+    for r in sorted(records, key=lambda r: (r.position is None, r.position or 0)):
+        details = ", ".join(str(d) for d in (r.type_letter, r.source_file, r.section) if d)
+        address = f" at {r.address:#x}" if r.address is not None else ""
+        parts.append(f"{r.position if r.position is not None else '?'}{address}"
+                     f"{f' ({details})' if details else ''}")
+    return "pick the position: " + "; ".join(parts)
+
+
+def rule_unknown_symbols(ctx):
+    """Every undefined symbol the normal loader resolves must be exported by someone
+    (kernel/module/main.c simplify_symbols: 'Unknown symbol X (err -2)')."""
+    imported = set(modinfo_values(ctx.modinfo, "import_ns"))
+    for sym in ctx.obj.symbols[1:]:
+        if not _needs_export(ctx, sym):
+            continue
+        exports = ctx.index.exporters(sym.name)
+        if not exports:
+            ctx.error("unknown-symbol", f"'{sym.name}' is undefined and nobody exports it",
+                      kernel=f"{ctx.name}: Unknown symbol {sym.name} (err -2)",
+                      fix="convert the reference into a livepatch relocation (klp-convert convert)")
+            continue
+        _check_namespace(ctx, sym.name, exports, imported)
+
+
+def _needs_export(ctx, sym):
+    if sym.section is not None or sym.reserved_shndx != SHN_UNDEF or not sym.name:
+        return False
+    if sym.bind == STB_WEAK or is_klp_sym_name(sym.name):
+        return False  # weak: left zero; .klp.sym.*: reported by the static rules
+    # ppc64's loader fixes up .TOC. itself (ignore_undef_symbol)
+    return not (ctx.obj.machine == EM_PPC64 and sym.name == ".TOC.")
+
+
+def _check_namespace(ctx, name, exports, imported):
+    export = exports[0]
+    namespace = getattr(export, "namespace", None)
+    if namespace and namespace not in imported:
+        ctx.error("unknown-symbol", f"'{name}' is exported in namespace {namespace}, which the "
+                  "module does not import",
+                  kernel=f"{ctx.name}: module uses symbol ({name}) from namespace {namespace}, "
+                  "but does not import it.",
+                  fix=f"add MODULE_IMPORT_NS({namespace});")
+
+
+SYMBOL_RULES = [
+    rule_vermagic,
+    rule_klp_symbol_resolution,
+    rule_unknown_symbols,
+]
