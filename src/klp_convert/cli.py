@@ -8,11 +8,11 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import show
+from .commands import convert, show
 from .errors import KlpError
 
 # Sub-command modules, in the order --help lists them.
-COMMANDS = [show]
+COMMANDS = [convert, show]
 
 PROG = "klp-convert"
 
@@ -27,12 +27,23 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    parser.command_names = set(sub.choices)
     return parser
+
+
+def _classic_form(parser, argv):
+    """`klp-convert [Symbols.list] IN OUT`, the old tool's command lines, still work."""
+    if argv and argv[0] not in parser.command_names and not argv[0].startswith("-"):
+        mapped = convert.legacy_argv(argv)
+        if mapped is not None:
+            return mapped
+    return argv
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    argv = _classic_form(parser, argv)
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):

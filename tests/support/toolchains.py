@@ -43,6 +43,17 @@ def compile_c(target, source, output, flags=("-O2",)):
     return output
 
 
+# Kernel modules are built without PIC/PIE (the cross compilers default to PIE).
+KERNEL_LIKE_FLAGS = ("-O2", "-fno-pic", "-fno-common")
+INCLUDE_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "include")
+
+
+def compile_livepatch(target, source, output, extra=()):
+    """Compile a livepatch source as kbuild would (no PIC) with include/klp-convert.h."""
+    return compile_c(target, source, output, flags=(*KERNEL_LIKE_FLAGS, "-I", INCLUDE_DIR,
+                                                    *extra))
+
+
 def assemble(source, output, target="x86_64"):
     compiler, extra = TARGETS[target]
     require_tool(compiler, PACKAGES.get(target))

@@ -1,0 +1,84 @@
+"""Conversion of a livepatch module: plan (pure decisions) -> apply (edit) -> check -> write."""
+
+import sys
+
+from ..annotations import read_annotations, strip_tables
+from ..elf import ElfObject
+from ..errors import RefusedError
+from .apply import apply_plan
+from .plan import ConvertOptions, Plan, make_plan
+
+__all__ = ["convert_file", "convert_object", "ConvertOptions", "Plan"]
+
+
+def convert_object(obj, index=None, options=None):
+    """Plan and apply the conversion of ElfObject ``obj``; RefusedError lists every problem."""
+    options = options or ConvertOptions()
+    notes = read_annotations(obj)
+    plan = make_plan(obj, notes, index, options)
+    _refuse_special_sections(plan)
+    if plan.problems:
+        raise RefusedError(obj.path, _refusal_text(plan))
+    strip_tables(obj, notes)
+    apply_plan(obj, plan)
+    return plan
+
+
+def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_exports=False,
+                 sympos=(), symbol_files=(), dry_run=False, log=None):
+    """Convert ``input_path`` into ``output_path`` (which may be the same file).
+
+    ``symbol_paths``: symbol databases (.symdb) or old Symbols.list files; none means
+    annotation-only. Returns the Plan. Nothing is written when the conversion is refused
+    or ``dry_run`` is set.
+    """
+    index = None
+    if symbol_paths:
+        from ..symdb import open_symbols
+
+        index = open_symbols(list(symbol_paths))
+    try:
+        obj = ElfObject.read(input_path)
+        options = ConvertOptions(sympos, symbol_files, keep_module_exports)
+        plan = convert_object(obj, index, options)
+    finally:
+        if index is not None:
+            index.close()
+    if not dry_run:
+        result = obj.write(output_path)
+        if result.dropped_trailer and log is not None:
+            log(f"{input_path}: note: dropped {result.dropped_trailer} bytes of trailing data "
+                f"(a module signature no longer valid after conversion; sign the output)")
+    return plan
+
+
+def _refuse_special_sections(plan):
+    from ..kernel.names import VMLINUX
+    from ..kernel.special_sections import special_section_for
+    from .plan import Problem
+
+    for decision in plan.conversions:
+        if decision.objname == VMLINUX:
+            continue  # applied at patch load, before the special sections are processed
+        for rela, rel in decision.references:
+            special = special_section_for(rela.target.name)
+            if special is not None:
+                plan.problems.append(Problem(
+                    f"'{decision.name}' of module '{decision.objname}' is referenced from "
+                    f"{rela.target.name}+{rel.offset:#x} ({special.what}): the kernel "
+                    f"processes that section before it resolves module-specific livepatch "
+                    f"relocations", [f"advice: {special.advice}"]))
+                break
+
+
+def _refusal_text(plan):
+    """First line: what is wrong; then one block per problem."""
+    problems = plan.problems
+    first = problems[0].summary if len(problems) == 1 else \
+        f"conversion refused ({len(problems)} problems)"
+    lines = [first]
+    for p in problems:
+        if len(problems) > 1:
+            lines.append(f"  {p.summary}")
+        lines += [f"  {d}" for d in p.details]
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""Carry out a Plan on the ElfObject: the only place where the module is edited.
+
+Each step is idempotent (find-or-create), so a module that already has klp sections or
+.klp.sym symbols is extended, and converting a converted module changes nothing.
+"""
+
+from ..elf import SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH
+from ..kernel.names import klp_rela_name, klp_sym_name
+
+KLP_RELA_FLAGS = SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH
+
+
+def apply_plan(obj, plan):
+    """Rename the symbols and move their relocations into .klp.rela.<obj>.<section>."""
+    for decision in plan.conversions:
+        sym = decision.symbol
+        sym.name = klp_sym_name(decision.objname, decision.name, decision.sympos)
+        sym.place(SHN_LIVEPATCH)
+    # Walk sources in file order and relocations in their order, so entries keep their order.
+    wanted = {id(rel): d.objname for d in plan.conversions for _sec, rel in d.references}
+    sources = {id(sec) for d in plan.conversions for sec, _rel in d.references}
+    for rela in list(obj.relocation_sections()):
+        if id(rela) not in sources:
+            continue
+        kept = []
+        for rel in rela.relocations:
+            objname = wanted.get(id(rel))
+            if objname is None:
+                kept.append(rel)
+            else:
+                find_or_add_klp_section(obj, objname, rela.target).relocations.append(rel)
+        rela.relocations = kept
+
+
+def find_or_add_klp_section(obj, objname, target):
+    """The .klp.rela section for (object, target section), created on first use."""
+    name = klp_rela_name(objname, target.name)
+    for sec in obj.relocation_sections():
+        if sec.name == name and sec.target is target:
+            return sec
+    return obj.add_relocation_section(name, target, flags=KLP_RELA_FLAGS)

@@ -1,0 +1,200 @@
+"""Conversion driven by annotations only (`klp-convert IN OUT`, no database), on real gcc
+output for little- and big-endian ELF64 and for ELF32 with SHT_REL."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from klp_convert.cli import main
+from support.toolchains import compile_livepatch, readelf_clean
+
+DATA = Path(__file__).parent / "data" / "annotated"
+SHF_RELA_LIVEPATCH = 0x00100000
+
+
+def klp_view(path):
+    """{section name: (flags, link name, info name, entsize, [(offset, type, symbol)])}."""
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        out = {}
+        for sec in elf.iter_sections():
+            if sec["sh_type"] not in ("SHT_RELA", "SHT_REL"):
+                continue
+            entries = [(r["r_offset"], r["r_info_type"],
+                        symtab.get_symbol(r["r_info_sym"]).name)
+                       for r in sec.iter_relocations()]
+            out[sec.name] = (sec["sh_flags"], elf.get_section(sec["sh_link"]).name,
+                             elf.get_section(sec["sh_info"]).name, sec["sh_entsize"], entries)
+        symbols = {s.name: s for s in symtab.iter_symbols()}
+        return out, symbols, [s.name for s in elf.iter_sections()], elf.elfclass
+
+
+@pytest.fixture(params=["x86_64", "s390x", "i686"])
+def target(request):
+    return request.param
+
+
+def test_all_families_convert(target, tmp_path):
+    src = compile_livepatch(target, DATA / "livepatch.c", tmp_path / "lp.o")
+    before, _, _, _ = klp_view(src)
+    out = tmp_path / "lp-out.o"
+    assert main([str(src), str(out)]) == 0
+    readelf_clean(out)
+    after, symbols, names, elfclass = klp_view(out)
+
+    assert not [n for n in names if n.startswith(".klp.module_relocs")
+                or n.endswith(".klp.module_relocs.vmlinux")]
+    assert "vmlinux_relocs" not in symbols and "foo_relocs" not in symbols
+    renamed = {"hats": ".klp.sym.vmlinux.hats,1",
+               "pretzel_logic": ".klp.sym.vmlinux.pretzel_logic,0",
+               "count_it": ".klp.sym.foo.count_it,2",
+               ".klp.sym.rela.vmlinux.vmlinux.name.12345,2": ".klp.sym.vmlinux.name.12345,2",
+               ".klp.sym.rela.vmlinux.vmlinux.num_socks_private,0":
+                   ".klp.sym.vmlinux.num_socks_private,0"}
+    for new in renamed.values():
+        assert symbols[new]["st_shndx"] == 0xFF20, new
+    # every moved relocation, in its original order, now in the klp section of its object
+    expected = {}
+    for name, (_f, _l, info, _e, entries) in before.items():
+        if ".klp.module_relocs" in name or name.endswith("eh_frame"):
+            continue
+        for off, rtype, sym in entries:
+            if sym in renamed:
+                obj = renamed[sym].split(".")[3]
+                expected.setdefault(f".klp.rela.{obj}.{info}", []).append(
+                    (off, rtype, renamed[sym]))
+    klp = {n: v for n, v in after.items() if n.startswith(".klp.rela.")}
+    assert sorted(klp) == sorted(expected)
+    entsize = 24 if elfclass == 64 else (8 if target == "i686" else 12)
+    for name, (flags, link, info, ent, entries) in klp.items():
+        assert flags & SHF_RELA_LIVEPATCH and flags & 0x2 and flags & 0x40, name
+        assert link == ".symtab" and ent == entsize
+        assert entries == expected[name]
+    # unannotated references stay with the module loader
+    kept = [e for v in after.values() for e in v[4] if e[2] in ("exported_num_socks",
+                                                                 "type_show")]
+    assert kept and all(not n.startswith(".klp") for n, v in after.items()
+                        for e in v[4] if e in kept)
+
+
+def test_rerun_is_a_noop_and_output_is_deterministic(tmp_path):
+    src = compile_livepatch("x86_64", DATA / "livepatch.c", tmp_path / "lp.o")
+    one, two, again = tmp_path / "1.o", tmp_path / "2.o", tmp_path / "3.o"
+    assert main([str(src), str(one)]) == 0
+    assert main([str(src), str(two)]) == 0
+    assert one.read_bytes() == two.read_bytes()
+    assert main(["convert", str(one), "-o", str(again)]) == 0
+    assert again.read_bytes() == one.read_bytes()
+
+
+def test_in_place_and_dry_run(tmp_path, capsys):
+    src = compile_livepatch("x86_64", DATA / "livepatch.c", tmp_path / "lp.o")
+    original = src.read_bytes()
+    assert main(["convert", "--dry-run", str(src)]) == 0
+    assert src.read_bytes() == original
+    plan = capsys.readouterr().out
+    assert "hats -> vmlinux,1: KLP_SYMPOS in .klp.module_relocs.vmlinux" in plan
+    assert "name.12345 -> vmlinux,2: KLP_RELOC_SYMBOL (',' spelling)" in plan
+    assert main(["convert", str(src), "-o", str(src)]) == 0
+    assert src.read_bytes() != original
+    assert [p.name for p in tmp_path.iterdir()] == ["lp.o"]
+    readelf_clean(src)
+
+
+def test_tools_read_the_output(tmp_path):
+    """objdump, gdb and readelf open it without complaint (binutils bz-24456 in the talk)."""
+    src = compile_livepatch("x86_64", DATA / "livepatch.c", tmp_path / "lp.o", ["-g"])
+    out = tmp_path / "out.o"
+    assert main([str(src), str(out)]) == 0
+    readelf_clean(out)
+    dump = subprocess.run(["objdump", "-dr", str(out)], capture_output=True, text=True)
+    assert dump.returncode == 0 and not dump.stderr, dump.stderr
+    assert "<patched_vmlinux>:" in dump.stdout
+    gdb = subprocess.run(["gdb", "-batch", "-nx", "-ex", "info functions patched",
+                          str(out)], capture_output=True, text=True)
+    assert gdb.returncode == 0 and not gdb.stderr.strip(), gdb.stderr
+    assert "patched_vmlinux" in gdb.stdout
+
+
+def test_dot_spelling_without_database(tmp_path, capsys):
+    src = compile_livepatch("x86_64", DATA / "livepatch-dot.c", tmp_path / "lp.o")
+    out = tmp_path / "out.o"
+    assert main([str(src), str(out)]) == 0
+    _, symbols, _, _ = klp_view(out)
+    assert ".klp.sym.vmlinux.foo.isra.0,3" in symbols
+    assert ".klp.sym.vmlinux.hats,0" in symbols
+
+
+REFUSALS = {
+    "conflict": ("""#include "klp-convert.h"
+extern int hats;
+KLP_MODULE_RELOC(vmlinux) a[] = { KLP_SYMPOS(hats, 1) };
+KLP_MODULE_RELOC(vmlinux) b[] = { KLP_SYMPOS(hats, 2) };
+int f(void) { return hats; }
+""", "conflicting annotations for 'hats': vmlinux position "),
+    "unreferenced": ("""#include "klp-convert.h"
+extern int hats;
+KLP_MODULE_RELOC(vmlinux) a[] = { KLP_SYMPOS(hats, 1) };
+int f(void) { return 0; }
+""", "annotation for 'hats', which the module does not otherwise reference"),
+    "cross_object": ("""#include "klp-convert.h"
+extern int x KLP_RELOC_SYMBOL(foo, vmlinux, jiffies_private);
+int f(void) { return x; }
+""", "a reference patched in 'foo' to a symbol of 'vmlinux' breaks the kernel's rule"),
+    "long_object": ("""#include "klp-convert.h"
+extern int hats;
+KLP_MODULE_RELOC(a_module_name_that_is_much_longer_than_the_kernel_allows_for_x) a[] = {
+    KLP_SYMPOS(hats, 1) };
+int f(void) { return hats; }
+""", "is longer than 55 characters"),
+    "comma_in_name": ("""#include "klp-convert.h"
+extern int odd __asm__("\\"odd,name\\"");
+KLP_MODULE_RELOC(vmlinux) a[] = { KLP_SYMPOS(odd, 1) };
+int f(void) { return odd; }
+""", "contains ','"),
+    "module_static_key": ("""#include "klp-convert.h"
+extern int module_key;
+KLP_MODULE_RELOC(foo) a[] = { KLP_SYMPOS(module_key, 0) };
+static void *entry[] __attribute__((used, section("__jump_table"))) = { &module_key };
+int f(void) { return module_key; }
+""", "static_key_enabled"),
+    "source_file_without_database": ("""#include "klp-convert.h"
+extern int hats;
+KLP_SYMBOL_FILES(vmlinux) a[] = { KLP_SYMBOL_FILE(hats, "kernel/hats.c") };
+int f(void) { return hats; }
+""", "a source-file choice needs a symbol database"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_refusals(case, tmp_path):
+    source, message = REFUSALS[case]
+    c = tmp_path / f"{case}.c"
+    c.write_text(source)
+    obj = compile_livepatch("x86_64", c, tmp_path / f"{case}.o")
+    out = tmp_path / "out.o"
+    proc = subprocess.run([sys.executable, "-m", "klp_convert", str(obj), str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(f"klp-convert: error: {obj}: ")
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_vmlinux_reference_in_special_section_is_fine(tmp_path):
+    c = tmp_path / "key.c"
+    c.write_text("""#include "klp-convert.h"
+extern int vmlinux_key;
+KLP_MODULE_RELOC(vmlinux) a[] = { KLP_SYMPOS(vmlinux_key, 0) };
+static void *entry[] __attribute__((used, section("__jump_table"))) = { &vmlinux_key };
+int f(void) { return vmlinux_key; }
+""")
+    obj = compile_livepatch("x86_64", c, tmp_path / "key.o")
+    assert main([str(obj), str(tmp_path / "out.o")]) == 0
+    after, _, _, _ = klp_view(tmp_path / "out.o")
+    assert ".klp.rela.vmlinux.__jump_table" in after
