@@ -36,11 +36,12 @@ class CheckContext:
         return [s for s in self.obj.relocation_sections() if s.flags & SHF_RELA_LIVEPATCH]
 
     def klp_sections_by_object(self):
-        """[(objname as the kernel reads it, section)] for flagged sections with a readable name."""
+        """[(objname, section)] for flagged sections whose object name the kernel reads whole
+        (a longer one is cut at 55 characters: reported by the name rule, skipped here)."""
         out = []
         for sec in self.klp_sections():
             scan = scan_klp_rela(sec.name)
-            if scan.count == 1:
+            if scan.count == 1 and (not scan.rest or scan.rest.startswith(".")):
                 out.append((scan.objname, sec))
         return out
 
@@ -50,9 +51,9 @@ class CheckContext:
                 if not s.flags & SHF_RELA_LIVEPATCH and target_is_alloc(s)]
 
     def applied_sections(self):
-        """Every relocation section whose entries the kernel will apply at some point."""
-        return [s for s in self.obj.relocation_sections()
-                if s.flags & SHF_RELA_LIVEPATCH or target_is_alloc(s)]
+        """Every relocation section the kernel applies to a live section (klp or normal).
+        A klp section with a non-allocated target is reported by its own rule."""
+        return [s for s in self.obj.relocation_sections() if target_is_alloc(s)]
 
     def looks_like_klp(self, sec):
         return is_klp_rela_name(sec.name) or bool(sec.flags & SHF_RELA_LIVEPATCH)

@@ -169,10 +169,11 @@ def rule_livepatch_symbol_in_normal_rela(ctx):
             if not is_livepatch_symbol(sym) or rel.type == 0 or (sec.name, sym.name) in reported:
                 continue
             reported.add((sec.name, sym.name))
+            objname = scan_klp_sym(sym.name).objname or "<object>"
             ctx.error("livepatch-symbol-in-normal-rela", f"livepatch symbol '{sym.name}' is used "
                       f"by the normal section '{sec.name}': applied as address 0, the module "
                       "loads and oopses when the code runs",
-                      fix=f"move the relocation to .klp.rela.<object>.{sec.info.name}")
+                      fix=f"move the relocation to .klp.rela.{objname}.{sec.info.name}")
 
 
 def rule_cross_object(ctx):
@@ -264,8 +265,6 @@ def rule_x86_64_target_bytes(ctx):
     spans = {}  # target section -> [(start, end, relocation section)]
     for sec in ctx.applied_sections():
         target = sec.info
-        if not hasattr(target, "flags"):
-            continue
         for rel in sec.relocations:
             width = RELOC_WIDTH_X86_64.get(rel.type)
             if width is not None and _x86_bytes_ok(ctx, sec, target, rel, width):

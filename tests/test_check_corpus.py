@@ -1,0 +1,75 @@
+"""klp-convert check on a corpus built from real gcc output: the good module passes, each
+broken variant is refused by the right rule with the kernel's own message."""
+
+import json
+
+import pytest
+
+from klp_convert.check import check_module, will_load
+from klp_convert.cli import main
+from support.broken_modules import VARIANTS, build_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return build_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def run_check(capsys, *args):
+    status = main(["check", *map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_good_module_will_load(corpus, capsys):
+    status, out, err = run_check(capsys, corpus["good"])
+    assert (status, err) == (0, "")
+    assert out == f"{corpus['good']}: will load\n"
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
+def test_variant_verdict(corpus, variant):
+    findings = check_module(corpus[variant.name])
+    assert will_load(findings) == variant.loads, findings
+    if variant.rule is None:
+        assert findings == []
+        return
+    assert {f.rule for f in findings} >= {variant.rule}, findings
+    if variant.kernel is not None:
+        assert variant.kernel in [f.kernel_message for f in findings], findings
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if not v.loads][:3],
+                         ids=lambda v: v.name)
+def test_refused_variant_exits_1_with_message_lines(corpus, capsys, variant):
+    status, out, _ = run_check(capsys, corpus[variant.name])
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{corpus[variant.name]}: error: ")
+    assert lines[-1].startswith(f"{corpus[variant.name]}: will not load (")
+    if variant.kernel:
+        assert f"  kernel: {variant.kernel}" in lines
+
+
+def test_unconverted_module_is_refused(corpus):
+    findings = check_module(corpus["unconverted"])
+    assert [f.rule for f in findings] == ["unconverted", "unconverted"]
+
+
+def test_json_lists_every_module(corpus, capsys):
+    status, out, _ = run_check(capsys, "--json", corpus["good"],
+                               corpus["symbol-not-livepatch"])
+    doc = json.loads(out)
+    assert status == 1
+    assert [m["verdict"] for m in doc["modules"]] == ["will load", "will not load"]
+    finding = doc["modules"][1]["findings"][0]
+    assert finding["severity"] == "error" and finding["rule"] == "klp-symbol-shndx"
+
+
+def test_unreadable_input_exits_2(corpus, capsys, tmp_path):
+    junk = tmp_path / "junk.ko"
+    junk.write_bytes(b"not an ELF file")
+    status, out, err = run_check(capsys, junk, corpus["good"])
+    assert status == 2
+    assert err.startswith(f"klp-convert: error: {junk}: ") and len(err.splitlines()) == 1
+    assert out == f"{corpus['good']}: will load\n"
