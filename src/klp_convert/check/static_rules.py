@@ -333,6 +333,23 @@ def rule_undefined_weak_klp(ctx):
                       fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
 
 
+def rule_module_reload(ctx):
+    """Rule 10: Linux 6.1 does not clear module-specific klp relocations when the target module
+    unloads; on x86-64 the bytes then stay set and reloading that module under the patch fails.
+    A kernel limit, not a defect of the module: a warning, once per target module."""
+    if ctx.loader is None or not ctx.loader.requires_zero_target:
+        return
+    first_type = {}
+    for objname, sec in ctx.klp_sections_by_object():
+        if not is_vmlinux(objname) and sec.relocations and target_is_alloc(sec):
+            first_type.setdefault(objname, sec.relocations[0].type)
+    for objname, rtype in sorted(first_type.items()):
+        ctx.warning("module-reload", f"while this patch is enabled, {objname} cannot be "
+                    "unloaded and loaded again: Linux 6.1 leaves its livepatch relocations "
+                    "applied", kernel=_x86_kernel_message(rtype),
+                    fix=f"disable the patch before reloading {objname}")
+
+
 STATIC_RULES = [
     rule_modinfo_livepatch,
     rule_unconverted,
@@ -347,4 +364,5 @@ STATIC_RULES = [
     rule_special_sections,
     rule_x86_64_target_bytes,
     rule_klp_arch,
+    rule_module_reload,
 ]

@@ -17,6 +17,8 @@ extern void pretzel_logic(void);
 extern int jump_key;
 extern int count_it(int);
 extern int countdown;	/* exported by foo: a normal relocation */
+/* minimal klp-convert style: a GCC asm label names the symbol and its position */
+extern int dotted KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, name.12345, 2);
 
 KLP_MODULE_RELOC(vmlinux) vmlinux_relocs[] = {
 	KLP_SYMPOS(hats, 1),
@@ -35,7 +37,7 @@ int patched_vmlinux(void)
 {
 	if (hats > 0)
 		pretzel_logic();
-	return hats;
+	return hats + dotted;
 }
 
 int patched_foo(int n)
