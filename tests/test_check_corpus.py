@@ -7,7 +7,9 @@ import pytest
 
 from klp_convert.check import check_module, will_load
 from klp_convert.cli import main
-from support.broken_modules import VARIANTS, build_corpus
+from klp_convert.elf import ElfObject
+from klp_convert.elf.constants import SHT_REL
+from support.broken_modules import VARIANTS, build_corpus, klp_section
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +84,18 @@ def test_unreadable_input_exits_2(corpus, capsys, tmp_path):
     assert status == 2
     assert err.startswith(f"klp-convert: error: {junk}: ") and len(err.splitlines()) == 1
     assert out.splitlines()[-1] == f"{corpus['good']}: will load (0 errors, 1 warning)"
+
+
+def test_in_memory_object_checks_what_the_reader_would_refuse(corpus):
+    """convert checks its output before writing it: check_module takes an ElfObject, and
+    catches header mistakes our reader would refuse in a file."""
+    obj = ElfObject.read(corpus["good"])
+    sec = klp_section(obj, ".klp.rela.foo.")
+    sec.type = SHT_REL
+    sec.entsize = 0
+    sec.name = ".klp.rela.f-oo..text.patched_foo"
+    findings = check_module(obj, label="out.ko")
+    assert [(f.severity, f.rule) for f in findings] == [
+        ("error", "klp-section-name"), ("error", "klp-section-type"),
+        ("warning", "klp-section-layout")]
+    assert all(f.module == "out.ko" for f in findings)

@@ -36,12 +36,13 @@ class CheckContext:
         return [s for s in self.obj.relocation_sections() if s.flags & SHF_RELA_LIVEPATCH]
 
     def klp_sections_by_object(self):
-        """[(objname, section)] for flagged sections whose object name the kernel reads whole
-        (a longer one is cut at 55 characters: reported by the name rule, skipped here)."""
+        """[(objname, section)] for flagged sections the kernel can ever apply. Names cut at 55
+        characters or holding '-' match no object: the name rule reports them, skipped here."""
         out = []
         for sec in self.klp_sections():
             scan = scan_klp_rela(sec.name)
-            if scan.count == 1 and (not scan.rest or scan.rest.startswith(".")):
+            if scan.count == 1 and (not scan.rest or scan.rest.startswith(".")) \
+                    and "-" not in scan.objname:
                 out.append((scan.objname, sec))
         return out
 
