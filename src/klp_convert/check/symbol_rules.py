@@ -97,7 +97,8 @@ def _report_view(ctx, objname, name, pos, records, position_attr, view):
 
 
 def _unranked(ctx, objname, name, pos, records):
-    """Objects from an old Symbols.list: the count is known, positions are not."""
+    """Objects from an old Symbols.list: names are known, their kallsyms order and (in lists
+    that name a symbol once) their number are not."""
     count = len(records)
     if count == 0:
         ctx.error("klp-symbol-resolution", f"'{name}' is not in {objname}",
@@ -108,11 +109,7 @@ def _unranked(ctx, objname, name, pos, records):
                   "matches) and position 0 needs a unique name",
                   kernel=f"{KLP}unresolvable ambiguity for symbol '{name}' in object '{where}'",
                   fix="give the position; a symbol database with kallsyms order tells which")
-    elif pos > count:
-        ctx.error("klp-symbol-resolution", f"'{name}' has {count} matches in {objname}, "
-                  f"position {pos} does not exist", kernel=f"{KLP}symbol position {pos} for "
-                  f"symbol '{name}' in object '{objname}' not found")
-    elif pos > 1:
+    elif pos > 1 or count > 1:
         ctx.warning("klp-symbol-resolution", f"'{name}',{pos} in {objname}: the database has "
                     "no kallsyms order for this object, the position cannot be verified",
                     fix="build the database from the kernel's System.map or /proc/kallsyms")
