@@ -57,7 +57,9 @@ def _resolve(ctx, scan):
         _unranked(ctx, objname, name, pos, records)
         return
     if is_vmlinux(objname):
-        _report_view(ctx, objname, name, pos, records, "position", None)
+        chosen = _report_view(ctx, objname, name, pos, records, "position", None)
+        if chosen is not None and chosen.address == 0 and _vmlinux_addresses_known(ctx):
+            _report_address_zero(ctx, name)
         return
     late = _report_view(ctx, objname, name, pos, records, "position",
                         "while it is still loading (patch loaded first)")
@@ -94,6 +96,23 @@ def _report_view(ctx, objname, name, pos, records, position_attr, view):
         wanted = max(pos, 1)
         return next(r for r in ranked if getattr(r, position_attr) == wanted)
     return None
+
+
+def _vmlinux_addresses_known(ctx):
+    """A /proc/kallsyms dump read without privileges shows every address as 0: only trust a
+    zero address when the kernel's first text symbol has a real one."""
+    records = ctx.index.lookup_in("vmlinux", "_stext") or ctx.index.lookup_in("vmlinux", "_text")
+    return any(r.address for r in records)
+
+
+def _report_address_zero(ctx, name):
+    """klp_find_object_symbol() takes address 0 for 'not found': x86-64 per-cpu symbols such as
+    fixed_percpu_data sit at 0 in kallsyms, so a livepatch relocation can never reach them."""
+    ctx.error("klp-symbol-resolution", f"'{name}' is at address 0 in vmlinux (a per-cpu "
+              "symbol), which the livepatch core takes for 'not found'",
+              kernel=f"{KLP}symbol '{name}' not found in symbol table",
+              fix="reach per-cpu data through an exported accessor (this_cpu_ptr() of an "
+                  "exported symbol)")
 
 
 def _unranked(ctx, objname, name, pos, records):
