@@ -2,9 +2,11 @@
 output and converted by klp-convert itself, and variants that each break one kernel rule.
 
 Each Variant edits the good module with our ELF layer and says which rule must catch it, the
-kernel message check must predict (None: the kernel says nothing, the module just breaks) and
-whether the kernel refuses it at all (``loads``). The real-kernel suite can load the same files
-into a guest and compare.
+kernel message check must predict for this corpus (None: the kernel says nothing, the module
+just breaks) and whether check must accept it (``loads``). The edits work on any converted
+livepatch with a vmlinux klp section for code and a module-specific one, so the real-kernel
+suite can apply them to its kbuild-built patches, load them into a guest and compare what the
+kernel did with check_module()'s findings.
 """
 
 import os
@@ -43,13 +45,37 @@ def build_good(tmp_path, release="6.1.0-99-amd64"):
 
 
 # -- edits -------------------------------------------------------------------------------------
+# Written for any converted livepatch with a vmlinux klp section for code and a module-specific
+# one (the real-kernel suite can apply them to its kbuild-built patches too).
 
 def klp_section(obj, prefix):
     return next(s for s in obj.relocation_sections() if s.name.startswith(prefix))
 
 
+def vmlinux_code_section(obj):
+    """The first '.klp.rela.vmlinux.' section that patches code."""
+    return next(s for s in obj.relocation_sections() if s.flags & SHF_RELA_LIVEPATCH
+                and s.name.startswith(".klp.rela.vmlinux.") and s.info.name.startswith(".text"))
+
+
+def module_section(obj):
+    """The first module-specific klp section."""
+    return next(s for s in obj.relocation_sections() if s.flags & SHF_RELA_LIVEPATCH
+                and not s.name.startswith(".klp.rela.vmlinux."))
+
+
+def first_symbol(sec):
+    return sec.relocations[0].symbol
+
+
 def symbol(obj, name):
     return next(s for s in obj.symbols if s.name == name)
+
+
+def with_object(sym_name, objname):
+    """'.klp.sym.<objname>.<rest>' from '.klp.sym.<old>.<rest>'."""
+    rest = sym_name[len(".klp.sym."):].split(".", 1)[1]
+    return f".klp.sym.{objname}.{rest}"
 
 
 def normal_twin(obj, klp_sec):
@@ -64,80 +90,91 @@ def drop_livepatch_modinfo(obj):
 
 
 def clear_rela_livepatch(obj):
-    klp_section(obj, ".klp.rela.vmlinux.").flags &= ~SHF_RELA_LIVEPATCH
+    vmlinux_code_section(obj).flags &= ~SHF_RELA_LIVEPATCH
 
 
 def empty_section_objname(obj):
-    sec = klp_section(obj, ".klp.rela.vmlinux.")
+    sec = vmlinux_code_section(obj)
     sec.name = ".klp.rela." + sec.name[len(".klp.rela.vmlinux."):]
 
 
 def long_section_objname(obj):
-    klp_section(obj, ".klp.rela.foo.").name = ".klp.rela." + "f" * 56 + "..text.patched_foo"
+    sec = module_section(obj)
+    objname = sec.name[len(".klp.rela."):].split(".", 1)[0]
+    sec.name = sec.name.replace(objname, objname + "x" * (56 - len(objname)), 1)
 
 
 def clear_alloc_module(obj):
-    klp_section(obj, ".klp.rela.foo.").flags &= ~SHF_ALLOC
+    module_section(obj).flags &= ~SHF_ALLOC
 
 
 def clear_alloc_vmlinux(obj):
-    klp_section(obj, ".klp.rela.vmlinux.").flags &= ~SHF_ALLOC
+    vmlinux_code_section(obj).flags &= ~SHF_ALLOC
 
 
 def target_not_alloc(obj):
-    comment = obj.section_by_name(".comment")
-    klp_section(obj, ".klp.rela.vmlinux.").info = comment
+    vmlinux_code_section(obj).info = obj.section_by_name(".comment")
 
 
 def symbol_not_livepatch(obj):
-    symbol(obj, ".klp.sym.foo.count_it,0").place(SHN_UNDEF)
+    first_symbol(module_section(obj)).place(SHN_UNDEF)
 
 
 def symbol_without_position(obj):
-    symbol(obj, ".klp.sym.vmlinux.hats,1").name = ".klp.sym.vmlinux.hats"
+    sym = first_symbol(vmlinux_code_section(obj))
+    sym.name = sym.name.rsplit(",", 1)[0]
 
 
 def symbol_trailing_text(obj):
-    symbol(obj, ".klp.sym.vmlinux.hats,1").name = ".klp.sym.vmlinux.hats,1x"
+    first_symbol(vmlinux_code_section(obj)).name += "x"
 
 
 def livepatch_symbol_in_normal_rela(obj):
-    sec = klp_section(obj, ".klp.rela.foo.")
+    sec = module_section(obj)
     normal_twin(obj, sec).relocations += sec.relocations
     sec.relocations = []
 
 
 def module_section_uses_vmlinux_symbol(obj):
-    symbol(obj, ".klp.sym.foo.count_it,0").name = ".klp.sym.vmlinux.count_it,0"
+    sym = first_symbol(module_section(obj))
+    sym.name = with_object(sym.name, "vmlinux")
 
 
 def vmlinux_section_uses_module_symbol(obj):
-    symbol(obj, ".klp.sym.vmlinux.pretzel_logic,0").name = ".klp.sym.foo.pretzel_logic,0"
+    module_sym = first_symbol(module_section(obj)).name
+    objname = module_sym[len(".klp.sym."):].split(".", 1)[0]
+    sym = first_symbol(vmlinux_code_section(obj))
+    sym.name = with_object(sym.name, objname)
 
 
 def unsupported_reloc_type(obj):
-    klp_section(obj, ".klp.rela.vmlinux..text").relocations[0].type = R_X86_64_GOTPCREL
+    vmlinux_code_section(obj).relocations[0].type = R_X86_64_GOTPCREL
 
 
 def module_reloc_in_jump_table(obj):
+    """Needs a vmlinux klp relocation in __jump_table (a static branch on a vmlinux key): it
+    becomes one against the module's object, which the kernel applies too late."""
+    objname = module_section(obj).name[len(".klp.rela."):].split(".", 1)[0]
     sec = klp_section(obj, ".klp.rela.vmlinux.__jump_table")
-    sec.name = ".klp.rela.foo.__jump_table"
-    symbol(obj, ".klp.sym.vmlinux.jump_key,0").name = ".klp.sym.foo.jump_key,0"
+    sec.name = f".klp.rela.{objname}.__jump_table"
+    for rel in sec.relocations:
+        if rel.symbol.name.startswith(".klp.sym.vmlinux."):
+            rel.symbol.name = with_object(rel.symbol.name, objname)
 
 
 def nonzero_target_bytes(obj):
-    rel = klp_section(obj, ".klp.rela.foo.").relocations[0]
-    target = klp_section(obj, ".klp.rela.foo.").info
-    data = bytearray(target.data)
-    data[rel.offset:rel.offset + 4] = b"\xfc\xff\xff\xff"  # the addend written as REL would
-    target.data = bytes(data)
+    sec = module_section(obj)
+    rel = sec.relocations[0]
+    data = bytearray(sec.info.data)
+    data[rel.offset:rel.offset + 4] = b"\xfc\xff\xff\xff"  # the addend, written as REL would
+    sec.info.data = bytes(data)
 
 
 def normal_reloc_on_same_bytes(obj):
-    sec = klp_section(obj, ".klp.rela.foo.")
+    sec = module_section(obj)
     rel = sec.relocations[0]
-    normal_twin(obj, sec).relocations += [Relocation(rel.offset, rel.type,
-                                                     symbol(obj, "patched_foo"), 0)]
+    local = next(s for s in obj.symbols if s.section is sec.info)
+    normal_twin(obj, sec).relocations += [Relocation(rel.offset, rel.type, local, 0)]
 
 
 def klp_arch_section(obj):
@@ -198,7 +235,7 @@ VARIANTS = [
             f"{K}invalid access to vmlinux symbol 'count_it' from module-specific livepatch "
             "relocation section"),
     Variant("vmlinux-section-module-symbol", vmlinux_section_uses_module_symbol, "cross-object",
-            f"{K}symbol 'pretzel_logic' not found in symbol table"),
+            f"{K}symbol 'hats' not found in symbol table"),
     Variant("unsupported-reloc-type", unsupported_reloc_type, "reloc-type",
             f"{MODULE_NAME}: Unknown rela relocation: 9"),
     Variant("module-reloc-in-jump-table", module_reloc_in_jump_table, "special-section"),
