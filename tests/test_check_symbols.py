@@ -11,7 +11,7 @@ import pytest
 from klp_convert.check import check_module, will_load
 from klp_convert.cli import main
 from klp_convert.elf import Symbol
-from klp_convert.elf.constants import STB_GLOBAL
+from klp_convert.elf.constants import STB_GLOBAL, STB_WEAK
 from support.broken_modules import Variant, build_corpus, build_variant, klp_section, symbol
 from support.toolchains import compile_c
 
@@ -84,9 +84,9 @@ def retarget_foo_to(objname):
     return edit
 
 
-def add_undefined(name):
+def add_undefined(name, bind=STB_GLOBAL):
     def edit(obj):
-        obj.add_symbol(Symbol(name, bind=STB_GLOBAL))
+        obj.add_symbol(Symbol(name, bind=bind))
     return edit
 
 
@@ -117,6 +117,8 @@ CASES = [
      None, None),
     ("not-exported", add_undefined("hats"),
      "error", "klp_check_demo: Unknown symbol hats (err -2)"),
+    ("weak-not-exported", add_undefined("hats", STB_WEAK), None, None),
+    ("got-ignored-on-x86", add_undefined("_GLOBAL_OFFSET_TABLE_"), None, None),
 ]
 
 

@@ -13,13 +13,15 @@ A module object has two views: while it is still loading (the patch came first) 
 its whole symtab; once it is live, only its core symbols. Both can happen, so both must resolve.
 """
 
-from ..elf.constants import EM_PPC64, SHN_UNDEF, STB_WEAK
+from ..elf.constants import EM_386, EM_PPC64, EM_X86_64, SHN_UNDEF, STB_WEAK
 from ..kernel.klp_sscanf import scan_klp_sym
 from ..kernel.modinfo import modinfo_value, modinfo_values, vermagic_release
 from ..kernel.names import is_klp_sym_name
 from .context import is_livepatch_symbol, is_vmlinux
 
 KLP = "livepatch: "
+LOADER_RESOLVED = {(EM_PPC64, ".TOC."), (EM_X86_64, "_GLOBAL_OFFSET_TABLE_"),
+                   (EM_386, "_GLOBAL_OFFSET_TABLE_")}
 
 
 def rule_vermagic(ctx):
@@ -175,8 +177,9 @@ def _needs_export(ctx, sym):
         return False
     if sym.bind == STB_WEAK or is_klp_sym_name(sym.name):
         return False  # weak: left zero; .klp.sym.*: reported by the static rules
-    # ppc64's loader fixes up .TOC. itself (ignore_undef_symbol)
-    return not (ctx.obj.machine == EM_PPC64 and sym.name == ".TOC.")
+    # ppc64's loader turns .TOC. into an absolute symbol (module_64.c dedotify); x86 ignores
+    # an unreferenced _GLOBAL_OFFSET_TABLE_ (main.c ignore_undef_symbol)
+    return (ctx.obj.machine, sym.name) not in LOADER_RESOLVED
 
 
 def _check_namespace(ctx, name, exports, imported):
