@@ -106,6 +106,8 @@ CASES = [
     ("module-position-gone-once-live",
      rename(".klp.sym.foo.count_it,0", ".klp.sym.foo.helper,2"),
      "error", f"{K}symbol position 2 for symbol 'helper' in object 'foo' not found"),
+    ("module-not-found", rename(".klp.sym.foo.count_it,0", ".klp.sym.foo.count_them,0"),
+     "error", f"{K}symbol 'count_them' not found in symbol table"),
     ("module-views-differ", rename(".klp.sym.foo.count_it,0", ".klp.sym.foo.helper,1"),
      "warning", None),
     ("unknown-object", retarget_foo_to("bar"), "error", None),

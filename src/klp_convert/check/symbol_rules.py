@@ -58,7 +58,7 @@ def _resolve(ctx, scan):
     if not ctx.index.positions_known(objname):
         _unranked(ctx, objname, name, pos, records)
         return
-    if is_vmlinux(objname):
+    if is_vmlinux(objname) or not records:
         chosen = _report_view(ctx, objname, name, pos, records, "position", None)
         if chosen is not None and chosen.address == 0 and _vmlinux_addresses_known(ctx):
             _report_address_zero(ctx, name)
