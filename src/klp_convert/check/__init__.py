@@ -19,7 +19,7 @@ __all__ = ["check_module", "Finding", "will_load", "ERROR", "WARNING", "STATIC_R
 
 
 def check_module(module, index=None, label=None):
-    """Every finding for ``module`` (a path or an ElfObject), in rule order.
+    """Every finding for ``module`` (a path or an ElfObject): errors, then warnings.
 
     ``index`` is an open symbol database (klp_convert.symdb.open_symbols) or None for the static
     rules only; ``label`` names the module in messages (default: its path). Raises ElfError
@@ -32,4 +32,5 @@ def check_module(module, index=None, label=None):
     if index is not None:
         for rule in SYMBOL_RULES:
             rule(ctx)
-    return ctx.findings
+    # errors first, each kind in rule order
+    return sorted(ctx.findings, key=lambda f: f.severity != ERROR)

@@ -146,14 +146,20 @@ def _report_missing_object(ctx, objname, name):
 
 
 def _candidates(records):
-    """'candidates: 1 at 0x... (t, fs/foo.c), 2 ...' for a fix line."""
+    """'pick the position: 1 at 0x... (t, fs/foo.c); 2 ...; then KLP_SYMPOS(...)' for a fix."""
     parts = []
     for r in sorted(records, key=lambda r: (r.position is None, r.position or 0)):
-        details = ", ".join(str(d) for d in (r.type_letter, r.source_file, r.section) if d)
-        address = f" at {r.address:#x}" if r.address is not None else ""
-        parts.append(f"{r.position if r.position is not None else '?'}{address}"
-                     f"{f' ({details})' if details else ''}")
-    return "pick the position: " + "; ".join(parts)
+        details = [str(d) for d in (r.type_letter, r.source_file, r.section) if d]
+        if not is_vmlinux(r.objname):  # module values are section offsets: show the views
+            details.append(f"position {r.core_position} once live" if r.core_position
+                           else "gone once live")
+        address = f" at {r.address:#x}" if r.address is not None and is_vmlinux(r.objname) \
+            else ""
+        described = f" ({', '.join(details)})" if details else ""
+        parts.append(f"{r.position if r.position is not None else '?'}{address}{described}")
+    first = records[0]
+    return (f"pick the position: {'; '.join(parts)}; then KLP_SYMPOS({first.name}, N) or "
+            f"klp-convert convert --sympos {first.objname}:{first.name}=N")
 
 
 def rule_unknown_symbols(ctx):
