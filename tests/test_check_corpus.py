@@ -7,9 +7,10 @@ import pytest
 
 from klp_convert.check import check_module, will_load
 from klp_convert.cli import main
+from klp_convert.convert import convert_object
 from klp_convert.elf import ElfObject
 from klp_convert.elf.constants import SHT_REL
-from support.broken_modules import VARIANTS, build_corpus, klp_section
+from support.broken_modules import VARIANTS, build_corpus, build_unconverted, klp_section
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +100,12 @@ def test_in_memory_object_checks_what_the_reader_would_refuse(corpus):
         ("error", "klp-section-name"), ("error", "klp-section-type"),
         ("warning", "klp-section-layout")]
     assert all(f.module == "out.ko" for f in findings)
+
+
+def test_convert_output_checked_before_writing(tmp_path):
+    """What convert does before it writes (issue 5 point 4): the same rules on its in-memory
+    result, which must pass."""
+    obj = ElfObject.read(build_unconverted(tmp_path))
+    convert_object(obj)
+    findings = check_module(obj)
+    assert will_load(findings) and [f.rule for f in findings] == [RELOAD_WARNING]
