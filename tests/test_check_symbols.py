@@ -12,7 +12,9 @@ from klp_convert.check import check_module, will_load
 from klp_convert.cli import main
 from klp_convert.elf import Symbol
 from klp_convert.elf.constants import STB_GLOBAL, STB_WEAK
-from support.broken_modules import Variant, build_corpus, build_variant, klp_section, symbol
+from support.broken_modules import (
+    Variant, build_corpus, build_variant, klp_section, set_license, symbol,
+)
 from support.toolchains import compile_c
 
 pytest.importorskip("klp_convert.symdb")
@@ -34,7 +36,7 @@ ffffffff82000000 D jump_key
 ffffffff82001000 d hats
 ffffffff82002000 d hats
 """
-SYMVERS = "0x00000001\tcountdown\tfoo\tEXPORT_SYMBOL\t{namespace}\n"
+SYMVERS = "0x00000001\tcountdown\tfoo\tEXPORT_SYMBOL_GPL\t{namespace}\n"
 
 
 def build_foo(directory):
@@ -119,6 +121,9 @@ CASES = [
      None, None),
     ("not-exported", add_undefined("hats"),
      "error", "klp_check_demo: Unknown symbol hats (err -2)"),
+    ("proprietary-uses-gpl-only", set_license("Proprietary"),
+     "error", "klp_check_demo: Unknown symbol countdown (err -2)"),
+    ("dual-license-uses-gpl-only", set_license("Dual MIT/GPL"), None, None),
     ("weak-not-exported", add_undefined("hats", STB_WEAK), None, None),
     ("got-ignored-on-x86", add_undefined("_GLOBAL_OFFSET_TABLE_"), None, None),
 ]

@@ -84,6 +84,13 @@ def normal_twin(obj, klp_sec):
                 if s.info is klp_sec.info and not s.name.startswith(".klp."))
 
 
+def set_license(license):
+    def edit(obj):
+        sec = obj.section_by_name(".modinfo")
+        sec.data = sec.data.replace(b"license=GPL\0", f"license={license}\0".encode())
+    return edit
+
+
 def drop_livepatch_modinfo(obj):
     sec = obj.section_by_name(".modinfo")
     sec.data = sec.data.replace(b"livepatch=Y\0", b"")

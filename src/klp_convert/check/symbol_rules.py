@@ -15,7 +15,9 @@ its whole symtab; once it is live, only its core symbols. Both can happen, so bo
 
 from ..elf.constants import EM_386, EM_PPC64, EM_X86_64, SHN_UNDEF, STB_WEAK
 from ..kernel.klp_sscanf import scan_klp_sym
-from ..kernel.modinfo import modinfo_value, modinfo_values, vermagic_release
+from ..kernel.modinfo import (
+    license_is_gpl_compatible, modinfo_value, modinfo_values, vermagic_release,
+)
 from ..kernel.names import is_klp_sym_name
 from .context import is_livepatch_symbol, is_vmlinux
 
@@ -166,6 +168,7 @@ def rule_unknown_symbols(ctx):
     """Every undefined symbol the normal loader resolves must be exported by someone
     (kernel/module/main.c simplify_symbols: 'Unknown symbol X (err -2)')."""
     imported = set(modinfo_values(ctx.modinfo, "import_ns"))
+    license = modinfo_value(ctx.modinfo, "license")
     for sym in ctx.obj.symbols[1:]:
         if not _needs_export(ctx, sym):
             continue
@@ -174,8 +177,15 @@ def rule_unknown_symbols(ctx):
             ctx.error("unknown-symbol", f"'{sym.name}' is undefined and nobody exports it",
                       kernel=f"{ctx.name}: Unknown symbol {sym.name} (err -2)",
                       fix="convert the reference into a livepatch relocation (klp-convert convert)")
-            continue
-        _check_namespace(ctx, sym.name, exports, imported)
+        elif not license_is_gpl_compatible(license) and all(
+                "GPL" in (e.export_type or "") for e in exports):
+            ctx.error("unknown-symbol", f"'{sym.name}' is exported GPL-only and the module's "
+                      f"license ('{license or 'unspecified'}') is not GPL-compatible",
+                      kernel=f"{ctx.name}: Unknown symbol {sym.name} (err -2)",
+                      fix='MODULE_LICENSE("GPL"); (livepatches must be GPL: klp_enable_patch() '
+                          'is EXPORT_SYMBOL_GPL)')
+        else:
+            _check_namespace(ctx, sym.name, exports, imported)
 
 
 def _needs_export(ctx, sym):

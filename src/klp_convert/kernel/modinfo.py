@@ -50,3 +50,14 @@ def release_version(release):
         return int(parts[0]), int("".join(c for c in parts[1].split("-")[0] if c.isdigit()))
     except (IndexError, ValueError):
         return None
+
+
+# include/linux/license.h license_is_gpl_compatible()
+GPL_COMPATIBLE_LICENSES = frozenset({
+    "GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL",
+})
+
+
+def license_is_gpl_compatible(license):
+    """False for a missing license too: the loader calls it 'unspecified' and taints."""
+    return license in GPL_COMPATIBLE_LICENSES

@@ -10,6 +10,7 @@
 							 aligned(1))) = text
 MODINFO(livepatch, "livepatch=Y");
 MODINFO(name, "name=klp_check_demo");
+MODINFO(license, "license=GPL");
 MODINFO(vermagic, "vermagic=" VERMAGIC);
 
 extern int hats;
