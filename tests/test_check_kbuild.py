@@ -13,7 +13,7 @@ import pytest
 from klp_convert.check import check_module, will_load
 from klp_convert.cli import main
 from support import debian
-from support.broken_modules import VARIANTS, build_variant
+from support.broken_modules import VARIANTS, Variant, build_variant, symbol
 
 pytestmark = [pytest.mark.debian, pytest.mark.slow]
 
@@ -61,3 +61,28 @@ def test_variant_of_kbuild_livepatch(converted, variant, tmp_path):
         assert variant.rule in rules, findings
     else:  # another tool's convention: nothing but the kernel's reload limit
         assert rules == {"module-reload"}, findings
+
+
+def test_kbuild_livepatch_against_debian_symbols(converted, tmp_path):
+    """The database of Debian's real modules and Module.symvers: isofs_bread resolves in
+    isofs (both views), every other undefined symbol is exported, the vermagic matches."""
+    pytest.importorskip("klp_convert.symdb")
+    from klp_convert.symdb import open_symbols
+
+    abi, modules = debian.kernel_image_modules()
+    db = tmp_path / "debian.symdb"
+    assert main(["symbols", "--modules", str(modules), "--symvers",
+                 str(kbuild_tree() / "Module.symvers"), "--kernel-release",
+                 f"{abi}-{debian.FLAVOUR}", "-o", str(db)]) == 0
+    with open_symbols([db]) as index:
+        findings = check_module(converted, index=index)
+        assert [f.rule for f in findings] == ["module-reload"], findings
+        wrong = build_variant(converted, Variant("isofs-position-2", rename_isofs_bread),
+                              tmp_path)
+        assert [f.kernel_message for f in check_module(wrong, index=index)
+                if f.severity == "error"] == [
+            "livepatch: symbol position 2 for symbol 'isofs_bread' in object 'isofs' not found"]
+
+
+def rename_isofs_bread(obj):
+    symbol(obj, ".klp.sym.isofs.isofs_bread,0").name = ".klp.sym.isofs.isofs_bread,2"

@@ -2,7 +2,8 @@
 /*
  * A livepatch built with kbuild for klp-convert check: /proc/cmdline patched to use two
  * unexported vmlinux symbols (a variable, and a static key tested with static_branch, which
- * puts a vmlinux reference in __jump_table) and a function of module foo.
+ * puts a vmlinux reference in __jump_table) and the address of an unexported function of
+ * Debian's isofs module.
  */
 #include <linux/jump_label.h>
 #include <linux/kernel.h>
@@ -13,21 +14,21 @@
 
 extern char *saved_command_line;
 extern struct static_key_false sched_schedstats;
-extern int count_it(int);
+extern int isofs_bread(void);
 
 KLP_MODULE_RELOC(vmlinux) vmlinux_relocs[] = {
 	KLP_SYMPOS(saved_command_line, 0),
 	KLP_SYMPOS(sched_schedstats, 0),
 };
 
-KLP_MODULE_RELOC(foo) foo_relocs[] = {
-	KLP_SYMPOS(count_it, 0),
+KLP_MODULE_RELOC(isofs) isofs_relocs[] = {
+	KLP_SYMPOS(isofs_bread, 0),
 };
 
 static int livepatch_cmdline_proc_show(struct seq_file *m, void *v)
 {
 	if (static_branch_unlikely(&sched_schedstats))
-		seq_printf(m, "%s %d\n", saved_command_line, count_it(1));
+		seq_printf(m, "%s %px\n", saved_command_line, isofs_bread);
 	else
 		seq_printf(m, "%s\n", saved_command_line);
 	return 0;
