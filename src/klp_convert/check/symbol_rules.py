@@ -61,45 +61,63 @@ def _resolve(ctx, scan):
         _unranked(ctx, objname, name, pos, records)
         return
     if is_vmlinux(objname) or not records:
-        chosen = _report_view(ctx, objname, name, pos, records, "position", None)
-        if chosen is not None and chosen.address == 0 and _vmlinux_addresses_known(ctx):
+        chosen, problem = _resolve_in_view(objname, name, pos, records, "position")
+        if problem:
+            _report(ctx, problem, "")
+        elif chosen.address == 0 and _vmlinux_addresses_known(ctx):
             _report_address_zero(ctx, name)
         return
-    late = _report_view(ctx, objname, name, pos, records, "position",
-                        "while it is still loading (patch loaded first)")
-    early = _report_view(ctx, objname, name, pos, records, "core_position",
-                         "once it is live (module loaded first)")
+    _resolve_module_symbol(ctx, objname, name, pos, records)
+
+
+LATE = " while it is still loading (patch loaded first)"
+EARLY = " once it is live (module loaded first)"
+
+
+def _resolve_module_symbol(ctx, objname, name, pos, records):
+    """Both views of a module: report each failure (once when both fail alike), and warn when
+    both resolve but to different symbols."""
+    late, late_problem = _resolve_in_view(objname, name, pos, records, "position")
+    early, early_problem = _resolve_in_view(objname, name, pos, records, "core_position")
+    if late_problem and early_problem and late_problem[1] == early_problem[1]:
+        _report(ctx, late_problem, " whichever loads first")
+        return
+    for problem, view in ((late_problem, LATE), (early_problem, EARLY)):
+        if problem:
+            _report(ctx, problem, view)
     if late is not None and early is not None and late is not early:
         ctx.warning("klp-symbol-views", f"'{name}',{pos} in {objname} is a different symbol "
                     "depending on whether the patch or the module loads first",
                     fix=_candidates(records))
 
 
-def _report_view(ctx, objname, name, pos, records, position_attr, view):
-    """Resolve in one view (records ranked by ``position_attr``); report a failure.
-    Returns the record the kernel would pick, or None."""
+def _report(ctx, problem, view):
+    what, kernel, fix = problem
+    ctx.error("klp-symbol-resolution", what.replace("{view}", view), kernel=kernel, fix=fix)
+
+
+def _resolve_in_view(objname, name, pos, records, position_attr):
+    """(record the kernel picks, None) or (None, (message with {view}, kernel line, fix)) in
+    the view whose ranks are ``position_attr``, as klp_find_object_symbol() decides."""
     ranked = [r for r in records if getattr(r, position_attr) is not None]
     count = len(ranked)
     where = "(null)" if is_vmlinux(objname) else objname
-    suffix = f" {view}" if view else ""
     if count == 0:
-        ctx.error("klp-symbol-resolution", f"'{name}' is not in {objname}{suffix}",
-                  kernel=f"{KLP}symbol '{name}' not found in symbol table",
-                  fix=f"check the object: is '{name}' really in {objname}?")
-    elif pos == 0 and count > 1:
-        ctx.error("klp-symbol-resolution", f"'{name}' is ambiguous in {objname}{suffix} "
-                  f"({count} matches) and position 0 needs a unique name",
-                  kernel=f"{KLP}unresolvable ambiguity for symbol '{name}' in object '{where}'",
-                  fix=_candidates(records))
-    elif pos > count:
-        ctx.error("klp-symbol-resolution", f"'{name}' has {count} match"
-                  f"{'es' if count != 1 else ''} in {objname}{suffix}, position {pos} does "
-                  "not exist", kernel=f"{KLP}symbol position {pos} for symbol '{name}' in "
-                  f"object '{objname}' not found", fix=_candidates(records))
-    else:
-        wanted = max(pos, 1)
-        return next(r for r in ranked if getattr(r, position_attr) == wanted)
-    return None
+        return None, (f"'{name}' is not in {objname}{{view}}",
+                      f"{KLP}symbol '{name}' not found in symbol table",
+                      f"check the object: is '{name}' really in {objname}?")
+    if pos == 0 and count > 1:
+        return None, (f"'{name}' is ambiguous in {objname}{{view}} ({count} matches) and "
+                      "position 0 needs a unique name",
+                      f"{KLP}unresolvable ambiguity for symbol '{name}' in object '{where}'",
+                      _candidates(records))
+    if pos > count:
+        return None, (f"'{name}' has {count} match{'es' if count != 1 else ''} in "
+                      f"{objname}{{view}}, position {pos} does not exist",
+                      f"{KLP}symbol position {pos} for symbol '{name}' in object '{objname}' "
+                      "not found", _candidates(records))
+    wanted = max(pos, 1)
+    return next(r for r in ranked if getattr(r, position_attr) == wanted), None
 
 
 def _vmlinux_addresses_known(ctx):
