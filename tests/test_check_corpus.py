@@ -8,8 +8,8 @@ import pytest
 from klp_convert.check import check_module, will_load
 from klp_convert.cli import main
 from klp_convert.convert import convert_object
-from klp_convert.elf import ElfObject
-from klp_convert.elf.constants import SHT_REL
+from klp_convert.elf import ElfObject, Section
+from klp_convert.elf.constants import SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_PROGBITS, SHT_REL
 from support.broken_modules import VARIANTS, build_corpus, build_unconverted, klp_section
 
 
@@ -95,10 +95,13 @@ def test_in_memory_object_checks_what_the_reader_would_refuse(corpus):
     sec.type = SHT_REL
     sec.entsize = 0
     sec.name = ".klp.rela.f-oo..text.patched_foo"
+    obj.add_section(Section(".klp.rela.vmlinux..data", SHT_PROGBITS,
+                            flags=SHF_ALLOC | SHF_RELA_LIVEPATCH, link=0, info=0))
     findings = check_module(obj, label="out.ko")
     assert [(f.severity, f.rule) for f in findings] == [
         ("error", "klp-section-name"), ("error", "klp-section-type"),
-        ("warning", "klp-section-layout")]
+        ("error", "klp-section-type"), ("warning", "klp-section-layout")]
+    assert findings[2].message.startswith("section '.klp.rela.vmlinux..data' is of type 1:")
     assert all(f.module == "out.ko" for f in findings)
 
 

@@ -4,8 +4,9 @@ Each rule takes a CheckContext and reports through ctx.error() / ctx.warning(). 
 are the lines Linux 6.1 prints (kernel/livepatch/core.c prefixes its own with 'livepatch: ').
 """
 
+from ..elf import RelocationSection
 from ..elf.constants import (
-    EM_X86_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_UNDEF, SHT_NOBITS, SHT_RELA, STB_WEAK,
+    EM_X86_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_RELA, STB_WEAK,
 )
 from ..kernel.klp_sscanf import OBJNAME_WIDTH, scan_klp_rela, scan_klp_sym
 from ..kernel.modinfo import modinfo_value, release_version, vermagic_release
@@ -65,20 +66,23 @@ def rule_klp_section_name(ctx):
 
 def rule_klp_section_header(ctx):
     """Type, flags, link, info and entsize of every klp section."""
-    for sec in ctx.obj.relocation_sections():
+    for sec in ctx.obj.sections:
         if not ctx.looks_like_klp(sec):
             continue
-        _check_klp_type(ctx, sec)
-        _check_klp_alloc(ctx, sec)
-        _check_klp_target(ctx, sec)
-        _check_klp_layout(ctx, sec)
+        if sec.type != SHT_RELA:
+            _report_klp_type(ctx, sec)
+        if isinstance(sec, RelocationSection):
+            _check_klp_alloc(ctx, sec)
+            _check_klp_target(ctx, sec)
+            _check_klp_layout(ctx, sec)
 
 
-def _check_klp_type(ctx, sec):
-    if sec.type != SHT_RELA:
-        ctx.error("klp-section-type", f"section '{sec.name}' is SHT_REL: the kernel reads klp "
-                  "sections as Elf_Rela entries and would apply garbage",
-                  fix="write it as SHT_RELA (explicit addends)")
+def _report_klp_type(ctx, sec):
+    """The kernel reads any section flagged SHF_RELA_LIVEPATCH as Elf_Rela entries."""
+    kind = "SHT_REL" if sec.type == SHT_REL else f"of type {sec.type}"
+    ctx.error("klp-section-type", f"section '{sec.name}' is {kind}: the kernel reads klp "
+              "sections as Elf_Rela entries and would apply garbage",
+              fix="write it as SHT_RELA (explicit addends)")
 
 
 def _check_klp_alloc(ctx, sec):
