@@ -61,14 +61,21 @@ def unpacked(package):
     done = target / ".complete"
     if not done.exists():
         deb = download(package)
-        tmp = target.with_name(target.name + ".tmp")
-        subprocess.run(["rm", "-rf", str(tmp)], check=True)
-        tmp.mkdir(parents=True)
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)], check=True)
-        subprocess.run(["rm", "-rf", str(target)], check=True)
-        tmp.rename(target)
-        done.touch()
+        _fill_atomically(target, lambda tmp: subprocess.run(
+            ["dpkg-deb", "-x", str(deb), str(tmp)], check=True))
     return target
+
+
+def _fill_atomically(target, fill):
+    """Create directory ``target`` by filling a temporary one and renaming it, then mark it
+    complete: an interrupted download or extraction is never taken for a finished one."""
+    tmp = target.with_name(target.name + ".tmp")
+    subprocess.run(["rm", "-rf", str(tmp)], check=True)
+    tmp.mkdir(parents=True)
+    fill(tmp)
+    subprocess.run(["rm", "-rf", str(target)], check=True)
+    tmp.rename(target)
+    (target / ".complete").touch()
 
 
 def kernel_image_modules():
@@ -76,3 +83,35 @@ def kernel_image_modules():
     abi = current_abi()
     root = unpacked(f"linux-image-{abi}-{FLAVOUR}-unsigned")
     return abi, root / "lib" / "modules" / f"{abi}-{FLAVOUR}"
+
+
+def debug_files(abi=None):
+    """(System.map, unstripped vmlinux) of linux-image-<abi>-amd64-dbg, extracted once.
+
+    The package is about 860 MB; only these two files are taken from it (dpkg-deb --fsys-tarfile
+    piped into tar) and kept in the cache, so the .deb itself can be deleted afterwards.
+    """
+    abi = abi or current_abi()
+    package = f"linux-image-{abi}-{FLAVOUR}-dbg"
+    target = cache_dir() / "extracted" / package
+    members = [f"./usr/lib/debug/boot/System.map-{abi}-{FLAVOUR}",
+               f"./usr/lib/debug/boot/vmlinux-{abi}-{FLAVOUR}"]
+    paths = [target / m for m in members]
+    done = target / ".complete"
+    if not done.exists():
+        deb = download(package)
+        _fill_atomically(target, lambda tmp: subprocess.run(
+            f"dpkg-deb --fsys-tarfile '{deb}' | tar -x -C '{tmp}' "
+            + " ".join(f"'{m}'" for m in members), shell=True, check=True))
+    return paths[0], paths[1]
+
+
+def kernel_headers(abi=None):
+    """Directory of linux-headers-<abi>-amd64 (Module.symvers, .config), unpacked into the cache
+    (or the installed one under /usr/src when it is there)."""
+    abi = abi or current_abi()
+    installed = Path(f"/usr/src/linux-headers-{abi}-{FLAVOUR}")
+    if (installed / "Module.symvers").exists():
+        return installed
+    return unpacked(f"linux-headers-{abi}-{FLAVOUR}") / "usr" / "src" / \
+        f"linux-headers-{abi}-{FLAVOUR}"

@@ -11,6 +11,8 @@ ELFDATA2MSB = 2
 
 # e_type
 ET_REL = 1
+ET_EXEC = 2
+ET_DYN = 3
 
 # e_machine values we name in messages and tables
 EM_386 = 3
@@ -67,6 +69,7 @@ STT_SECTION = 3
 STT_FILE = 4
 STT_COMMON = 5
 STT_TLS = 6
+STT_GNU_IFUNC = 10
 
 BIND_NAMES = {STB_LOCAL: "LOCAL", STB_GLOBAL: "GLOBAL", STB_WEAK: "WEAK", 10: "GNU_UNIQUE"}
 TYPE_NAMES = {

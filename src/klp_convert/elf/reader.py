@@ -12,7 +12,7 @@ from struct import unpack_from
 
 from .codec import codec_for
 from .constants import (
-    ELFMAG, EI_CLASS, EI_DATA, ET_REL, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_LORESERVE,
+    ELFMAG, EI_CLASS, EI_DATA, ET_DYN, ET_EXEC, ET_REL, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_LORESERVE,
     SHN_UNDEF, SHN_XINDEX, SHT_GROUP, SHT_NOBITS, SHT_NULL, SHT_REL, SHT_RELA, SHT_SYMTAB,
     SHT_SYMTAB_SHNDX, SHT_STRTAB,
 )
@@ -66,7 +66,7 @@ class _Parser:
 
     # -- header and section headers -----------------------------------------------------
 
-    def read_header(self):
+    def read_header(self, allow_executable=False):
         data = self.data
         if len(data) < 16 or data[:4] != ELFMAG:
             self.fail("not an ELF file")
@@ -80,7 +80,7 @@ class _Parser:
         (hdr.ident, hdr.type, hdr.machine, hdr.version, hdr.entry, hdr.phoff, hdr.shoff,
          hdr.flags, hdr.ehsize, hdr.phentsize, hdr.phnum, hdr.shentsize, hdr.shnum,
          hdr.shstrndx) = codec.ehdr.unpack_from(data, 0)
-        if hdr.type != ET_REL:
+        if hdr.type != ET_REL and not (allow_executable and hdr.type in (ET_EXEC, ET_DYN)):
             self.fail(f"not a relocatable object (e_type {hdr.type}, expected ET_REL)")
         if hdr.phnum and hdr.phoff + hdr.phnum * hdr.phentsize > len(data):
             self.fail("program header table extends past the end of the file")
@@ -149,7 +149,7 @@ class _Parser:
         sec._name_offset, sec._orig_name = sh_name, name
         sec._orig_extent = (offset, size)
         if isinstance(sec, StringTable):
-            sec._starts, sec._added = None, {}
+            sec._starts, sec._added, sec._added_size = None, {}, 0
         elif isinstance(sec, RelocationSection):
             sec._relocations, sec._decode = [], None
         self.check_entsize(sec, entsize, size)
@@ -240,6 +240,9 @@ class _Parser:
         """
         codec = self.codec
         size = raw[5]
+        if size % codec.sym.size:  # checked here too: scan_symbols skips check_entsize
+            self.fail(f"symbol table [{index}]: size {size} is not a multiple of the entry "
+                      f"size {codec.sym.size}")
         count = size // codec.sym.size
         if count == 0:
             self.fail(f"symbol table [{index}] is empty")
@@ -323,22 +326,28 @@ class SymbolScan:
     """A read-only look at one object's symbol table, without building the object model.
 
     ``sections``: (name, sh_type, sh_flags) per section index; ``columns``: SymbolColumns;
-    ``shndxs``: each symbol's section index with SHN_XINDEX already resolved.
+    ``shndxs``: each symbol's section index with SHN_XINDEX already resolved;
+    ``extents``: (sh_offset, sh_size) per section index, to read a section's bytes from the file.
     """
 
-    __slots__ = ("machine", "is64", "big_endian", "sections", "columns", "shndxs")
+    __slots__ = ("machine", "is64", "big_endian", "sections", "columns", "shndxs", "extents")
 
 
-def scan_symbols(data, path):
-    """Read only what is needed to list an object's symbols: fast enough for a whole kernel."""
+def scan_symbols(data, path, allow_executable=False):
+    """Read only what is needed to list an object's symbols: fast enough for a whole kernel.
+
+    ``allow_executable`` also accepts ET_EXEC/ET_DYN files (a linked vmlinux): this read-only
+    view needs nothing that only relocatable objects have; the editing model stays ET_REL only.
+    """
     parser = _Parser(data, path)
-    parser.codec, hdr = parser.read_header()
+    parser.codec, hdr = parser.read_header(allow_executable)
     raw = parser.read_section_headers(hdr)
     names = parser.read_section_names(hdr, raw)
     scan = SymbolScan()
     scan.machine, scan.is64 = hdr.machine, parser.codec.is64
     scan.big_endian = parser.codec.big_endian
     scan.sections = [(n, r[1], r[2]) for n, r in zip(names, raw)]
+    scan.extents = [(r[4], r[5]) for r in raw]
     tables = [i for i, r in enumerate(raw) if r[1] == SHT_SYMTAB]
     if not tables:
         parser.fail("no symbol table")

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Build the symbol database of Debian's kernel (System.map, the whole module tree and
+Module.symvers) and compare with kbuild's Symbols.list recipe (`nm -f posix` of vmlinux and of
+every module, in a shell loop) on the same kernel; then time 100 lookups.
+
+    .venv/bin/python bench/symdb_build.py [--skip-nm]
+
+Targets (issue 3): build under 3 s wall, at least 20x faster than the nm recipe, 100 lookups
+under 20 ms, peak memory of the build (all its processes together) under 300 MB.
+Inputs are downloaded and cached outside the repository, like the tests' (tests/support/debian.py).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+
+from support.debian import debug_files, kernel_headers, kernel_image_modules  # noqa: E402
+
+from klp_convert.symdb import open_symbols  # noqa: E402
+
+TARGETS = {"build": 3.0, "ratio": 20.0, "lookups": 0.020, "memory": 300 << 20}
+
+# kbuild's recipe (the klp-convert patchset's Makefile), with the object list as arguments.
+NM_RECIPE = r"""
+vmlinux=$1; shift
+echo "klp-convert-symbol-data.0.1"
+echo "*vmlinux"
+nm -f posix "$vmlinux" | cut -d' ' -f1
+for ko in "$@"; do
+    echo "*$(basename "$ko" .ko)"
+    nm -f posix "$ko" | cut -d' ' -f1
+done
+"""
+
+
+def tree_rss(pid):
+    """Resident memory of a process and all its descendants, in bytes (0 once it is gone)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    pending.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def timed_build(argv):
+    """(wall seconds, peak RSS of the process tree) of one run of ``argv``."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss(proc.pid))
+        time.sleep(0.005)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read()
+    if proc.returncode != 0:
+        sys.exit(f"build failed:\n{err}")
+    return wall, peak, err.strip()
+
+
+def lookup_names(system_map, count=100):
+    """100 names spread over System.map, duplicated ones included."""
+    names = [line.split()[2] for line in system_map.read_text().splitlines()]
+    step = max(1, len(names) // count)
+    return names[::step][:count]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-nm", action="store_true", help="do not time the nm recipe")
+    parser.add_argument("--runs", type=int, default=3, help="builds to time (best is shown)")
+    args = parser.parse_args()
+    abi, tree = kernel_image_modules()
+    system_map, vmlinux = debug_files(abi)
+    symvers = kernel_headers(abi) / "Module.symvers"
+    modules = sorted(str(p) for p in tree.rglob("*.ko"))
+    for path in [system_map, symvers, *modules]:  # warm the page cache for both sides alike
+        Path(path).read_bytes()
+    klp = Path(sys.executable).with_name("klp-convert")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "kernel.symdb"
+        argv = [str(klp), "symbols", "--vmlinux", str(system_map), "--modules", str(tree),
+                "--symvers", str(symvers), "-o", str(db)]
+        runs = [timed_build(argv) for _ in range(args.runs)]
+        wall = min(r[0] for r in runs)
+        peak = max(r[1] for r in runs)
+        print(f"inputs: System.map + {len(modules)} modules + Module.symvers ({abi})")
+        print(f"  {runs[0][2]}")
+        print(f"klp-convert symbols: {wall:.2f} s wall (best of {args.runs}: "
+              f"{', '.join(f'{r[0]:.2f}' for r in runs)}), peak memory "
+              f"{peak / (1 << 20):.0f} MB, database {db.stat().st_size / (1 << 20):.0f} MB")
+        names = lookup_names(system_map)
+        start = time.perf_counter()
+        with open_symbols([db]) as index:
+            found = sum(len(index.lookup(name)) for name in names)
+        lookups = time.perf_counter() - start
+        print(f"open + {len(names)} lookups: {lookups * 1000:.1f} ms ({found} records)")
+    ok = wall < TARGETS["build"] and lookups < TARGETS["lookups"] and peak < TARGETS["memory"]
+    if not args.skip_nm:
+        start = time.perf_counter()
+        subprocess.run(["bash", "-c", NM_RECIPE, "recipe", str(vmlinux), *modules],
+                       stdout=subprocess.DEVNULL, check=True)
+        recipe = time.perf_counter() - start
+        print(f"kbuild's nm recipe (vmlinux + {len(modules)} modules): {recipe:.2f} s")
+        print(f"ratio: {recipe / wall:.0f}x faster")
+        ok = ok and recipe / wall >= TARGETS["ratio"]
+    print("targets:", "met" if ok else "NOT met",
+          "(build < 3 s, >= 20x the nm recipe, 100 lookups < 20 ms, peak < 300 MB)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""What the module loader does with a module's symbols (Linux 6.1 kernel/module/).
+
+Livepatch finds a module symbol by walking that module's kallsyms symbol table in ELF .symtab
+order, skipping undefined symbols (module_kallsyms_on_each_symbol). Which table it walks depends
+on timing:
+  - full view: while the module is still loading (a patch loaded before its target), the table is
+    the module's whole .symtab, init and non-allocated symbols included;
+  - core view: once the module is live, only core symbols remain (kallsyms.c is_core_symbol):
+    named, defined in a real section that stays allocated and is not an init section, or in the
+    per-cpu section (CONFIG_KALLSYMS_ALL, which Debian and most distributions set).
+"""
+
+from ..elf.constants import SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF
+
+PERCPU_SECTION = ".data..percpu"
+# The loader clears SHF_ALLOC of these before laying the module out (main.c setup_load_info,
+# rewrite_section_headers); the per-cpu section is allocated apart, hence is_core's special case.
+UNALLOCATED_BY_LOADER = frozenset({".modinfo", "__versions", PERCPU_SECTION})
+
+
+def is_init_section(name):
+    """Section placed in the module's init area and freed after init (main.c
+    module_init_layout_section with CONFIG_MODULE_UNLOAD: names starting '.init')."""
+    return name.startswith(".init")
+
+
+def core_sections(sections):
+    """Per section index, whether a symbol defined there survives into the core view.
+
+    ``sections``: (name, sh_type, sh_flags) per section index.
+    """
+    result = []
+    for index, (name, _sh_type, flags) in enumerate(sections):
+        if index == 0:
+            result.append(False)
+        elif name == PERCPU_SECTION:
+            result.append(bool(flags & SHF_ALLOC))  # find_sec() sees only allocated sections
+        else:
+            result.append(bool(flags & SHF_ALLOC) and name not in UNALLOCATED_BY_LOADER
+                          and not is_init_section(name))
+    return result
+
+
+def is_core_symbol(name, shndx, core_by_section):
+    """kallsyms.c is_core_symbol(): named, in a real section (not SHN_ABS or any other reserved
+    index), and that section is core."""
+    return bool(name) and in_core_section(shndx, core_by_section)
+
+
+def in_core_section(shndx, core_by_section):
+    """The section half of is_core_symbol(): a real section index (not SHN_UNDEF, SHN_ABS or
+    another reserved one) of a core section."""
+    if shndx == SHN_UNDEF or shndx >= SHN_LORESERVE:
+        return False
+    return shndx < len(core_by_section) and core_by_section[shndx]
+
+
+def in_full_view(shndx):
+    """Every defined symbol counts while the module is still loading (only SHN_UNDEF is skipped)."""
+    return shndx != SHN_UNDEF

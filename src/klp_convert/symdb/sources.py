@@ -1,0 +1,454 @@
+"""Read the inputs of a symbol database: vmlinux (ELF, System.map or /proc/kallsyms), module files,
+Module.symvers and old Symbols.list files. Each reader returns ObjectSymbols (model.py) in the
+kernel's order; the kernel's rules come from kernel/kallsyms.py and kernel/modules.py.
+"""
+
+import mmap
+import os
+
+from ..elf.constants import SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION
+from ..elf.reader import scan_symbols
+from ..errors import KlpError
+from ..kernel.kallsyms import (
+    KALLSYMS_IGNORED_NAMES, kallsyms_table, mksysmap_keeps, nm_letter, section_letter,
+    system_map_order,
+)
+from ..kernel.modules import core_sections, in_core_section
+from ..kernel.names import module_runtime_name
+from .model import CORE, VMLINUX, ObjectSymbols, pack_flags
+
+KSYMTAB_PREFIX = "__ksymtab_"
+SYMBOLS_LIST_HEADER = "klp-convert-symbol-data.0.1"
+MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
+# /proc/kallsyms lists these pseudo-modules after the real ones: BPF programs and trampolines.
+KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
+
+
+class SymdbError(KlpError):
+    """An input of the symbol database is unreadable or malformed."""
+
+
+# -- vmlinux ----------------------------------------------------------------------------------
+
+def read_vmlinux(path, want_listed=False):
+    """vmlinux from an ELF file, a System.map or a /proc/kallsyms dump (detected by content).
+
+    Returns a list of ObjectSymbols: vmlinux first, then the modules a kallsyms dump shows.
+    """
+    if read_head(path, 4) == b"\x7fELF":
+        return [read_vmlinux_elf(path, want_listed)]
+    lines = _text_lines(path)
+    if _looks_like_kallsyms(lines):
+        return read_kallsyms(path, lines)
+    return [read_system_map(path, lines, want_listed)]
+
+
+def read_vmlinux_elf(path, want_listed=False):
+    """vmlinux's kallsyms table computed from its ELF symbol table: nm's letters and order,
+    mksysmap's and kallsyms' filters, and each local's source file from its STT_FILE block."""
+    scan, size, entries, listed, files = _elf_system_map(path)
+    exports = [_ksymtab_export(e[2], scan.sections[e[6]][0]) for e in entries
+               if e[2].startswith(KSYMTAB_PREFIX) and e[6] < len(scan.sections)]
+    table = kallsyms_table(entries, absolute_percpu=_is_x86_64(scan.machine))
+    rows = [(name, pack_flags(True, letter, info), value, sym_size, None, source)
+            for value, letter, name, info, sym_size, source, _shndx in table]
+    return ObjectSymbols(VMLINUX, "vmlinux", str(path), rows, exports=exports,
+                         listed_names=sorted(listed, key=_c_collation) if want_listed else None,
+                         input_size=size, machine=scan.machine, files=files)
+
+
+def system_map_view(path):
+    """What scripts/mksysmap would write for this vmlinux: (address, letter, name, st_info,
+    size, source file index, section index) in System.map order."""
+    return _elf_system_map(path)[2]
+
+
+def _elf_system_map(path):
+    with _open_input(path) as f:
+        try:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError) as e:
+            raise SymdbError(path, f"cannot map the file: {e}") from None
+    try:
+        scan = scan_symbols(data, str(path), allow_executable=True)
+        size = len(data)
+    finally:
+        data.close()
+    letters = [section_letter(n, t, fl) for n, t, fl in scan.sections]
+    names, values, sizes, infos, _others, _raw = scan.columns
+    entries, listed, files = [], [], []
+    source_file = None
+    for name, value, sym_size, info, shndx in zip(names, values, sizes, infos, scan.shndxs):
+        if info & 0xF == STT_FILE:
+            source_file = len(files)
+            files.append(name)
+            continue
+        letter = nm_letter(info, shndx, letters)
+        if letter is None or not name:
+            continue
+        listed.append(name)
+        if mksysmap_keeps(name, letter):
+            local = info >> 4 == STB_LOCAL
+            entries.append((value, letter, name, info, sym_size,
+                            source_file if local else None, shndx))
+    return scan, size, system_map_order(entries), listed, files
+
+
+def read_system_map(path, lines=None, want_listed=False):
+    """vmlinux from System.map (`nm -n` order after scripts/mksysmap), kallsyms' filter and
+    sort applied. System.map has no sizes, bindings or source files."""
+    lines = _text_lines(path) if lines is None else lines
+    entries = []
+    for number, line in enumerate(lines, 1):
+        address, letter, name, module = _parse_symbol_line(path, number, line)
+        if module is not None:
+            raise SymdbError(path, f"line {number}: a module symbol in a System.map")
+        if mksysmap_keeps(name, letter):
+            entries.append((address, letter, name))
+    if not entries:
+        raise SymdbError(path, "no symbols")
+    table = kallsyms_table(entries, absolute_percpu=_percpu_at_zero(entries))
+    rows = [(name, pack_flags(True, letter), address, None, None, None)
+            for address, letter, name in table]
+    exports = [(n[len(KSYMTAB_PREFIX):], None, None) for _a, _l, n in entries
+               if n.startswith(KSYMTAB_PREFIX)]
+    listed = sorted((n for _a, _l, n in entries), key=_c_collation) if want_listed else None
+    return ObjectSymbols(VMLINUX, "vmlinux", str(path), rows, exports=exports,
+                         listed_names=listed, input_size=os.path.getsize(path))
+
+
+def read_kallsyms(path, lines=None):
+    """A /proc/kallsyms dump: vmlinux lines in kallsyms order, then `[module]` lines, each
+    module's in its core symbol table order (a live module has only its core view, so full-view
+    positions are unknown for modules from this source)."""
+    lines = _text_lines(path) if lines is None else lines
+    vmlinux_rows, modules = [], {}
+    for number, line in enumerate(lines, 1):
+        address, letter, name, module = _parse_symbol_line(path, number, line)
+        row = (name, pack_flags(True, letter), address, None, None, None)
+        if module is None:
+            vmlinux_rows.append(row)
+        elif module not in KALLSYMS_PSEUDO_MODULES:
+            modules.setdefault(module, []).append(row)
+    if not vmlinux_rows:
+        raise SymdbError(path, "no vmlinux symbols")
+    exports = [(r[0][len(KSYMTAB_PREFIX):], None, None) for r in vmlinux_rows
+               if r[0].startswith(KSYMTAB_PREFIX)]
+    objects = [ObjectSymbols(VMLINUX, "vmlinux", str(path), vmlinux_rows, exports=exports,
+                             input_size=os.path.getsize(path))]
+    for module in sorted(modules):
+        objects.append(ObjectSymbols(module, "module", f"{path}[{module}]", modules[module],
+                                     positions_known="core"))
+    return objects
+
+
+def _looks_like_kallsyms(lines):
+    """A /proc/kallsyms dump has `\t[module]` lines, or (no module loaded) lacks the kallsyms
+    tables System.map always lists (kallsyms_names, ...: kallsyms leaves itself out). A kernel
+    without those tables has no kallsyms, hence no livepatch, so the test cannot mislead."""
+    tables = False
+    for line in lines:
+        if line.endswith("]") and "\t[" in line:
+            return True
+        if not tables and " kallsyms_" in line:
+            fields = line.split()
+            tables = len(fields) == 3 and fields[2] in KALLSYMS_IGNORED_NAMES
+    return not tables
+
+
+def _parse_symbol_line(path, number, line):
+    """(address, letter, name, module or None) of a System.map or kallsyms line."""
+    fields = line.split()
+    module = None
+    if len(fields) == 4 and fields[3].startswith("[") and fields[3].endswith("]"):
+        module = fields[3][1:-1]
+        fields = fields[:3]
+    if len(fields) != 3 or len(fields[1]) != 1 or module == "":
+        raise SymdbError(path, f"line {number}: expected 'ADDRESS TYPE NAME', got "
+                               f"{_shorten(line)!r}")
+    try:
+        address = int(fields[0], 16)
+    except ValueError:
+        raise SymdbError(path, f"line {number}: '{_shorten(fields[0])}' is not a hexadecimal "
+                               f"address") from None
+    return address, fields[1], fields[2], module
+
+
+def _percpu_at_zero(entries):
+    # x86-64 links per-cpu data at address 0 and builds kallsyms with --absolute-percpu; other
+    # architectures keep per-cpu symbols where they are.
+    return any(name == "__per_cpu_start" and address == 0 for address, _l, name in entries)
+
+
+def _is_x86_64(machine):
+    return machine == 62  # EM_X86_64
+
+
+# -- modules ----------------------------------------------------------------------------------
+
+def find_module_files(paths):
+    """[(path, key)] for every module under the given directories and files: ``key`` is the path
+    relative to the directory given (kbuild sorted modules.order by that path)."""
+    found = []
+    for given in paths:
+        given = str(given)
+        if os.path.isdir(given):
+            for root, dirs, files in os.walk(given):
+                dirs.sort()
+                for name in files:
+                    if name.endswith(MODULE_SUFFIXES):
+                        full = os.path.join(root, name)
+                        found.append((full, os.path.relpath(full, given)))
+        elif os.path.exists(given):
+            found.append((given, os.path.basename(given)))
+        else:
+            raise SymdbError(given, "no such file or directory")
+    found.sort(key=lambda item: _c_collation(item[1]))
+    return found
+
+
+def read_module_bytes(path):
+    """The ELF bytes of a module, decompressed according to its suffix."""
+    with _open_input(path) as f:
+        data = f.read()
+    import lzma
+    try:
+        if path.endswith(".xz"):
+            return lzma.decompress(data)
+        if path.endswith(".gz"):
+            import gzip
+            return gzip.decompress(data)
+        if path.endswith(".zst"):
+            return _zstd_decompress(path, data)
+    except (OSError, EOFError, ValueError, lzma.LZMAError) as e:  # gzip's errors are OSErrors
+        raise SymdbError(path, f"cannot decompress: {e}") from None
+    return data
+
+
+def _zstd_decompress(path, data):
+    try:
+        import zstandard
+    except ImportError:
+        raise SymdbError(path, "reading .ko.zst needs the 'zstandard' package "
+                               "(pip install 'klp-convert[zstd]')") from None
+    try:
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except zstandard.ZstdError as e:
+        raise SymdbError(path, f"cannot decompress: {e}") from None
+
+
+def read_module(path, data=None, want_listed=False):
+    """One module's symbols in .symtab order with their core-view flags, or None for a livepatch
+    module (kbuild's recipe left those out of Symbols.list too)."""
+    path = str(path)
+    data = read_module_bytes(path) if data is None else data
+    scan = scan_symbols(data, path)
+    modinfo = _modinfo(scan, data)
+    if modinfo.get("livepatch") == "Y":
+        return None
+    name = modinfo.get("name") or module_runtime_name(path)
+    rows, exports, listed, files = _module_rows(scan, want_listed)
+    return ObjectSymbols(name, "module", path, rows, exports=exports,
+                         sections=[n for n, _t, _f in scan.sections], files=files,
+                         listed_names=sorted(listed, key=_c_collation) if want_listed else None,
+                         input_size=len(data), machine=scan.machine,
+                         vermagic=modinfo.get("vermagic"))
+
+
+def _module_rows(scan, want_listed):
+    """(rows, exports, nm-listed names, source files) of a module, in .symtab order (the full
+    view); rows index ``scan.sections`` for their section.
+
+    This loop runs for every symbol of a whole distribution's modules, so what depends only on
+    (st_info, section) is computed once per pair and cached.
+    """
+    sections = scan.sections
+    core = core_sections(sections)
+    letters = [section_letter(n, t, fl) for n, t, fl in sections]
+    names, values, sizes, infos, _others, _raw = scan.columns
+    rows, exports, listed, files = [], [], [], []
+    append = rows.append
+    cache = {}
+    source_file = None
+    for sym_name, value, size, info, shndx in zip(names, values, sizes, infos, scan.shndxs):
+        if shndx == SHN_UNDEF:
+            if want_listed and sym_name and info & 0xF != STT_SECTION:
+                listed.append(sym_name)
+            continue
+        if not sym_name:  # section symbols: no name can ever match them
+            continue
+        key = info << 32 | shndx
+        props = cache.get(key)
+        if props is None:
+            props = cache[key] = _symbol_props(info, shndx, sections, letters, core)
+        flags, section, file_block, is_file, in_ksymtab, listed_by_nm = props
+        if is_file:
+            source_file = len(files)
+            files.append(sym_name)
+        append((sym_name, flags, value, size, section, source_file if file_block else None))
+        if want_listed and listed_by_nm:
+            listed.append(sym_name)
+        if in_ksymtab and sym_name.startswith(KSYMTAB_PREFIX):
+            exports.append(_ksymtab_export(sym_name, sections[section][0]))
+    return rows, exports, listed, files
+
+
+def _symbol_props(info, shndx, sections, letters, core):
+    """(row flags, section index or None, belongs to the STT_FILE block, is STT_FILE, in a
+    __ksymtab* section, listed by nm) for a named, defined symbol of this st_info and section."""
+    sym_type = info & 0xF
+    section = shndx if shndx < len(sections) else None
+    letter = nm_letter(info, shndx, letters)
+    return (pack_flags(in_core_section(shndx, core), letter, info), section,
+            info >> 4 == STB_LOCAL and sym_type != STT_FILE, sym_type == STT_FILE,
+            section is not None and sections[section][0].startswith("__ksymtab"),
+            letter is not None)
+
+
+def _modinfo(scan, data):
+    """The key=value strings of .modinfo (the last value wins, as modinfo(8) shows them)."""
+    for index, (name, _t, _f) in enumerate(scan.sections):
+        if name == ".modinfo":
+            offset, size = scan.extents[index]
+            raw = bytes(data[offset:offset + size])
+            pairs = (item.partition("=") for item in
+                     raw.decode("utf-8", "replace").split("\0") if item)
+            return {key: value for key, _eq, value in pairs}
+    return {}
+
+
+def _ksymtab_export(symbol_name, section_name):
+    """(exported name, export type, None) for a `__ksymtab_<name>` symbol: EXPORT_SYMBOL_GPL
+    entries live in section __ksymtab_gpl; the namespace is not in the symbol table."""
+    export_type = "EXPORT_SYMBOL_GPL" if section_name.startswith("__ksymtab_gpl") \
+        else "EXPORT_SYMBOL"
+    return symbol_name[len(KSYMTAB_PREFIX):], export_type, None
+
+
+def kbuild_object_name(path):
+    """The name kbuild's Symbols.list recipe wrote for a module: `basename` without .ko, '-' kept."""
+    base = os.path.basename(path)
+    for suffix in MODULE_SUFFIXES[::-1]:
+        if base.endswith(suffix):
+            return base[:-len(suffix)]
+    return base
+
+
+# -- Module.symvers -----------------------------------------------------------------------------
+
+def read_symvers(path):
+    """{name: [(objname, export_type, namespace)]} from Module.symvers
+    (crc, name, module, export type, namespace; tab-separated)."""
+    exports = {}
+    for number, line in enumerate(_text_lines(path), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 4 or not fields[1] or not fields[2] \
+                or not fields[3].startswith("EXPORT_SYMBOL"):
+            raise SymdbError(path, f"line {number}: expected 'CRC<tab>NAME<tab>MODULE<tab>"
+                                   f"EXPORT_TYPE[<tab>NAMESPACE]', got {_shorten(line)!r}")
+        module = fields[2]
+        objname = VMLINUX if module == VMLINUX else module_runtime_name(module)
+        namespace = fields[4] if len(fields) > 4 and fields[4] else None
+        exports.setdefault(fields[1], []).append((objname, fields[3], namespace))
+    if not exports:
+        raise SymdbError(path, "no exports")
+    return exports
+
+
+# -- old Symbols.list -------------------------------------------------------------------------
+
+def is_symbols_list(head):
+    """Whether the first bytes of a file are an old Symbols.list header."""
+    return head.startswith(SYMBOLS_LIST_HEADER.encode())
+
+
+def read_symbols_list(path):
+    """ObjectSymbols from an old Symbols.list: names only, so positions are unknown. Object
+    names are mapped to runtime names ('-' -> '_'), which kbuild's recipe forgot to do."""
+    lines = _text_lines(path)
+    if not lines or not lines[0].startswith(SYMBOLS_LIST_HEADER):
+        raise SymdbError(path, f"not a Symbols.list (first line is not '{SYMBOLS_LIST_HEADER}')")
+    objects, current = {}, None
+    for number, line in enumerate(lines[1:], 2):
+        name = line.strip()
+        if not name:
+            continue
+        if name.startswith("*"):
+            objname = name[1:]
+            objname = objname if objname == VMLINUX else module_runtime_name(objname)
+            if not objname:
+                raise SymdbError(path, f"line {number}: empty object name")
+            current = objects.setdefault(objname, [])
+        elif current is None:
+            raise SymdbError(path, f"line {number}: symbol '{_shorten(name)}' before the first "
+                                   f"'*object' line")
+        else:
+            current.append((name, CORE, None, None, None, None))
+    result = []
+    for objname, rows in objects.items():
+        exports = [(r[0][len(KSYMTAB_PREFIX):], None, None) for r in rows
+                   if r[0].startswith(KSYMTAB_PREFIX)]
+        result.append(ObjectSymbols(objname, VMLINUX if objname == VMLINUX else "module",
+                                    str(path), rows, positions_known=False, exports=exports))
+    return result
+
+
+def format_symbols_list(objects):
+    """The old text format, as kbuild's recipe wrote it: vmlinux then each module in the order
+    given, every name nm lists (undefined ones included), in nm's order (C collation)."""
+    out = [SYMBOLS_LIST_HEADER]
+    for obj in objects:
+        title = VMLINUX if obj.kind == VMLINUX else kbuild_object_name(obj.path)
+        out.append("*" + title)
+        names = obj.listed_names if obj.listed_names is not None else \
+            sorted((r[0] for r in obj.rows), key=_c_collation)
+        out.extend(names)
+    return "\n".join(out) + "\n"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def read_head(path, size=64):
+    """The first bytes of an input, to tell its format by content."""
+    with _open_input(path) as f:
+        try:
+            return f.read(size)
+        except OSError as e:
+            raise SymdbError(path, f"cannot read: {e.strerror}") from None
+
+
+def _open_input(path):
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise SymdbError(path, f"cannot read: {e.strerror}") from None
+
+
+def _text_lines(path):
+    with _open_input(path) as f:
+        try:
+            data = f.read()
+        except OSError as e:
+            raise SymdbError(path, f"cannot read: {e.strerror}") from None
+    if b"\0" in data[:65536]:
+        raise SymdbError(path, "binary file, expected text")
+    return data.decode("utf-8", "surrogateescape").splitlines()
+
+
+def _c_collation(name):
+    """Sort key of LC_COLLATE=C (byte order), which kbuild sets for nm and sort."""
+    return name.encode("utf-8", "surrogateescape")
+
+
+def _shorten(text, limit=60):
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+__all__ = [
+    "SymdbError", "read_vmlinux", "read_vmlinux_elf", "system_map_view", "read_system_map",
+    "read_kallsyms", "find_module_files", "read_module", "read_module_bytes", "read_symvers",
+    "read_symbols_list", "is_symbols_list", "format_symbols_list", "kbuild_object_name",
+    "read_head",
+]

@@ -1,0 +1,297 @@
+"""SQLite storage of the symbol database (Python's sqlite3, nothing else).
+
+Schema (version 2):
+
+  meta(key, value)            kernel_release, arch, tool_version, schema_version, created_by
+  inputs(kind, path, files, bytes, sha256)
+                              one row per input: 'vmlinux', 'modules', 'symvers', 'symbols-list';
+                              a module tree counts its files and bytes, single files get a sha256
+  objects(id, name, kind, path, positions)
+                              name: 'vmlinux' or a module's runtime name (unique);
+                              positions: 'both' (full and core views known), 'core' (only the
+                              core view: a /proc/kallsyms dump) or 'none' (an old Symbols.list)
+  object_lists(object, sections, files)
+                              JSON lists of the object's section names and STT_FILE names,
+                              which its symbols refer to by index (a table of their own, so
+                              that opening a database reads only the narrow objects table)
+  symbols(id, object, name, flags, value, size, section, source_file)
+                              rows of each object in kallsyms order (modules: .symtab order, the
+                              full view), so a name's position is its rank by id among the rows
+                              of that name in that object; flags packs st_info, whether it is
+                              known, the module core view bit and the nm letter (model.py
+                              pack_flags); section, source_file: indices into the object's
+                              lists; value is stored as a signed 64-bit integer (vmlinux
+                              addresses are above 2**63)
+  exports(name, object, export_type, namespace)
+
+Indices: symbols(name, object) and exports(name), so a lookup reads a few pages, not the file.
+Positions are computed at lookup time (model.ranked_records), which keeps the build a plain
+sequential insert.
+"""
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+
+from .. import __version__
+from ..errors import KlpError
+
+SCHEMA_VERSION = "2"
+SQLITE_MAGIC = b"SQLite format 3\0"
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE inputs (kind TEXT NOT NULL, path TEXT NOT NULL, files INTEGER, bytes INTEGER,
+                     sha256 TEXT);
+CREATE TABLE objects (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+                      path TEXT, positions TEXT NOT NULL);
+CREATE TABLE object_lists (object INTEGER PRIMARY KEY, sections TEXT, files TEXT);
+CREATE TABLE symbols (id INTEGER PRIMARY KEY, object INTEGER NOT NULL, name TEXT NOT NULL,
+                      flags INTEGER NOT NULL, value INTEGER, size INTEGER, section INTEGER,
+                      source_file INTEGER);
+CREATE TABLE exports (name TEXT NOT NULL, object TEXT NOT NULL, export_type TEXT,
+                      namespace TEXT);
+"""
+INDICES = """
+CREATE INDEX IF NOT EXISTS symbols_by_name ON symbols (name);
+CREATE INDEX IF NOT EXISTS exports_by_name ON exports (name);
+"""
+
+_POSITIONS = {True: "both", "core": "core", False: "none"}
+_POSITIONS_BACK = {v: k for k, v in _POSITIONS.items()}
+
+
+class StorageError(KlpError):
+    """A symbol database file cannot be read or written."""
+
+
+def to_signed(value):
+    """SQLite integers are signed 64-bit: store u64 values above 2**63 as negatives."""
+    return value - (1 << 64) if value is not None and value >= 1 << 63 else value
+
+
+def to_unsigned(value):
+    return value + (1 << 64) if value is not None and value < 0 else value
+
+
+def positions_value(flag):
+    return _POSITIONS[flag]
+
+
+def positions_flag(value):
+    return _POSITIONS_BACK.get(value, False)
+
+
+class DatabaseWriter:
+    """Create a database at a temporary path beside ``path``; commit() renames it into place, so
+    a failed build leaves no partial file (and an existing database is replaced only at the end).
+    """
+
+    def __init__(self, path, base=None):
+        self.path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        umask = os.umask(0)
+        os.umask(umask)
+        self.mode = 0o666 & ~umask  # mkstemp's 0600 is not what a plain file write would give
+        try:
+            fd, self.tmp = tempfile.mkstemp(dir=directory, suffix=".tmp",
+                                            prefix=f".{os.path.basename(self.path)}.")
+            os.close(fd)
+            if base is not None:
+                with open(base, "rb") as src, open(self.tmp, "wb") as dst:
+                    dst.write(src.read())
+        except OSError as e:
+            self.tmp = None
+            raise StorageError(self.path, f"cannot write: {e.strerror}") from None
+        self.db = sqlite3.connect(self.tmp)
+        _fast_writes(self.db)
+        if base is None:
+            self.db.executescript(SCHEMA)
+            self.set_meta(schema_version=SCHEMA_VERSION, tool_version=__version__,
+                          created_by="klp-convert symbols")
+        self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
+                                .fetchone()[0])
+
+    def set_meta(self, **values):
+        self.db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                            [(k, v) for k, v in values.items() if v is not None])
+
+    def add_input(self, kind, path, files=None, size=None, digest=None):
+        self.db.execute("INSERT INTO inputs VALUES (?, ?, ?, ?, ?)",
+                        (kind, str(path), files, size, digest))
+
+    def object_names(self):
+        return {name: path for name, path in self.db.execute("SELECT name, path FROM objects")}
+
+    def add_object(self, obj, known_exports=frozenset()):
+        """Store one ObjectSymbols: its row, its symbols in order, and its own exports except
+        those in ``known_exports`` ({(name, objname)} already stored from Module.symvers)."""
+        object_id = self.next_object
+        self.next_object += 1
+        insert_object(self.db, object_id, obj)
+        self.add_exports((name, obj.name, export_type, namespace)
+                         for name, export_type, namespace in obj.exports
+                         if (name, obj.name) not in known_exports)
+
+    def merge(self, part):
+        """Copy every object, symbol and new export of a partial database (written by
+        PartWriter in a worker) into this one, keeping the symbols' order."""
+        self.db.execute("ATTACH DATABASE ? AS part", (part,))
+        try:
+            self.db.execute("INSERT INTO objects SELECT * FROM part.objects")
+            self.db.execute("INSERT INTO object_lists SELECT * FROM part.object_lists")
+            self.db.execute(
+                "INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
+                "SELECT object, name, flags, value, size, section, source_file "
+                "FROM part.symbols ORDER BY id")
+            self.db.execute(
+                "INSERT INTO exports SELECT * FROM part.exports p WHERE NOT EXISTS "
+                "(SELECT 1 FROM exports e WHERE e.name = p.name AND e.object = p.object)")
+            self.db.commit()
+        finally:
+            self.db.execute("DETACH DATABASE part")
+        self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
+                                .fetchone()[0])
+
+    def add_exports(self, rows):
+        """rows: (name, objname, export_type, namespace)."""
+        self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)", rows)
+
+    def create_export_index(self):
+        """Index exports before merging module parts: each merge checks for duplicates."""
+        self.db.execute(INDICES.strip().splitlines()[1])
+
+    def exports_known(self):
+        """{(name, objname)} already stored: a later source adds only what is missing."""
+        return set(self.db.execute("SELECT name, object FROM exports"))
+
+    def commit(self, create_indices=True):
+        try:
+            if create_indices:
+                self.db.executescript(INDICES)
+            self.db.commit()
+            self.db.close()
+            os.chmod(self.tmp, self.mode)
+            os.replace(self.tmp, self.path)
+            self.tmp = None
+        except (OSError, sqlite3.Error) as e:
+            raise StorageError(self.path, f"cannot write: {e}") from None
+        finally:
+            self.abort()
+
+    def abort(self):
+        if self.tmp is not None:
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            self.tmp = None
+
+
+class PartWriter:
+    """A scratch database with the objects, symbols and exports tables only, for one worker's
+    share of the modules; DatabaseWriter.merge() copies it into the real one."""
+
+    def __init__(self, path):
+        self.db = sqlite3.connect(path)
+        _fast_writes(self.db)
+        self.db.executescript(SCHEMA)
+
+    def add_object(self, object_id, obj):
+        insert_object(self.db, object_id, obj)
+        self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)",
+                            [(name, obj.name, export_type, namespace)
+                             for name, export_type, namespace in obj.exports])
+
+    def close(self):
+        self.db.commit()
+        self.db.close()
+
+
+def _fast_writes(db):
+    """A file nobody else sees until it is renamed into place needs no journal and no fsync.
+    (A larger page cache made the index build slower, measured: SQLite's sorter does better.)"""
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+
+
+def insert_object(db, object_id, obj):
+    """Insert the objects row and the symbols of one ObjectSymbols, in order."""
+    db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?)",
+               (object_id, obj.name, obj.kind, obj.path, positions_value(obj.positions_known)))
+    db.execute("INSERT INTO object_lists VALUES (?, ?, ?)",
+               (object_id, json.dumps(obj.sections), json.dumps(obj.files)))
+    # The object id is a literal in the statement so the rows can be bound as they are,
+    # without building a new tuple per symbol (the build inserts about a million).
+    sql = (f"INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
+           f"VALUES ({int(object_id)}, ?, ?, ?, ?, ?, ?)")
+    if obj.kind != "vmlinux":
+        try:
+            db.executemany(sql, obj.rows)
+            return
+        except OverflowError:  # a value above 2**63 in a module: only in a corrupt one
+            db.execute("DELETE FROM symbols WHERE object = ?", (object_id,))
+    db.executemany(sql, [(n, f, to_signed(v), z, s, src) for n, f, v, z, s, src in obj.rows])
+
+
+def is_database(head):
+    return head.startswith(SQLITE_MAGIC)
+
+
+def open_database(path):
+    """A read-only connection to a database file; StorageError if it is not one of ours."""
+    try:
+        db = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+        version = dict(db.execute("SELECT key, value FROM meta")).get("schema_version")
+    except sqlite3.Error as e:
+        raise StorageError(path, f"not a klp-convert symbol database ({e})") from None
+    if version != SCHEMA_VERSION:
+        db.close()
+        raise StorageError(path, f"symbol database schema {version!r} is not supported "
+                                 f"(expected {SCHEMA_VERSION})")
+    return db
+
+
+class Summary:
+    """What `klp-convert symbols --info` shows: meta, inputs, per-kind counts, exports, and
+    how many names occur more than once in one object (those need a sympos)."""
+
+    __slots__ = ("meta", "inputs", "kinds", "exports", "duplicated")
+
+
+def database_summary(path):
+    """A Summary of a database file (StorageError if it is not one we can read)."""
+    db = open_database(path)
+    try:
+        summary = Summary()
+        summary.meta = dict(db.execute("SELECT key, value FROM meta"))
+        summary.inputs = db.execute("SELECT kind, path, files, bytes, sha256 FROM inputs "
+                                    "ORDER BY rowid").fetchall()
+        summary.kinds = db.execute(
+            "SELECT o.kind, COUNT(DISTINCT o.id), COUNT(s.id) FROM objects o "
+            "LEFT JOIN symbols s ON s.object = o.id GROUP BY o.kind "
+            "ORDER BY o.kind = 'vmlinux' DESC, o.kind").fetchall()
+        summary.exports = db.execute("SELECT COUNT(*) FROM exports").fetchone()[0]
+        summary.duplicated = db.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM symbols GROUP BY object, name "
+            "HAVING COUNT(*) > 1)").fetchone()[0]
+        return summary
+    except sqlite3.Error as e:
+        raise StorageError(path, f"unreadable symbol database ({e})") from None
+    finally:
+        db.close()
+
+
+def file_digest(path):
+    """sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,288 @@
+"""`klp-convert symbols` on gcc-built module trees: compressed modules, bad modules skipped or
+refused, --add and out-of-tree databases, --format symbols-list against kbuild's recipe,
+--info, --lookup, and the defaults for a running system."""
+
+import gzip
+import lzma
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from klp_convert.cli import main
+from klp_convert.symdb import open_symbols
+from support.toolchains import require_tool
+from test_symdb_objects import link_module
+
+zstandard = pytest.importorskip("zstandard")
+
+
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory):
+    """demo-mod.ko (two compilation units), one-mod.ko (one), a livepatch module."""
+    tmp = tmp_path_factory.mktemp("mods")
+    return {
+        "demo": link_module(tmp, "demo-mod.ko", "alpha.c", "beta.c"),
+        "one": link_module(tmp, "one-mod.ko", "vmlinux_b.c"),
+        "patch": link_module(tmp, "patch.ko", "patch.c"),
+    }
+
+
+def make_tree(root, modules, compress=None):
+    """A module tree like /lib/modules/R/kernel, modules compressed as distributions do."""
+    layout = {"demo": "drivers/demo", "one": "fs/one", "patch": "extra"}
+    for key, path in modules.items():
+        target = root / layout[key] / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = path.read_bytes()
+        if compress == "xz":
+            target, data = target.with_name(target.name + ".xz"), lzma.compress(data)
+        elif compress == "gz":
+            target, data = target.with_name(target.name + ".gz"), gzip.compress(data)
+        elif compress == "zst":
+            target = target.with_name(target.name + ".zst")
+            data = zstandard.ZstdCompressor().compress(data)
+        target.write_bytes(data)
+    return root
+
+
+def run(*argv, capsys=None):
+    status = main([str(a) for a in argv])
+    out = capsys.readouterr() if capsys else None
+    return status, out
+
+
+def rows_of(db):
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT o.name, l.sections, l.files, s.name, s.flags, s.value, "
+                            "s.size, s.section, s.source_file FROM symbols s JOIN objects o "
+                            "ON o.id = s.object JOIN object_lists l ON l.object = o.id "
+                            "ORDER BY s.id").fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("compress", ["xz", "gz", "zst"])
+def test_compressed_modules_read_like_plain_ones(tmp_path, modules, compress, capsys):
+    plain = make_tree(tmp_path / "plain", modules)
+    packed = make_tree(tmp_path / "packed", modules, compress)
+    assert run("symbols", "--modules", plain, "-o", tmp_path / "a.symdb")[0] == 0
+    assert run("symbols", "--modules", packed, "-o", tmp_path / "b.symdb")[0] == 0
+    assert rows_of(tmp_path / "a.symdb") == rows_of(tmp_path / "b.symdb")
+    err = capsys.readouterr().err
+    assert "2 objects" in err and "1 livepatch modules left out" in err
+
+
+def test_modules_may_be_trees_and_files_mixed(tmp_path, modules, capsys):
+    tree = make_tree(tmp_path / "t", {"demo": modules["demo"]})
+    db = tmp_path / "k.symdb"
+    assert run("symbols", "--modules", tree, "--modules", modules["one"], "-o", db)[0] == 0
+    with open_symbols([db]) as index:
+        assert index.objects() == ["demo_mod", "one_mod"]
+
+
+def test_bad_module_is_skipped_with_a_warning(tmp_path, modules, capsys):
+    tree = make_tree(tmp_path / "t", modules)
+    bad = tree / "drivers" / "demo" / "broken.ko"
+    bad.write_bytes(modules["demo"].read_bytes()[:200])
+    (tree / "fs" / "one" / "bad.ko.xz").write_bytes(b"not xz at all")
+    db = tmp_path / "k.symdb"
+    status, out = run("symbols", "--modules", tree, "-o", db, capsys=capsys)
+    assert status == 0
+    assert f"warning: {bad}: skipped:" in out.err
+    assert "bad.ko.xz: skipped: cannot decompress" in out.err
+    assert "2 unreadable module files skipped" in out.err
+    with open_symbols([db]) as index:
+        assert index.objects() == ["demo_mod", "one_mod"]
+    strict = tmp_path / "strict.symdb"
+    status, out = run("symbols", "--strict", "--modules", tree, "-o", strict, capsys=capsys)
+    assert status == 2 and not strict.exists()
+    assert out.err.count("error:") == 1 and "Traceback" not in out.err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".strict")]
+
+
+def test_empty_result_is_an_error(tmp_path, modules, capsys):
+    tree = make_tree(tmp_path / "t", {"patch": modules["patch"]})
+    db = tmp_path / "k.symdb"
+    status, out = run("symbols", "--modules", tree, "-o", db, capsys=capsys)
+    assert status == 2 and "no symbols found" in out.err and not db.exists()
+
+
+def test_unreadable_input_is_one_line_error(tmp_path, capsys):
+    status, out = run("symbols", "--vmlinux", tmp_path / "missing", "-o", tmp_path / "x",
+                      capsys=capsys)
+    assert status == 2
+    assert out.err.strip().splitlines() == [
+        f"klp-convert: error: {tmp_path / 'missing'}: cannot read: No such file or directory"]
+    assert not (tmp_path / "x").exists()
+
+
+def test_add_out_of_tree_module(tmp_path, modules, capsys):
+    db = tmp_path / "k.symdb"
+    assert run("symbols", "--modules", modules["demo"], "-o", db)[0] == 0
+    before = rows_of(db)
+    assert run("symbols", "--add", db, modules["one"])[0] == 0
+    after = rows_of(db)
+    assert after[:len(before)] == before and len(after) > len(before)
+    with open_symbols([db]) as index:
+        assert index.objects() == ["demo_mod", "one_mod"]
+        [record] = index.lookup_in("one_mod", "other_entry")
+        assert record.position == 1
+    status, out = run("symbols", "--add", db, modules["one"], capsys=capsys)
+    assert status == 2
+    assert f"object 'one_mod' is already in {db} (from {modules['one']})" in out.err
+    assert rows_of(db) == after
+
+
+def test_separate_out_of_tree_database_combines(tmp_path, modules, capsys):
+    kernel, extra = tmp_path / "kernel.symdb", tmp_path / "extra.symdb"
+    assert run("symbols", "--modules", modules["demo"], "-o", kernel)[0] == 0
+    assert run("symbols", "--modules", modules["one"], "-o", extra)[0] == 0
+    with open_symbols([kernel, extra]) as index:
+        assert index.objects() == ["demo_mod", "one_mod"]
+        assert [r.objname for r in index.lookup("type_show")] == ["one_mod"]
+    status, out = run("symbols", "--lookup", "helper", kernel, extra, capsys=capsys)
+    assert status == 0
+    lines = out.out.splitlines()
+    assert len(lines) == 3 and lines[1].split()[:3] == ["demo_mod", "1/2", "1/2"]
+    assert "alpha.c" in lines[1] and "beta.c" in lines[2]
+
+
+def test_lookup_missing_name(tmp_path, modules, capsys):
+    db = tmp_path / "k.symdb"
+    run("symbols", "--modules", modules["demo"], "-o", db)
+    status, out = run("symbols", "--lookup", "no_such_symbol", db, capsys=capsys)
+    assert status == 1 and "no_such_symbol: not found" in out.err
+
+
+def test_info_summarises(tmp_path, modules, capsys):
+    db = tmp_path / "k.symdb"
+    run("symbols", "--modules", make_tree(tmp_path / "t", modules), "-o", db,
+        "--kernel-release", "9.9.9-test")
+    capsys.readouterr()
+    status, out = run("symbols", "--info", db, capsys=capsys)
+    assert status == 0
+    assert "kernel_release: 9.9.9-test" in out.out and "arch: x86_64" in out.out
+    assert "module: 2 objects" in out.out
+    assert f"modules: {tmp_path / 't'} (2 files," in out.out
+
+
+def nm_names(path):
+    """What kbuild's recipe took from each object: `nm -f posix X | cut -d' ' -f1`."""
+    out = subprocess.run(["nm", "-f", "posix", str(path)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "LC_ALL": "C"}).stdout
+    return [line.split(" ")[0] for line in out.splitlines()]
+
+
+def test_symbols_list_format_equals_kbuild_recipe(tmp_path, modules, capsys):
+    """The recipe: header, '*vmlinux' and nm's names, then each non-livepatch module sorted by
+    path, '*<basename>' and nm's names. Run here with nm on the same inputs."""
+    require_tool("nm")
+    tree = make_tree(tmp_path / "t", modules)
+    vmlinux = tmp_path / "vmlinux"
+    subprocess.run(["gcc", "-O2", "-nostdlib", "-static", "-no-pie", "-o", str(vmlinux),
+                    str(Path(__file__).parent / "data" / "symdb" / "vmlinux_a.c"),
+                    str(Path(__file__).parent / "data" / "symdb" / "vmlinux_b.c")], check=True)
+    out = tmp_path / "Symbols.list"
+    assert run("symbols", "--format", "symbols-list", "--vmlinux", vmlinux, "--modules", tree,
+               "-o", out)[0] == 0
+    expected = ["klp-convert-symbol-data.0.1", "*vmlinux", *nm_names(vmlinux)]
+    for module in sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*.ko")):
+        if module.startswith("extra/"):  # the livepatch module
+            continue
+        expected += ["*" + Path(module).name[:-3], *nm_names(tree / module)]
+    assert out.read_text().splitlines() == expected
+    with open_symbols([out]) as index:  # and it reads back
+        assert index.objects() == ["vmlinux", "demo_mod", "one_mod"]
+
+
+def test_defaults_use_the_running_system(tmp_path, capsys, monkeypatch):
+    if not os.access("/proc/kallsyms", os.R_OK):
+        pytest.skip("/proc/kallsyms is not readable here")
+    monkeypatch.setattr("klp_convert.commands.symbols._readable_map", lambda path: False)
+    db = tmp_path / "running.symdb"
+    status, out = run("symbols", "-o", db, capsys=capsys)
+    assert status == 0, out.err
+    with open_symbols([db]) as index:
+        assert index.kernel_release == os.uname().release
+        assert index.lookup_in("vmlinux", "_stext")
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, modules, capsys, monkeypatch):
+    tree = make_tree(tmp_path / "t", modules)
+    run("symbols", "--modules", tree, "-o", tmp_path / "quiet.symdb")
+    assert "\r" not in capsys.readouterr().err  # not a terminal: no bar
+    monkeypatch.setattr("klp_convert.commands.symbols.PROGRESS_MIN_FILES", 1)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    run("symbols", "--modules", tree, "-o", tmp_path / "bar.symdb")
+    err = capsys.readouterr().err
+    assert "\r[" in err and "3/3 modules" in err and err.split("\r")[-1].count("\n") >= 1
+
+
+@pytest.mark.parametrize("content", [
+    b"SQLite format 3\0" + b"\xff" * 4000,  # the magic, then garbage
+    None,  # a valid SQLite database that is not ours
+])
+def test_bad_database_is_one_line_error(tmp_path, content, capsys):
+    path = tmp_path / "bad.symdb"
+    if content is None:
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+        conn.close()
+    else:
+        path.write_bytes(content)
+    for argv in (["--info", path], ["--lookup", "x", path], ["--add", path, path]):
+        status, out = run("symbols", *argv, capsys=capsys)
+        assert status == 2, argv
+        lines = out.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"klp-convert: error: {path}: "), argv
+
+
+def test_module_symvers_wins_over_ksymtab(tmp_path, modules, capsys):
+    symvers = tmp_path / "Module.symvers"
+    symvers.write_text("0x12345678\talpha_entry\tdrivers/demo/demo-mod\tEXPORT_SYMBOL_GPL\t"
+                       "DEMO_NS\n0x9abcdef0\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n")
+    db = tmp_path / "k.symdb"
+    assert run("symbols", "--modules", modules["demo"], "--symvers", symvers, "-o", db)[0] == 0
+    with open_symbols([db]) as index:
+        [export] = index.exporters("alpha_entry")
+        assert tuple(export) == ("demo_mod", "EXPORT_SYMBOL_GPL", "DEMO_NS")
+        [record] = index.lookup("alpha_entry")
+        assert record.exported and record.namespace == "DEMO_NS"
+        assert [tuple(e) for e in index.exporters("printk")] == [("vmlinux", "EXPORT_SYMBOL",
+                                                                  None)]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM exports").fetchone()[0] == 2
+    conn.close()
+    symvers.write_text("0x1\tgood\tvmlinux\tEXPORT_SYMBOL\t\nbroken line\n")
+    status, out = run("symbols", "--modules", modules["demo"], "--symvers", symvers, "-o",
+                      tmp_path / "x.symdb", capsys=capsys)
+    assert status == 2 and f"{symvers}: line 2: expected" in out.err
+
+
+def test_build_is_deterministic_and_parallel_equals_serial(tmp_path, modules, monkeypatch):
+    """The same inputs give the same bytes; reading modules in worker processes (chunks of one
+    module, so several scratch databases are merged) gives the same content as reading them
+    here."""
+    tree = make_tree(tmp_path / "t", modules)
+    serial, again, parallel = (tmp_path / n for n in ("s.symdb", "a.symdb", "p.symdb"))
+    assert run("symbols", "--modules", tree, "-o", serial)[0] == 0
+    assert run("symbols", "--modules", tree, "-o", again)[0] == 0
+    assert serial.read_bytes() == again.read_bytes()
+    monkeypatch.setattr("klp_convert.symdb.build.PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr("klp_convert.symdb.build.CHUNK", 1)
+    monkeypatch.setattr("klp_convert.symdb.build._worker_count", lambda: 2)
+    assert run("symbols", "--modules", tree, "-o", parallel)[0] == 0
+    assert dump(serial) == dump(parallel)  # bytes differ only in SQLite's change counter
+
+
+def dump(db):
+    conn = sqlite3.connect(db)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()

@@ -1,0 +1,211 @@
+"""The symbol database on small gcc-built objects: module views, source files, exports,
+livepatch modules left out, a tiny linked "vmlinux" checked against nm, and the query API."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from klp_convert.elf.reader import scan_symbols
+from klp_convert.errors import KlpError
+from klp_convert.symdb import Export, Sources, build_database, open_symbols
+from klp_convert.symdb.sources import read_module, read_vmlinux_elf, system_map_view
+from support.toolchains import require_tool
+
+DATA = Path(__file__).parent / "data" / "symdb"
+
+
+def compile_objects(tmp, *sources):
+    require_tool("gcc")
+    objects = []
+    for source in sources:
+        obj = tmp / (Path(source).stem + ".o")
+        subprocess.run(["gcc", "-c", "-O2", "-fno-asynchronous-unwind-tables", "-o", str(obj),
+                        str(DATA / source)], check=True, capture_output=True, text=True)
+        objects.append(obj)
+    return objects
+
+
+def link_module(tmp, name, *sources):
+    """A relocatable .ko from C files, linked as kbuild does (ld -r)."""
+    out = tmp / name
+    subprocess.run(["ld", "-r", "-o", str(out), *map(str, compile_objects(tmp, *sources))],
+                   check=True, capture_output=True, text=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """A module tree: demo-mod.ko (alpha.c + beta.c) and a livepatch module, in subdirectories."""
+    tmp = tmp_path_factory.mktemp("symdb")
+    root = tmp / "tree"
+    (root / "drivers" / "demo").mkdir(parents=True)
+    (root / "live").mkdir()
+    link_module(tmp, "demo-mod.ko", "alpha.c", "beta.c").rename(
+        root / "drivers" / "demo" / "demo-mod.ko")
+    link_module(tmp, "patch.ko", "patch.c").rename(root / "live" / "patch.ko")
+    return root
+
+
+@pytest.fixture(scope="module")
+def vmlinux(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("vmlinux")
+    require_tool("gcc")
+    out = tmp / "vmlinux"
+    subprocess.run(["gcc", "-O2", "-nostdlib", "-static", "-no-pie", "-o", str(out),
+                    str(DATA / "vmlinux_a.c"), str(DATA / "vmlinux_b.c")],
+                   check=True, capture_output=True, text=True)
+    return out
+
+
+def readelf_symbols(path):
+    """(name, ndx) per .symtab entry except section symbols (readelf shows them with their
+    section's name), from readelf: an independent view of the table order."""
+    out = subprocess.run(["readelf", "-sW", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 7 and fields[0].endswith(":") and fields[0][:-1].isdigit() \
+                and fields[3] != "SECTION":
+            rows.append((fields[7] if len(fields) > 7 else "", fields[6]))
+    return rows
+
+
+def test_module_rows_follow_symtab_order(tree):
+    path = tree / "drivers" / "demo" / "demo-mod.ko"
+    obj = read_module(path)
+    assert obj.name == "demo_mod"  # from .modinfo name=
+    expected = [name for name, ndx in readelf_symbols(path) if ndx != "UND" and name]
+    assert [r[0] for r in obj.rows] == expected
+
+
+def test_livepatch_module_is_left_out(tree):
+    assert read_module(tree / "live" / "patch.ko") is None
+
+
+@pytest.fixture(scope="module")
+def index(tree, vmlinux, tmp_path_factory):
+    db = tmp_path_factory.mktemp("db") / "kernel.symdb"
+    report = build_database(db, Sources(str(vmlinux), [str(tree)]))
+    assert report.livepatch == [str(tree / "live" / "patch.ko")]
+    with open_symbols([db]) as index:
+        yield index
+
+
+def test_two_locals_from_two_compilation_units(index):
+    helpers = index.lookup_in("demo_mod", "helper")
+    assert [(h.position, h.count, h.source_file) for h in helpers] == \
+        [(1, 2, "alpha.c"), (2, 2, "beta.c")]
+    assert [(h.core_position, h.core_count) for h in helpers] == [(1, 2), (2, 2)]
+    assert all(h.bind == "LOCAL" and h.sym_type == "FUNC" and h.section == ".text"
+               for h in helpers)
+
+
+def test_init_duplicate_makes_views_differ(index):
+    init, core = index.lookup_in("demo_mod", "setup")
+    assert (init.section, init.position, init.core_position) == (".init.text", 1, None)
+    assert (core.section, core.position, core.core_position) == (".text", 2, 1)
+    assert (init.count, init.core_count) == (2, 1)
+
+
+def test_names_with_dots(index):
+    [clone] = index.lookup_in("demo_mod", "beta_work.isra.0")
+    assert clone.source_file == "beta.c" and clone.position == 1
+    [static] = index.lookup_in("demo_mod", "calls.0")
+    assert static.sym_type == "OBJECT" and static.section == ".bss"
+    [vstatic] = index.lookup("name.0")
+    assert vstatic.objname == "vmlinux" and vstatic.source_file == "vmlinux_b.c"
+
+
+def test_exports_from_ksymtab(index):
+    assert index.exporters("alpha_entry") == [Export("demo_mod", "EXPORT_SYMBOL_GPL", None)]
+    [entry] = index.lookup("alpha_entry")
+    assert entry.exported and entry.export_type == "EXPORT_SYMBOL_GPL"
+    [other] = index.lookup("beta_entry")
+    assert not other.exported and index.exporters("beta_entry") == []
+
+
+def test_objects_and_metadata(index):
+    assert index.objects() == ["vmlinux", "demo_mod"]
+    assert index.has_object("demo_mod") and not index.has_object("patch")
+    assert index.positions_known("vmlinux") and index.positions_known("demo_mod")
+    assert index.arch == "x86_64"
+
+
+def test_vmlinux_positions_and_files(index):
+    shows = index.lookup_in("vmlinux", "type_show")
+    assert [(s.position, s.core_position, s.count, s.source_file) for s in shows] == \
+        [(1, 1, 2, "vmlinux_a.c"), (2, 2, 2, "vmlinux_b.c")]
+    assert shows[0].address < shows[1].address
+    assert all(s.section is None and s.type_letter == "t" for s in shows)
+
+
+def test_kallsyms_filters(index):
+    # absolute (__crc_*), mksysmap's prefixes (__kstrtab_*) and kallsyms' own list
+    for name in ("__crc_strong_entry", "__kstrtab_strong_entry", "kallsyms_num_syms"):
+        assert index.lookup(name) == []
+    assert [r.type_letter for r in index.lookup("weak_entry")] == ["W"]
+
+
+def test_system_map_view_matches_nm(vmlinux):
+    """Our letters and `nm -n` order, filtered like scripts/mksysmap, equal nm's own output."""
+    require_tool("nm")
+    lines = subprocess.run(["nm", "-n", str(vmlinux)], capture_output=True, text=True,
+                           check=True, env={"LC_ALL": "C"}).stdout.splitlines()
+    expected = []
+    for line in lines:
+        address, letter, name = line.split()
+        if letter in "aNUw" or name.startswith(("$", ".L", "__crc_", "__kstrtab_")):
+            continue
+        expected.append((int(address, 16), letter, name))
+    assert [e[:3] for e in system_map_view(vmlinux)] == expected
+
+
+def test_kallsyms_order_at_one_address(index, vmlinux):
+    # At _edata's address: ordinary names first, then by leading underscores, and
+    # linker-provided names (__bss_start) last; the weak alias after the strong symbol.
+    at = {}
+    for name in ("name.0", "_edata", "__bss_start", "strong_entry", "weak_entry"):
+        [record] = index.lookup_in("vmlinux", name)
+        at[name] = record
+    obj = read_vmlinux_elf(vmlinux)
+    order = [r[0] for r in obj.rows]
+    assert order.index("name.0") < order.index("_edata") < order.index("__bss_start")
+    assert order.index("strong_entry") + 1 == order.index("weak_entry")
+    assert at["name.0"].address == at["_edata"].address == at["__bss_start"].address
+
+
+def test_two_inputs_with_one_object_is_an_error(tree, tmp_path):
+    one, two = tmp_path / "one.symdb", tmp_path / "two.symdb"
+    build_database(one, Sources(None, [str(tree)]))
+    shutil.copy(one, two)
+    with pytest.raises(KlpError, match="demo_mod.*also in .*one.symdb"):
+        open_symbols([one, two])
+
+
+def test_corrupt_modules_raise_only_klp_errors(tree):
+    """Truncated or byte-flipped modules: read_module returns or raises KlpError (a module
+    tree's reader turns that into a warning), never anything else."""
+    import random
+    data = (tree / "drivers" / "demo" / "demo-mod.ko").read_bytes()
+    rng = random.Random(3)
+    cases = [data[:n] for n in range(0, len(data), max(1, len(data) // 60))]
+    # where a flipped byte matters most: ELF header, section headers, symbol and string tables
+    scan = scan_symbols(data, "demo-mod.ko")
+    shoff = int.from_bytes(data[0x28:0x30], "little")
+    regions = [(0, 64), (shoff, len(data))] + [
+        (offset, offset + size) for (name, _t, _f), (offset, size)
+        in zip(scan.sections, scan.extents) if name in (".symtab", ".strtab", ".modinfo")]
+    for _ in range(600):
+        corrupt = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            start, end = rng.choice(regions)
+            corrupt[rng.randrange(start, end)] = rng.randrange(256)
+        cases.append(bytes(corrupt))
+    for case in cases:
+        try:
+            read_module("corrupt.ko", data=case)
+        except KlpError as e:
+            assert str(e).startswith("corrupt.ko: ") and "\n" not in str(e)
