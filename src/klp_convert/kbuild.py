@@ -1,5 +1,7 @@
 """Out-of-tree livepatch builds: run kbuild, then convert every module it built that says
-`livepatch=Y` in its .modinfo.
+`livepatch=Y` in its .modinfo. The conversion checks its result as `klp-convert check` does,
+with the same symbol databases, before it writes it: check's errors refuse the module, its
+warnings go to ``log``.
 
 kbuild links `foo.ko`; we keep that file as `foo.unconverted.ko` and write the converted module
 back to `foo.ko`, where kbuild (modules_install, the user) expects it. The converted file gets

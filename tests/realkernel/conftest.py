@@ -32,6 +32,7 @@ class BuildContext:
         self.kernel = kernel
         self.workdir = workdir
         self._database = None
+        self.kbuild_messages = {}  # scenario -> what `klp-convert kbuild` said on stderr
 
     @property
     def kernel_database(self):
@@ -59,12 +60,12 @@ def build_readme_example(ctx, source):
     (livepatch / "hello_klp.c").write_text(
         "\n".join(line[4:] for line in body.splitlines()) + "\n")
     (livepatch / "Kbuild").write_text("obj-m += hello_klp.o\n")
-    build_livepatch(ctx.kernel, source, [ctx.kernel_database])
+    return build_livepatch(ctx.kernel, source, [ctx.kernel_database])
 
 
 def build_converted(ctx, source):
     """Target modules, their database, and the livepatch through `klp-convert kbuild`."""
-    build_livepatch(ctx.kernel, source, [ctx.kernel_database])
+    return build_livepatch(ctx.kernel, source, [ctx.kernel_database])
 
 
 # scenario -> how its modules are built; the boot runs them in this order.
@@ -112,7 +113,9 @@ def suite(ctx):
         source = copy_scenario(name, workdir)
         try:
             with timed(name, "build"):
-                build(ctx, source)
+                kbuild = build(ctx, source)
+            if kbuild is not None:
+                ctx.kbuild_messages[name] = kbuild.stderr
             guest_dirs[name] = guest_directory(source)
         except BuildFailed as e:
             failures[name] = str(e)

@@ -8,7 +8,9 @@ tests/realkernel/scenarios/<name>/.
 
 import pytest
 
+from klp_convert.check import ERROR, check_module, will_load
 from klp_convert.elf import ElfObject
+from klp_convert.symdb import open_symbols
 
 from support import guest
 from support.broken import VARIANTS
@@ -52,6 +54,9 @@ def test_talk_example(suite, ctx):
     names = {sym.name for sym in converted.symbols}
     assert "loops_per_jiffy" in names and ".klp.sym.vmlinux.max_threads,0" in names
     assert not [n for n in names if n.startswith(".klp.sym.") and "loops_per_jiffy" in n]
+    # `klp-convert kbuild` passed on check's warning: foo cannot be reloaded under the patch.
+    assert "klp_talk.ko: warning: " in ctx.kbuild_messages["talk"]
+    assert "foo cannot be unloaded" in ctx.kbuild_messages["talk"]
     assert s.values("insmod.foo") == s.values("insmod.klp_talk") == ["ok"], s.report()
     assert s.value("klp_talk.enabled") == "1" and s.value("klp_talk.transition") == "0"
     # vmlinux: cmdline_proc_show() replaced; max_threads (static in kernel/fork.c) read, and
@@ -245,14 +250,11 @@ def test_broken_variant_kernel_and_check_agree(broken, variant):
         assert oopsed and s.value("cmdline.status") != "0", s.report()
     else:
         assert s.kmsg_with(message), s.report()
-    check = pytest.importorskip("klp_convert.check", reason="klp-convert check (issue 5)")
-    from klp_convert.symdb import open_symbols
-
     with open_symbols(databases) as index:
-        findings = check.check_module(modules[variant], index=index)
-    errors = [f for f in findings if f.severity == check.ERROR]
+        findings = check_module(modules[variant], index=index)
+    errors = [f for f in findings if f.severity == ERROR]
     report = "\n".join(line for f in findings for line in f.lines())
-    assert check.will_load(findings) == (variant == "good"), report
+    assert will_load(findings) == (variant == "good"), report
     if variant != "good" and loads:
         assert all(f.kernel_message is None for f in errors), report  # the kernel is silent
     elif message:
