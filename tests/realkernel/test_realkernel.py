@@ -83,12 +83,23 @@ def test_late_patching(suite):
     assert s.value("insmod.klp_late") == "ok", s.report()
     assert s.value("insmod.bar") == "ok", s.report()
     assert s.kmsg_with("applying patch 'klp_late' to loading module 'bar'"), s.report()
-    # bar_init() hit 2; the patched state adds bar_limit (40) once.
+    # bar_init() hit 2; the patched state adds bar_limit (40) once; a fresh bar starts at 2.
     assert s.values("bar") == ["patched", "unpatched"], s.report()
-    assert s.value("limit") == "40" and s.values("hits") == ["42", "42"], s.report()
+    assert s.value("limit") == "40" and s.values("hits") == ["42", "2"], s.report()
     for symbol in ("bar_limit", "bar_hits", "bar_hit"):
         assert_same_address(s, symbol)
     assert s.value("unpatch") == "ok" and s.value("rmmod.bar") == "ok", s.report()
+
+
+def test_late_patching_target_reload_fails_as_check_warned(suite, ctx):
+    """KERNEL-RULES 10: with the patch enabled, bar can go but not come back (its relocations
+    in the patch are still applied); klp-convert check, run by kbuild, warned about it."""
+    s = suite.scenario("late")
+    assert "bar cannot be unloaded and loaded again" in ctx.kbuild_messages["late"]
+    assert s.value("rmmod.bar.patched") == "ok", s.report()
+    assert s.value("reload.patched") == "failed", s.report()
+    assert s.kmsg_with("Skipping invalid relocation target, existing value is nonzero")
+    assert s.value("reload.unpatched") == "ok", s.report()
 
 
 def test_duplicated_vmlinux_name_by_position_and_by_file(suite, ctx):
