@@ -1,5 +1,5 @@
-/* A toy EXPORT_SYMBOL: what matters to klp-convert is the __ksymtab_<name> symbol. */
+/* A toy EXPORT_SYMBOL: a __ksymtab_<name> symbol in section __ksymtab, as in a linked module. */
 #define EXPORT_SYMBOL(sym)						\
 	extern typeof(sym) sym;						\
 	const void *__ksymtab_##sym					\
-	__attribute__((used, section("___ksymtab+" #sym))) = &sym
+	__attribute__((used, section("__ksymtab"))) = &sym
