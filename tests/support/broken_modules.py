@@ -127,6 +127,12 @@ def symbol_not_livepatch(obj):
     first_symbol(module_section(obj)).place(SHN_UNDEF)
 
 
+def symbol_defined_in_module(obj):
+    """The klp symbol defined in a section: simplify_symbols accepts it, klp does not."""
+    sec = module_section(obj)
+    first_symbol(sec).place(sec.info)
+
+
 def symbol_without_position(obj):
     sym = first_symbol(vmlinux_code_section(obj))
     sym.name = sym.name.rsplit(",", 1)[0]
@@ -233,6 +239,8 @@ VARIANTS = [
     Variant("module-section-not-alloc", clear_alloc_module, "klp-section-alloc"),
     Variant("target-not-alloc", target_not_alloc, "klp-section-target"),
     Variant("symbol-not-livepatch", symbol_not_livepatch, "klp-symbol-shndx",
+            f"{MODULE_NAME}: Unknown symbol .klp.sym.foo.count_it,0 (err -2)"),
+    Variant("symbol-defined-not-livepatch", symbol_defined_in_module, "klp-symbol-shndx",
             f"{K}symbol .klp.sym.foo.count_it,0 is not marked as a livepatch symbol"),
     Variant("symbol-without-position", symbol_without_position, "klp-symbol-name",
             f"{K}symbol .klp.sym.vmlinux.hats has an incorrectly formatted name"),

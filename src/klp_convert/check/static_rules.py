@@ -128,8 +128,8 @@ def rule_klp_symbols(ctx):
     for objname, sec in ctx.klp_sections_by_object():
         for rel in sec.relocations:
             sym = rel.symbol
-            if sym.name in reported:
-                continue
+            if sym.name in reported or _undefined_klp_name(sym):
+                continue  # the loader stops earlier, at 'Unknown symbol' (see below)
             if not is_livepatch_symbol(sym):
                 reported.add(sym.name)
                 ctx.error("klp-symbol-shndx", f"'{sym.name}' is used by '{sec.name}' but is not "
@@ -326,12 +326,17 @@ def rule_klp_arch(ctx):
                   fix="since 5.8 the relocations belong in the .klp.rela sections")
 
 
-def rule_undefined_weak_klp(ctx):
-    """A '.klp.sym.' symbol left SHN_UNDEF is looked up by the normal loader and not found."""
+def _undefined_klp_name(sym):
+    """A '.klp.sym.*' name left SHN_UNDEF (and not weak): nobody exports such a name."""
+    return (is_klp_sym_name(sym.name) and sym.section is None
+            and sym.reserved_shndx == SHN_UNDEF and sym.bind != STB_WEAK)
+
+
+def rule_undefined_klp_symbols(ctx):
+    """A '.klp.sym.' symbol left SHN_UNDEF is looked up by the normal loader (simplify_symbols,
+    before any relocation) and not found: the load stops there."""
     for sym in ctx.obj.symbols[1:]:
-        if (is_klp_sym_name(sym.name) and not sym.name.startswith(".klp.sym.rela.")
-                and sym.section is None
-                and sym.reserved_shndx == SHN_UNDEF and sym.bind != STB_WEAK):
+        if _undefined_klp_name(sym) and not sym.name.startswith(".klp.sym.rela."):
             ctx.error("klp-symbol-shndx", f"'{sym.name}' is undefined, not SHN_LIVEPATCH",
                       kernel=_unknown_symbol(ctx, sym.name),
                       fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
@@ -361,7 +366,7 @@ STATIC_RULES = [
     rule_klp_section_name,
     rule_klp_section_header,
     rule_klp_symbols,
-    rule_undefined_weak_klp,
+    rule_undefined_klp_symbols,
     rule_livepatch_symbol_in_normal_rela,
     rule_cross_object,
     rule_reloc_types,
