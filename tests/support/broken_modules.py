@@ -27,6 +27,7 @@ MODULE_NAME = "klp_check_demo"
 VERMAGIC = "6.1.0-99-amd64 SMP preempt mod_unload modversions "
 R_X86_64_NONE = 0
 R_X86_64_GOTPCREL = 9
+R_X86_64_32 = 10
 
 
 def build_unconverted(tmp_path, release="6.1.0-99-amd64"):
@@ -190,6 +191,14 @@ def normal_reloc_on_same_bytes(obj):
     normal_twin(obj, sec).relocations += [Relocation(rel.offset, rel.type, local, 0)]
 
 
+def zero_extended_reloc(obj):
+    """A normal relocation as code built without -mcmodel=kernel has it (R_X86_64_32)."""
+    normal = next(s for s in obj.relocation_sections()
+                  if s.relocations and not s.name.startswith(".klp.") and s.info.flags & SHF_ALLOC
+                  and s.info.name.startswith(".text"))
+    normal.relocations[0].type = R_X86_64_32
+
+
 def klp_arch_section(obj):
     """A pre-5.8 '.klp.arch' section; its content does not matter, 5.8+ never reads it."""
     obj.add_section(Section(".klp.arch.vmlinux..altinstructions", SHT_PROGBITS,
@@ -259,6 +268,8 @@ VARIANTS = [
             "type 4"),
     Variant("normal-reloc-on-same-bytes", normal_reloc_on_same_bytes, "x86-target-bytes",
             "x86/modules: Skipping invalid relocation target, existing value is nonzero"),
+    Variant("zero-extended-reloc", zero_extended_reloc, "x86-reloc-range",
+            "overflow in relocation type 10 val"),
     Variant("klp-arch-section", klp_arch_section, "klp-arch"),
     # accepted by the kernel
     Variant("vmlinux-section-not-alloc", clear_alloc_vmlinux, "klp-section-alloc", loads=True),

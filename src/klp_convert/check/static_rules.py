@@ -6,7 +6,8 @@ are the lines Linux 6.1 prints (kernel/livepatch/core.c prefixes its own with 'l
 
 from ..elf import RelocationSection
 from ..elf.constants import (
-    EM_X86_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_RELA, STB_WEAK,
+    EM_X86_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_ABS, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_RELA,
+    STB_WEAK,
 )
 from ..kernel.klp_sscanf import OBJNAME_WIDTH, scan_klp_rela, scan_klp_sym
 from ..kernel.modinfo import modinfo_value, release_version, vermagic_release
@@ -309,6 +310,28 @@ def _check_x86_overlaps(ctx, target, spans):
                       "R_X86_64_NONE or delete it)")
 
 
+R_X86_64_32 = 10
+
+
+def rule_x86_64_zero_extended(ctx):
+    """x86-64 modules and vmlinux live in the top 2 GB: an R_X86_64_32 (zero-extended) value
+    never fits and the loader refuses it; code built without -mcmodel=kernel has them. Only
+    absolute symbols, and vmlinux per-cpu ones (small offsets), fit."""
+    if ctx.obj.machine != EM_X86_64:
+        return
+    for sec in ctx.applied_sections():
+        for rel in sec.relocations:
+            if rel.type != R_X86_64_32 or rel.symbol.shndx == SHN_ABS:
+                continue
+            report = ctx.warning if is_livepatch_symbol(rel.symbol) else ctx.error
+            report("x86-reloc-range", f"'{sec.name}' has an R_X86_64_32 relocation against "
+                   f"'{rel.symbol.name}': a kernel address does not fit in 32 unsigned bits"
+                   + (" (unless it is a per-cpu symbol)" if report == ctx.warning else ""),
+                   kernel=f"overflow in relocation type {R_X86_64_32} val",
+                   fix="compile with -mcmodel=kernel (kbuild does)")
+            break
+
+
 def rule_klp_arch(ctx):
     """Rule 11: `.klp.arch.*` sections were dropped in Linux 5.8; a newer kernel ignores them."""
     arch_sections = [s for s in ctx.obj.sections if s.name.startswith(".klp.arch.")]
@@ -372,6 +395,7 @@ STATIC_RULES = [
     rule_reloc_types,
     rule_special_sections,
     rule_x86_64_target_bytes,
+    rule_x86_64_zero_extended,
     rule_klp_arch,
     rule_module_reload,
 ]
