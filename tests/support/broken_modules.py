@@ -97,6 +97,11 @@ def drop_livepatch_modinfo(obj):
     sec.data = sec.data.replace(b"livepatch=Y\0", b"")
 
 
+def drop_module_struct(obj):
+    """Under another name the loader does not find struct module (code still refers to it)."""
+    obj.section_by_name(".gnu.linkonce.this_module").name = ".data.module_struct"
+
+
 def clear_rela_livepatch(obj):
     vmlinux_code_section(obj).flags &= ~SHF_RELA_LIVEPATCH
 
@@ -271,7 +276,9 @@ VARIANTS = [
     Variant("zero-extended-reloc", zero_extended_reloc, "x86-reloc-range",
             "overflow in relocation type 10 val"),
     Variant("klp-arch-section", klp_arch_section, "klp-arch"),
-    # accepted by the kernel
+    # check accepts these (with a warning)
+    Variant("no-module-struct", drop_module_struct, "module-object",
+            f"{MODULE_NAME}: No module found in object", loads=True),
     Variant("vmlinux-section-not-alloc", clear_alloc_vmlinux, "klp-section-alloc", loads=True),
     Variant("symbol-trailing-text", symbol_trailing_text, "klp-symbol-name", loads=True),
     Variant("single-dot-section-names", single_dot_section_names, loads=True),

@@ -34,6 +34,18 @@ def rule_modinfo_livepatch(ctx):
                     fix='write MODULE_INFO(livepatch, "Y");')
 
 
+def rule_module_object(ctx):
+    """setup_load_info() refuses an object without '.gnu.linkonce.this_module' (the struct
+    module modpost generates). A warning, not an error: hand-made test objects and toy examples
+    stand in for modules without it; a kbuild-linked module always has one."""
+    if ctx.obj.section_by_name(".gnu.linkonce.this_module") is None:
+        name = modinfo_value(ctx.modinfo, "name") or "(missing .modinfo section or name field)"
+        ctx.warning("module-object", "no '.gnu.linkonce.this_module': not a module kbuild "
+                    "linked, the kernel refuses it as it is",
+                    kernel=f"{name}: No module found in object",
+                    fix="build the livepatch with kbuild (modpost adds struct module)")
+
+
 def rule_klp_section_flag(ctx):
     """A '.klp.rela.' section without SHF_RELA_LIVEPATCH is applied as a normal one: its
     SHN_LIVEPATCH symbols have value 0, the module loads silently and oopses when the code runs."""
@@ -384,6 +396,7 @@ def rule_module_reload(ctx):
 
 STATIC_RULES = [
     rule_modinfo_livepatch,
+    rule_module_object,
     rule_unconverted,
     rule_klp_section_flag,
     rule_klp_section_name,
