@@ -19,7 +19,14 @@ class KlpError(Exception):
 
 
 class ElfError(KlpError):
-    """The input is not an ELF relocatable object we can read, or an edit cannot be written."""
+    """The input is not an ELF relocatable object we can read, or an edit cannot be written.
+
+    Its message quotes names read from the file, which may hold anything: control characters
+    are escaped so that the message stays one line."""
+
+    def __init__(self, path, message):
+        super().__init__(path, "".join(c if c.isprintable() else repr(c)[1:-1]
+                                       for c in message))
 
 
 class RefusedError(KlpError):

@@ -27,6 +27,7 @@ MODULE_NAME = "klp_check_demo"
 VERMAGIC = "6.1.0-99-amd64 SMP preempt mod_unload modversions "
 R_X86_64_NONE = 0
 R_X86_64_GOTPCREL = 9
+R_X86_64_32 = 10
 
 
 def build_unconverted(tmp_path, release="6.1.0-99-amd64"):
@@ -96,6 +97,11 @@ def drop_livepatch_modinfo(obj):
     sec.data = sec.data.replace(b"livepatch=Y\0", b"")
 
 
+def drop_module_struct(obj):
+    """Under another name the loader does not find struct module (code still refers to it)."""
+    obj.section_by_name(".gnu.linkonce.this_module").name = ".data.module_struct"
+
+
 def clear_rela_livepatch(obj):
     vmlinux_code_section(obj).flags &= ~SHF_RELA_LIVEPATCH
 
@@ -125,6 +131,12 @@ def target_not_alloc(obj):
 
 def symbol_not_livepatch(obj):
     first_symbol(module_section(obj)).place(SHN_UNDEF)
+
+
+def symbol_defined_in_module(obj):
+    """The klp symbol defined in a section: simplify_symbols accepts it, klp does not."""
+    sec = module_section(obj)
+    first_symbol(sec).place(sec.info)
 
 
 def symbol_without_position(obj):
@@ -184,6 +196,14 @@ def normal_reloc_on_same_bytes(obj):
     normal_twin(obj, sec).relocations += [Relocation(rel.offset, rel.type, local, 0)]
 
 
+def zero_extended_reloc(obj):
+    """A normal relocation as code built without -mcmodel=kernel has it (R_X86_64_32)."""
+    normal = next(s for s in obj.relocation_sections()
+                  if s.relocations and not s.name.startswith(".klp.") and s.info.flags & SHF_ALLOC
+                  and s.info.name.startswith(".text"))
+    normal.relocations[0].type = R_X86_64_32
+
+
 def klp_arch_section(obj):
     """A pre-5.8 '.klp.arch' section; its content does not matter, 5.8+ never reads it."""
     obj.add_section(Section(".klp.arch.vmlinux..altinstructions", SHT_PROGBITS,
@@ -233,6 +253,8 @@ VARIANTS = [
     Variant("module-section-not-alloc", clear_alloc_module, "klp-section-alloc"),
     Variant("target-not-alloc", target_not_alloc, "klp-section-target"),
     Variant("symbol-not-livepatch", symbol_not_livepatch, "klp-symbol-shndx",
+            f"{MODULE_NAME}: Unknown symbol .klp.sym.foo.count_it,0 (err -2)"),
+    Variant("symbol-defined-not-livepatch", symbol_defined_in_module, "klp-symbol-shndx",
             f"{K}symbol .klp.sym.foo.count_it,0 is not marked as a livepatch symbol"),
     Variant("symbol-without-position", symbol_without_position, "klp-symbol-name",
             f"{K}symbol .klp.sym.vmlinux.hats has an incorrectly formatted name"),
@@ -251,8 +273,12 @@ VARIANTS = [
             "type 4"),
     Variant("normal-reloc-on-same-bytes", normal_reloc_on_same_bytes, "x86-target-bytes",
             "x86/modules: Skipping invalid relocation target, existing value is nonzero"),
+    Variant("zero-extended-reloc", zero_extended_reloc, "x86-reloc-range",
+            "overflow in relocation type 10 val"),
     Variant("klp-arch-section", klp_arch_section, "klp-arch"),
-    # accepted by the kernel
+    # check accepts these (with a warning)
+    Variant("no-module-struct", drop_module_struct, "module-object",
+            f"{MODULE_NAME}: No module found in object", loads=True),
     Variant("vmlinux-section-not-alloc", clear_alloc_vmlinux, "klp-section-alloc", loads=True),
     Variant("symbol-trailing-text", symbol_trailing_text, "klp-symbol-name", loads=True),
     Variant("single-dot-section-names", single_dot_section_names, loads=True),

@@ -6,7 +6,8 @@ are the lines Linux 6.1 prints (kernel/livepatch/core.c prefixes its own with 'l
 
 from ..elf import RelocationSection
 from ..elf.constants import (
-    EM_X86_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_RELA, STB_WEAK,
+    EM_X86_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_ABS, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_RELA,
+    STB_WEAK,
 )
 from ..kernel.klp_sscanf import OBJNAME_WIDTH, scan_klp_rela, scan_klp_sym
 from ..kernel.modinfo import modinfo_value, release_version, vermagic_release
@@ -31,6 +32,18 @@ def rule_modinfo_livepatch(ctx):
         ctx.warning("modinfo-livepatch", f"'.modinfo' says 'livepatch={value}': the kernel "
                     "accepts any value, other tools look for 'Y'",
                     fix='write MODULE_INFO(livepatch, "Y");')
+
+
+def rule_module_object(ctx):
+    """setup_load_info() refuses an object without '.gnu.linkonce.this_module' (the struct
+    module modpost generates). A warning, not an error: hand-made test objects and toy examples
+    stand in for modules without it; a kbuild-linked module always has one."""
+    if ctx.obj.section_by_name(".gnu.linkonce.this_module") is None:
+        name = modinfo_value(ctx.modinfo, "name") or "(missing .modinfo section or name field)"
+        ctx.warning("module-object", "no '.gnu.linkonce.this_module': not a module kbuild "
+                    "linked, the kernel refuses it as it is",
+                    kernel=f"{name}: No module found in object",
+                    fix="build the livepatch with kbuild (modpost adds struct module)")
 
 
 def rule_klp_section_flag(ctx):
@@ -128,8 +141,8 @@ def rule_klp_symbols(ctx):
     for objname, sec in ctx.klp_sections_by_object():
         for rel in sec.relocations:
             sym = rel.symbol
-            if sym.name in reported:
-                continue
+            if sym.name in reported or _undefined_klp_name(sym):
+                continue  # the loader stops earlier, at 'Unknown symbol' (see below)
             if not is_livepatch_symbol(sym):
                 reported.add(sym.name)
                 ctx.error("klp-symbol-shndx", f"'{sym.name}' is used by '{sec.name}' but is not "
@@ -309,6 +322,28 @@ def _check_x86_overlaps(ctx, target, spans):
                       "R_X86_64_NONE or delete it)")
 
 
+R_X86_64_32 = 10
+
+
+def rule_x86_64_zero_extended(ctx):
+    """x86-64 modules and vmlinux live in the top 2 GB: an R_X86_64_32 (zero-extended) value
+    never fits and the loader refuses it; code built without -mcmodel=kernel has them. Only
+    absolute symbols, and vmlinux per-cpu ones (small offsets), fit."""
+    if ctx.obj.machine != EM_X86_64:
+        return
+    for sec in ctx.applied_sections():
+        for rel in sec.relocations:
+            if rel.type != R_X86_64_32 or rel.symbol.shndx == SHN_ABS:
+                continue
+            report = ctx.warning if is_livepatch_symbol(rel.symbol) else ctx.error
+            report("x86-reloc-range", f"'{sec.name}' has an R_X86_64_32 relocation against "
+                   f"'{rel.symbol.name}': a kernel address does not fit in 32 unsigned bits"
+                   + (" (unless it is a per-cpu symbol)" if report == ctx.warning else ""),
+                   kernel=f"overflow in relocation type {R_X86_64_32} val",
+                   fix="compile with -mcmodel=kernel (kbuild does)")
+            break
+
+
 def rule_klp_arch(ctx):
     """Rule 11: `.klp.arch.*` sections were dropped in Linux 5.8; a newer kernel ignores them."""
     arch_sections = [s for s in ctx.obj.sections if s.name.startswith(".klp.arch.")]
@@ -326,12 +361,17 @@ def rule_klp_arch(ctx):
                   fix="since 5.8 the relocations belong in the .klp.rela sections")
 
 
-def rule_undefined_weak_klp(ctx):
-    """A '.klp.sym.' symbol left SHN_UNDEF is looked up by the normal loader and not found."""
+def _undefined_klp_name(sym):
+    """A '.klp.sym.*' name left SHN_UNDEF (and not weak): nobody exports such a name."""
+    return (is_klp_sym_name(sym.name) and sym.section is None
+            and sym.reserved_shndx == SHN_UNDEF and sym.bind != STB_WEAK)
+
+
+def rule_undefined_klp_symbols(ctx):
+    """A '.klp.sym.' symbol left SHN_UNDEF is looked up by the normal loader (simplify_symbols,
+    before any relocation) and not found: the load stops there."""
     for sym in ctx.obj.symbols[1:]:
-        if (is_klp_sym_name(sym.name) and not sym.name.startswith(".klp.sym.rela.")
-                and sym.section is None
-                and sym.reserved_shndx == SHN_UNDEF and sym.bind != STB_WEAK):
+        if _undefined_klp_name(sym) and not sym.name.startswith(".klp.sym.rela."):
             ctx.error("klp-symbol-shndx", f"'{sym.name}' is undefined, not SHN_LIVEPATCH",
                       kernel=_unknown_symbol(ctx, sym.name),
                       fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
@@ -356,17 +396,19 @@ def rule_module_reload(ctx):
 
 STATIC_RULES = [
     rule_modinfo_livepatch,
+    rule_module_object,
     rule_unconverted,
     rule_klp_section_flag,
     rule_klp_section_name,
     rule_klp_section_header,
     rule_klp_symbols,
-    rule_undefined_weak_klp,
+    rule_undefined_klp_symbols,
     rule_livepatch_symbol_in_normal_rela,
     rule_cross_object,
     rule_reloc_types,
     rule_special_sections,
     rule_x86_64_target_bytes,
+    rule_x86_64_zero_extended,
     rule_klp_arch,
     rule_module_reload,
 ]

@@ -13,6 +13,12 @@ MODINFO(name, "name=klp_check_demo");
 MODINFO(license, "license=GPL");
 MODINFO(vermagic, "vermagic=" VERMAGIC);
 
+/* what modpost generates: the loader wants this section (struct module) */
+struct module_stub { long state; void *list[2]; char name[56]; };
+struct module_stub __this_module __attribute__((section(".gnu.linkonce.this_module"))) = {
+	.name = "klp_check_demo",
+};
+
 extern int hats;
 extern void pretzel_logic(void);
 extern int jump_key;

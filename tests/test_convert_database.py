@@ -1,0 +1,180 @@
+"""Conversion with a symbol database built by `klp-convert symbols` from a toy kernel compiled
+here (examples/talk's vmlinux and foo, plus module 'twins' and an extra vmlinux file), for
+x86-64 and big-endian s390x: rules a-d, module views, exports, refusals with candidates."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from klp_convert.cli import main
+from support.toolchains import TARGETS, compile_c, compile_livepatch, readelf_clean
+
+TESTS = Path(__file__).parent
+TOY = TESTS / "data" / "toykernel"
+TALK = TESTS.parent / "examples" / "talk"
+LD = {"x86_64": "ld", "s390x": "s390x-linux-gnu-ld"}
+
+
+def build(target, directory):
+    """Toy vmlinux (ET_EXEC), modules foo and twins (ld -r), and their symbol database."""
+    def cc(source, name):
+        return compile_c(target, source, directory / name,
+                         flags=("-O2", "-fno-pic", "-fno-common"))
+    ld = LD[target]
+    vmlinux_objs = [cc(TALK / "vmlinux" / "socks.c", "socks.o"),
+                    cc(TALK / "vmlinux" / "closet.c", "closet.o"),
+                    cc(TOY / "vmlinux_extra.c", "extra.o")]
+    subprocess.run([ld, "-e", "_start", "-o", str(directory / "vmlinux"),
+                    *map(str, vmlinux_objs)], check=True)
+    subprocess.run([ld, "-r", "-o", str(directory / "foo.ko"),
+                    str(cc(TALK / "foo" / "foo.c", "foo.o"))], check=True)
+    subprocess.run([ld, "-r", "-o", str(directory / "twins.ko"),
+                    str(cc(TOY / "helper_init.c", "h1.o")),
+                    str(cc(TOY / "helper_core.c", "h2.o"))], check=True)
+    db = directory / "toy.symdb"
+    assert main(["symbols", "--vmlinux", str(directory / "vmlinux"), "--modules",
+                 str(directory / "foo.ko"), "--modules", str(directory / "twins.ko"),
+                 "-o", str(db)]) == 0
+    return db
+
+
+@pytest.fixture(scope="module", params=["x86_64", "s390x"])
+def toy(request, tmp_path_factory):
+    directory = tmp_path_factory.mktemp(f"toy-{request.param}")
+    return request.param, directory, build(request.param, directory)
+
+
+def livepatch(toy, name, uses=(), annotations=""):
+    target, directory, _db = toy
+    source = directory / f"{name}.c"
+    source.write_text("".join(f"#define USE_{u.upper()}\n" for u in uses)
+                      + f'#include "{TOY / "patch.c"}"\n' + annotations)
+    return compile_livepatch(target, source, directory / f"{name}.o")
+
+
+def convert(toy, module, *options):
+    _target, directory, db = toy
+    out = directory / (module.stem + "-klp.ko")
+    if out.exists():
+        out.unlink()
+    proc = subprocess.run([sys.executable, "-m", "klp_convert", "convert", "--symbols",
+                           str(db), str(module), "-o", str(out), *options],
+                          capture_output=True, text=True)
+    assert "Traceback" not in proc.stderr
+    return proc, out
+
+
+def klp_symbols(path):
+    with open(path, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        return sorted(s.name for s in symtab.iter_symbols() if s["st_shndx"] == 0xFF20)
+
+
+def test_unique_names_and_exports(toy):
+    proc, out = convert(toy, livepatch(toy, "basic"))
+    assert proc.returncode == 0, proc.stderr
+    readelf_clean(out)
+    # num_socks is exported by vmlinux: left alone; foo's export is converted (no hard
+    # dependency on foo); statics unique in one object get position 0
+    assert klp_symbols(out) == [".klp.sym.foo.count_it,0", ".klp.sym.foo.countdown,0",
+                                ".klp.sym.vmlinux.pretzel_logic,0"]
+    with open(out, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        assert symtab.get_symbol_by_name("num_socks")[0]["st_shndx"] == "SHN_UNDEF"
+
+
+def test_keep_module_exports(toy):
+    proc, out = convert(toy, livepatch(toy, "keep"), "--keep-module-exports")
+    assert proc.returncode == 0, proc.stderr
+    assert ".klp.sym.foo.countdown,0" not in klp_symbols(out)
+
+
+def test_ambiguous_name_lists_candidates_and_is_resolved(toy):
+    module = livepatch(toy, "amb", ["hats"])
+    proc, out = convert(toy, module)
+    assert proc.returncode == 1 and not out.exists()
+    lines = proc.stderr.splitlines()
+    assert lines[0] == (f"klp-convert: error: {module}: symbol 'hats' is ambiguous in vmlinux "
+                        f"(2 matches)")
+    assert any("vmlinux #1:" in line and "socks.c" in line for line in lines)
+    assert any("vmlinux #2:" in line and "closet.c" in line for line in lines)
+    assert any('KLP_SYMBOL_FILE(hats, "closet.c")' in line for line in lines)
+    assert any("--sympos vmlinux:hats=2" in line for line in lines)
+
+    proc, out = convert(toy, module, "--sympos", "vmlinux:hats=2")
+    assert proc.returncode == 0, proc.stderr
+    assert ".klp.sym.vmlinux.hats,2" in klp_symbols(out)
+    proc, out = convert(toy, module, "--symbol-file", "vmlinux:hats=closet.c")
+    assert proc.returncode == 0, proc.stderr
+    assert ".klp.sym.vmlinux.hats,2" in klp_symbols(out)
+
+
+@pytest.mark.parametrize("annotation, expected", [
+    ("KLP_MODULE_RELOC(vmlinux) r[] = { KLP_SYMPOS(hats, 1) };", ".klp.sym.vmlinux.hats,1"),
+    ('KLP_SYMBOL_FILES(vmlinux) f[] = { KLP_SYMBOL_FILE(hats, "closet.c") };',
+     ".klp.sym.vmlinux.hats,2"),
+])
+def test_annotations_pick(toy, annotation, expected):
+    proc, out = convert(toy, livepatch(toy, "ann", ["hats"], annotation + "\n"))
+    assert proc.returncode == 0, proc.stderr
+    assert expected in klp_symbols(out)
+
+
+def test_name_in_vmlinux_and_a_module(toy):
+    module = livepatch(toy, "stat", ["stat"])
+    proc, _ = convert(toy, module)
+    assert proc.returncode == 1
+    assert "symbol 'stat_count' is ambiguous in 2 objects (2 matches)" in proc.stderr
+    proc, out = convert(toy, module, "--sympos", "twins:stat_count=0")
+    assert proc.returncode == 0, proc.stderr
+    assert ".klp.sym.twins.stat_count,0" in klp_symbols(out)
+
+
+def test_module_views_must_agree(toy):
+    """twins has an init-only 'helper' (file 1) and a core one (file 2): full view #1 and #2,
+    core view #1 only."""
+    module = livepatch(toy, "views", ["helper"])
+    proc, _ = convert(toy, module, "--sympos", "twins:helper=2")
+    assert proc.returncode == 1
+    assert "position 2 of 'helper' in 'twins' means this symbol while the module loads" \
+        in proc.stderr and "position 1 once it is live" in proc.stderr
+    proc, _ = convert(toy, module, "--sympos", "twins:helper=1")
+    assert proc.returncode == 1 and "is an init symbol" in proc.stderr
+    proc, _ = convert(toy, module, "--sympos", "twins:helper=3")
+    assert proc.returncode == 1 and "there is no position 3 for 'helper'" in proc.stderr
+
+
+def test_unknown_symbol_is_refused(toy):
+    proc, out = convert(toy, livepatch(toy, "missing", ["missing"]))
+    assert proc.returncode == 1 and not out.exists()
+    assert "Unknown symbol no_such_symbol" in proc.stderr
+
+
+def test_dotted_label_settled_by_database(toy):
+    """'.klp.sym.rela.vmlinux.vmlinux.name.12345' in the '.' spelling reads as 'name'
+    position 12345 or as 'name.12345' with no position: only the second exists."""
+    label = '\\".klp.sym.rela.vmlinux.vmlinux.name.12345\\"'
+    annotation = (f'extern int d __asm__("{label}");\n'
+                  "int use_d(void) { return d; }\n")
+    proc, out = convert(toy, livepatch(toy, "dot", [], annotation))
+    assert proc.returncode == 0, proc.stderr
+    assert ".klp.sym.vmlinux.name.12345,0" in klp_symbols(out)
+
+
+def test_old_symbols_list_form(toy):
+    target, directory, db = toy
+    listing = directory / "Symbols.list"
+    assert main(["symbols", "--format", "symbols-list", "--vmlinux", str(directory / "vmlinux"),
+                 "--modules", str(directory / "foo.ko"), "--modules",
+                 str(directory / "twins.ko"), "-o", str(listing)]) == 0
+    assert listing.read_text().startswith("klp-convert-symbol-data.0.1\n*vmlinux\n")
+    module = livepatch(toy, "legacy")
+    out = directory / "legacy-out.ko"
+    proc = subprocess.run([sys.executable, "-m", "klp_convert", str(listing), str(module),
+                           str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert klp_symbols(out) == [".klp.sym.foo.count_it,0", ".klp.sym.foo.countdown,0",
+                                ".klp.sym.vmlinux.pretzel_logic,0"]
