@@ -148,7 +148,7 @@ def broken(ctx):
         shutil.copy(source / "target" / "hmod.ko", directory)
         obj = ElfObject.read(converted)
         if edit is not None:
-            edit(obj, "hmod")
+            edit(obj)
         obj.write(directory / "klp_broken.ko")
         guest_dirs[f"broken_{variant}"] = directory
         modules[variant] = directory / "klp_broken.ko"
