@@ -2,11 +2,16 @@
 one index that answers lookups by name (the contract between symdb, convert and check)."""
 
 import json
+import re
 import sqlite3
+from bisect import bisect_right
 
 from ..errors import KlpError
-from .model import VMLINUX, Export, ranked_records
-from .sources import SymdbError, is_symbols_list, read_head, read_symbols_list
+from ..kernel.names import module_runtime_name
+from .model import CORE, VMLINUX, Export, ranked_records
+from .sources import (
+    KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
+)
 from .storage import (
     StorageError, is_database, open_database, positions_flag, to_unsigned,
 )
@@ -83,40 +88,63 @@ class _DatabaseInput:
         self.db.close()
 
 
-class _MemoryInput:
-    """ObjectSymbols held in memory (an old Symbols.list): the same questions, from dicts."""
+class _SymbolsListInput:
+    """An old Symbols.list, searched where it lies instead of parsed whole: a distribution's is
+    about 16 MB and a conversion asks for a few dozen names. Each look-up finds the name's lines
+    with bytes.find (C speed) and the object each belongs to from the '*object' line offsets."""
 
-    def __init__(self, path, objects):
+    _OBJECT_LINE = re.compile(rb"^\*(.*)$", re.M)
+
+    def __init__(self, path):
         self.path = str(path)
         self.meta = {}
-        self.objects = {o.name: (o.kind, o.positions_known) for o in objects}
-        self.name_lists = {o.name: (o.sections, o.files) for o in objects}
-        self.by_name = {}
-        self.export_list = {}
-        for obj in objects:
-            for row in obj.rows:
-                self.by_name.setdefault(row[0], {}).setdefault(obj.name, []).append(row)
-            for name, export_type, namespace in obj.exports:
-                self.export_list.setdefault(name, []).append(
-                    Export(obj.name, export_type, namespace))
+        data = read_text_bytes(path)
+        if re.search(rb"[ \t\r]", data):  # stray blanks: normalise once, names have none
+            data = re.sub(rb"[ \t\r]+$|^[ \t]+", b"", data, flags=re.M)
+        self.data = b"\n" + data + (b"" if data.endswith(b"\n") else b"\n")
+        header = b"\n" + SYMBOLS_LIST_HEADER.encode() + b"\n"
+        if not self.data.startswith(header):
+            raise SymdbError(path, f"not a Symbols.list (first line is not "
+                                   f"'{SYMBOLS_LIST_HEADER}')")
+        self.starts, self.owners, self.objects = [], [], {}
+        for match in self._OBJECT_LINE.finditer(self.data):
+            objname = match.group(1).decode("utf-8", "surrogateescape")
+            objname = objname if objname == VMLINUX else module_runtime_name(objname)
+            if not objname:
+                line = self.data.count(b"\n", 0, match.start())
+                raise SymdbError(path, f"line {line}: empty object name")
+            self.starts.append(match.start())
+            self.owners.append(objname)
+            self.objects[objname] = (VMLINUX if objname == VMLINUX else "module", False)
+        first = self.starts[0] if self.starts else len(self.data)
+        stray = self.data[len(header):first].strip()
+        if stray:
+            name = stray.split(b"\n", 1)[0].decode("utf-8", "surrogateescape")
+            raise SymdbError(path, f"line 2: symbol '{name[:60]}' before the first '*object' "
+                                   f"line")
 
     def rows(self, name, objname=None):
-        found = self.by_name.get(name, {})
-        if objname is not None:
-            return {objname: found[objname]} if objname in found else {}
-        return dict(found)
+        found = {}
+        needle = b"\n" + name.encode("utf-8", "surrogateescape") + b"\n"
+        at = self.data.find(needle)
+        while at >= 0:
+            owner = self.owners[bisect_right(self.starts, at) - 1]
+            if objname is None or owner == objname:
+                found.setdefault(owner, []).append((name, CORE, None, None, None, None))
+            at = self.data.find(needle, at + 1)
+        return found
 
     def exports(self, name):
-        return list(self.export_list.get(name, ()))
+        return [Export(obj, None, None) for obj in self.rows(KSYMTAB_PREFIX + name)]
 
     def lists(self, objname):
-        return self.name_lists[objname]
+        return [], []
 
     def load_lists(self, objnames):
-        pass  # held in memory already
+        pass  # a names-only list has no section or file names
 
     def close(self):
-        pass
+        self.data = b""
 
 
 class SymbolIndex:
@@ -228,5 +256,5 @@ def _open_input(path):
     if is_database(head):
         return _DatabaseInput(path)
     if is_symbols_list(head):
-        return _MemoryInput(path, read_symbols_list(path))
+        return _SymbolsListInput(path)
     raise SymdbError(path, "neither a klp-convert symbol database nor a Symbols.list")

@@ -427,6 +427,11 @@ def _open_input(path):
 
 
 def _text_lines(path):
+    return read_text_bytes(path).decode("utf-8", "surrogateescape").splitlines()
+
+
+def read_text_bytes(path):
+    """The bytes of a text input (decompressed), refusing binary files."""
     with _open_input(path) as f:
         try:
             data = f.read()
@@ -434,7 +439,7 @@ def _text_lines(path):
             raise SymdbError(path, f"cannot read: {e.strerror}") from None
     if b"\0" in data[:65536]:
         raise SymdbError(path, "binary file, expected text")
-    return data.decode("utf-8", "surrogateescape").splitlines()
+    return data
 
 
 def _c_collation(name):
