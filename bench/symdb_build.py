@@ -94,10 +94,12 @@ def main():
         db = Path(tmp) / "kernel.symdb"
         argv = [str(klp), "symbols", "--vmlinux", str(system_map), "--modules", str(tree),
                 "--symvers", str(symvers), "-o", str(db)]
+        load = os.getloadavg()[0]
         runs = [timed_build(argv) for _ in range(args.runs)]
         wall = min(r[0] for r in runs)
         peak = max(r[1] for r in runs)
-        print(f"inputs: System.map + {len(modules)} modules + Module.symvers ({abi})")
+        print(f"inputs: System.map + {len(modules)} modules + Module.symvers ({abi}); "
+              f"load average before the runs {load:.2f} (other jobs on this machine)")
         print(f"  {runs[0][2]}")
         print(f"klp-convert symbols: {wall:.2f} s wall (best of {args.runs}: "
               f"{', '.join(f'{r[0]:.2f}' for r in runs)}), peak memory "
