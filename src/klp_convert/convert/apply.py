@@ -19,6 +19,7 @@ def apply_plan(obj, plan):
     # Walk sources in file order and relocations in their order, so entries keep their order.
     wanted = {id(rel): d.objname for d in plan.conversions for _sec, rel in d.references}
     sources = {id(sec) for d in plan.conversions for sec, _rel in d.references}
+    klp_sections = {(sec.name, id(sec.target)): sec for sec in obj.relocation_sections()}
     for rela in list(obj.relocation_sections()):
         if id(rela) not in sources:
             continue
@@ -28,14 +29,18 @@ def apply_plan(obj, plan):
             if objname is None:
                 kept.append(rel)
             else:
-                find_or_add_klp_section(obj, objname, rela.target).relocations.append(rel)
+                klp = find_or_add_klp_section(obj, klp_sections, objname, rela)
+                klp.relocations.append(rel)
         rela.relocations = kept
 
 
-def find_or_add_klp_section(obj, objname, target):
-    """The .klp.rela section for (object, target section), created on first use."""
-    name = klp_rela_name(objname, target.name)
-    for sec in obj.relocation_sections():
-        if sec.name == name and sec.target is target:
-            return sec
-    return obj.add_relocation_section(name, target, flags=KLP_RELA_FLAGS)
+def find_or_add_klp_section(obj, klp_sections, objname, source):
+    """The .klp.rela section for (object, the source's target), created on first use with
+    the source's kind (RELA, or REL on i386). ``klp_sections`` maps (name, id(target))."""
+    key = (klp_rela_name(objname, source.target.name), id(source.target))
+    sec = klp_sections.get(key)
+    if sec is None:
+        sec = obj.add_relocation_section(key[0], source.target, flags=KLP_RELA_FLAGS,
+                                         with_addend=source.with_addend)
+        klp_sections[key] = sec
+    return sec

@@ -63,8 +63,15 @@ class ElfObject:
     @property
     def symtab(self):
         """The symbol table (an ET_REL object has at most one)."""
+        cached = getattr(self, "_symtab", None)
+        # The index is as of the last read or write; when it no longer points at the cached
+        # table (sections were inserted or removed before it), look again.
+        if cached is not None and cached.index is not None and \
+                self.sections[cached.index:cached.index + 1] == [cached]:
+            return cached
         for sec in self.sections:
             if sec.type == SHT_SYMTAB:
+                self._symtab = sec
                 return sec
         raise ElfError(self.path, "no symbol table")
 
@@ -95,10 +102,15 @@ class ElfObject:
             self.sections.insert(self.sections.index(after) + 1, section)
         return section
 
-    def add_relocation_section(self, name, target, flags=SHF_INFO_LINK, after=None):
-        """A new, empty relocation section of this object's kind (RELA, or REL for i386)."""
-        with_addend = not self.relocation_sections() or any(
-            s.type == SHT_RELA for s in self.relocation_sections())
+    def add_relocation_section(self, name, target, flags=SHF_INFO_LINK, after=None,
+                               with_addend=None):
+        """A new, empty relocation section for ``target``.
+
+        ``with_addend`` None means the kind this object already uses (RELA; REL on i386).
+        """
+        if with_addend is None:
+            relas = self.relocation_sections()
+            with_addend = not relas or any(s.type == SHT_RELA for s in relas)
         entsize = self.codec.reloc_struct(with_addend).size
         sec = RelocationSection(name, target=target, symtab=self.symtab, with_addend=with_addend,
                                 flags=flags, addralign=self.codec.word_size, entsize=entsize)

@@ -136,6 +136,7 @@ class StringTable(Section):
         super().__init__(name, SHT_STRTAB, data=data, **kw)
         self._starts = None  # name -> offset of strings found in the original data, built lazily
         self._added = {}  # name -> offset for appended names
+        self._added_size = 0
 
     def offset_of(self, name):
         """The offset of ``name``, appending it when the table does not hold it yet."""
@@ -148,9 +149,11 @@ class StringTable(Section):
         raw = name.encode("utf-8", "surrogateescape")
         if raw in self._starts:
             return self._starts[raw]
-        if raw not in self._added:
-            self._added[raw] = len(self.data) + sum(len(n) + 1 for n in self._added)
-        return self._added[raw]
+        offset = self._added.get(raw)
+        if offset is None:
+            offset = self._added[raw] = len(self.data) + self._added_size
+            self._added_size += len(raw) + 1
+        return offset
 
     def content_preview(self):
         return self.data + b"".join(n + b"\0" for n in self._added)

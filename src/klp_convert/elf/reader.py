@@ -149,7 +149,7 @@ class _Parser:
         sec._name_offset, sec._orig_name = sh_name, name
         sec._orig_extent = (offset, size)
         if isinstance(sec, StringTable):
-            sec._starts, sec._added = None, {}
+            sec._starts, sec._added, sec._added_size = None, {}, 0
         elif isinstance(sec, RelocationSection):
             sec._relocations, sec._decode = [], None
         self.check_entsize(sec, entsize, size)

@@ -1,0 +1,36 @@
+"""klp-convert check: predict what the kernel will do with a livepatch module.
+
+    findings = check_module("patch.ko", index=open_symbols([...]))
+    will_load(findings)   # False when the kernel refuses it or it breaks once loaded
+
+The rules are plain functions (static_rules.STATIC_RULES need only the module,
+symbol_rules.SYMBOL_RULES also the target kernel's symbols); each reports Findings with the
+kernel message it predicts. convert runs the same list on its output before writing it.
+"""
+
+from ..elf import ElfObject
+from .context import CheckContext
+from .findings import ERROR, WARNING, Finding, will_load
+from .static_rules import STATIC_RULES
+from .symbol_rules import SYMBOL_RULES
+
+__all__ = ["check_module", "Finding", "will_load", "ERROR", "WARNING", "STATIC_RULES",
+           "SYMBOL_RULES"]
+
+
+def check_module(module, index=None, label=None):
+    """Every finding for ``module`` (a path or an ElfObject): errors, then warnings.
+
+    ``index`` is an open symbol database (klp_convert.symdb.open_symbols) or None for the static
+    rules only; ``label`` names the module in messages (default: its path). Raises ElfError
+    when a path cannot be read as an ELF object.
+    """
+    obj = module if isinstance(module, ElfObject) else ElfObject.read(module)
+    ctx = CheckContext(obj, label or str(obj.path), index)
+    for rule in STATIC_RULES:
+        rule(ctx)
+    if index is not None:
+        for rule in SYMBOL_RULES:
+            rule(ctx)
+    # errors first, each kind in rule order
+    return sorted(ctx.findings, key=lambda f: f.severity != ERROR)

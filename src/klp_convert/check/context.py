@@ -1,0 +1,74 @@
+"""What every rule needs to know about one module, computed once."""
+
+from ..elf.constants import SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH
+from ..kernel.klp_sscanf import scan_klp_rela
+from ..kernel.loader import loader_for
+from ..kernel.modinfo import modinfo_value, read_modinfo
+from ..kernel.names import is_klp_rela_name, module_runtime_name, VMLINUX
+from .findings import ERROR, WARNING, Finding
+
+
+class CheckContext:
+    """One module as the kernel sees it, plus the symbol database (or None)."""
+
+    def __init__(self, obj, label, index=None):
+        self.obj = obj
+        self.label = label
+        self.index = index
+        self.modinfo = read_modinfo(obj)
+        # The kernel names a module after KBUILD_MODNAME, which modpost also writes as 'name='.
+        self.name = modinfo_value(self.modinfo, "name") or module_runtime_name(str(obj.path))
+        self.loader = loader_for(obj.machine)
+        self.findings = []
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def error(self, rule, message, kernel=None, fix=None):
+        self.findings.append(Finding(self.label, ERROR, rule, message, kernel, fix))
+
+    def warning(self, rule, message, kernel=None, fix=None):
+        self.findings.append(Finding(self.label, WARNING, rule, message, kernel, fix))
+
+    # -- the module's sections, as the loader classifies them -----------------------------
+
+    def klp_sections(self):
+        """Relocation sections the kernel treats as klp ones: flagged SHF_RELA_LIVEPATCH."""
+        return [s for s in self.obj.relocation_sections() if s.flags & SHF_RELA_LIVEPATCH]
+
+    def klp_sections_by_object(self):
+        """[(objname, section)] for flagged sections the kernel can ever apply. Names cut at 55
+        characters or holding '-' match no object: the name rule reports them, skipped here."""
+        out = []
+        for sec in self.klp_sections():
+            scan = scan_klp_rela(sec.name)
+            if scan.count == 1 and (not scan.rest or scan.rest.startswith(".")) \
+                    and "-" not in scan.objname:
+                out.append((scan.objname, sec))
+        return out
+
+    def normal_applied_sections(self):
+        """Non-klp relocation sections the loader applies: those whose target is allocated."""
+        return [s for s in self.obj.relocation_sections()
+                if not s.flags & SHF_RELA_LIVEPATCH and target_is_alloc(s)]
+
+    def applied_sections(self):
+        """Every relocation section the kernel applies to a live section (klp or normal).
+        A klp section with a non-allocated target is reported by its own rule."""
+        return [s for s in self.obj.relocation_sections() if target_is_alloc(s)]
+
+    def looks_like_klp(self, sec):
+        return is_klp_rela_name(sec.name) or bool(sec.flags & SHF_RELA_LIVEPATCH)
+
+
+def target_is_alloc(sec):
+    """True when the relocation section's sh_info names an allocated section."""
+    target = sec.info
+    return hasattr(target, "flags") and bool(target.flags & SHF_ALLOC)
+
+
+def is_livepatch_symbol(sym):
+    return sym.section is None and sym.reserved_shndx == SHN_LIVEPATCH
+
+
+def is_vmlinux(objname):
+    return objname == VMLINUX

@@ -1,0 +1,372 @@
+"""Rules that need only the module: the kernel's rules of KERNEL-RULES.md, checked on the file.
+
+Each rule takes a CheckContext and reports through ctx.error() / ctx.warning(). Kernel messages
+are the lines Linux 6.1 prints (kernel/livepatch/core.c prefixes its own with 'livepatch: ').
+"""
+
+from ..elf import RelocationSection
+from ..elf.constants import (
+    EM_X86_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_RELA, STB_WEAK,
+)
+from ..kernel.klp_sscanf import OBJNAME_WIDTH, scan_klp_rela, scan_klp_sym
+from ..kernel.modinfo import modinfo_value, release_version, vermagic_release
+from ..kernel.names import is_klp_rela_name, is_klp_sym_name
+from ..kernel.relocs import reloc_type_name
+from ..kernel.special_sections import special_section_for
+from .context import is_livepatch_symbol, is_vmlinux, target_is_alloc
+
+KLP = "livepatch: "
+SET_FLAGS = "flags SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH (0x100042)"
+
+
+def rule_modinfo_livepatch(ctx):
+    """Rule 1: `livepatch` in .modinfo, or klp_enable_patch() refuses the module."""
+    value = modinfo_value(ctx.modinfo, "livepatch")
+    if value is None:
+        ctx.error("modinfo-livepatch", "no 'livepatch=Y' in .modinfo: the loader keeps no ELF "
+                  "copy and klp_enable_patch() refuses the module",
+                  kernel=f"{KLP}module {ctx.name} is not marked as a livepatch module",
+                  fix='add MODULE_INFO(livepatch, "Y"); to the module source')
+    elif value != "Y":
+        ctx.warning("modinfo-livepatch", f"'.modinfo' says 'livepatch={value}': the kernel "
+                    "accepts any value, other tools look for 'Y'",
+                    fix='write MODULE_INFO(livepatch, "Y");')
+
+
+def rule_klp_section_flag(ctx):
+    """A '.klp.rela.' section without SHF_RELA_LIVEPATCH is applied as a normal one: its
+    SHN_LIVEPATCH symbols have value 0, the module loads silently and oopses when the code runs."""
+    for sec in ctx.obj.relocation_sections():
+        if is_klp_rela_name(sec.name) and not sec.flags & SHF_RELA_LIVEPATCH:
+            ctx.error("klp-section-flag", f"section '{sec.name}' lacks SHF_RELA_LIVEPATCH: the "
+                      "loader applies it as a normal relocation section against unresolved "
+                      "(zero) symbols; the module loads and oopses when the code runs",
+                      fix=f"give '{sec.name}' {SET_FLAGS}")
+
+
+def rule_klp_section_name(ctx):
+    """Rule 2: the kernel reads '.klp.rela.%55[^.]' from every flagged section."""
+    for sec in ctx.klp_sections():
+        scan = scan_klp_rela(sec.name)
+        if scan.count != 1:
+            ctx.error("klp-section-name", f"section '{sec.name}' is flagged SHF_RELA_LIVEPATCH "
+                      "but its name is not '.klp.rela.<object>.<section>'",
+                      kernel=f"{KLP}section {sec.name} has an incorrectly formatted name",
+                      fix="name it .klp.rela.<object>.<section>, or clear SHF_RELA_LIVEPATCH")
+        elif len(scan.objname) == OBJNAME_WIDTH and not scan.rest.startswith("."):
+            ctx.error("klp-section-name", f"section '{sec.name}': the object name is longer than "
+                      f"{OBJNAME_WIDTH} characters; the kernel reads '{scan.objname}', which no "
+                      "module is called, so the section is never applied",
+                      fix="use the target's runtime module name (at most 55 characters)")
+        elif "-" in scan.objname:
+            ctx.error("klp-section-name", f"section '{sec.name}': object '{scan.objname}' "
+                      "contains '-', which no runtime module name does; the section is never "
+                      "applied", fix=f"use '{scan.objname.replace('-', '_')}'")
+
+
+def rule_klp_section_header(ctx):
+    """Type, flags, link, info and entsize of every klp section."""
+    for sec in ctx.obj.sections:
+        if not ctx.looks_like_klp(sec):
+            continue
+        if sec.type != SHT_RELA:
+            _report_klp_type(ctx, sec)
+        if isinstance(sec, RelocationSection):
+            _check_klp_alloc(ctx, sec)
+            _check_klp_target(ctx, sec)
+            _check_klp_layout(ctx, sec)
+
+
+def _report_klp_type(ctx, sec):
+    """The kernel reads any section flagged SHF_RELA_LIVEPATCH as Elf_Rela entries."""
+    kind = "SHT_REL" if sec.type == SHT_REL else f"of type {sec.type}"
+    ctx.error("klp-section-type", f"section '{sec.name}' is {kind}: the kernel reads klp "
+              "sections as Elf_Rela entries and would apply garbage",
+              fix="write it as SHT_RELA (explicit addends)")
+
+
+def _check_klp_alloc(ctx, sec):
+    if sec.flags & SHF_ALLOC:
+        return
+    scan = scan_klp_rela(sec.name)
+    if scan.count == 1 and is_vmlinux(scan.objname):
+        ctx.warning("klp-section-alloc", f"section '{sec.name}' lacks SHF_ALLOC: it works only "
+                    "because vmlinux relocations are applied while the module loads",
+                    fix=f"give it {SET_FLAGS}")
+    else:
+        ctx.error("klp-section-alloc", f"section '{sec.name}' lacks SHF_ALLOC: it is freed "
+                  "after the patch loads, and applying it when the target module loads later "
+                  "reads freed memory (kernel crash)", fix=f"give it {SET_FLAGS}")
+
+
+def _check_klp_target(ctx, sec):
+    target = sec.info
+    if not hasattr(target, "flags"):
+        ctx.error("klp-section-target", f"section '{sec.name}' has no target section (sh_info "
+                  f"{target!r})", fix="set sh_info to the section the relocations patch")
+    elif not target.flags & SHF_ALLOC:
+        ctx.error("klp-section-target", f"section '{sec.name}' patches '{target.name}', which "
+                  "is not SHF_ALLOC: vmlinux relocations are skipped and module ones written "
+                  "into freed memory", fix="drop relocations of non-allocated (debug) sections")
+
+
+def _check_klp_layout(ctx, sec):
+    """The kernel ignores sh_link and sh_entsize (it uses the module's symtab and
+    sizeof(Elf_Rela)), but every other reader of the module does not."""
+    expected = 24 if ctx.obj.is64 else 12
+    if sec.entsize != expected:
+        ctx.warning("klp-section-layout", f"section '{sec.name}' has sh_entsize {sec.entsize}, "
+                    f"not {expected}", fix=f"set sh_entsize to {expected}")
+    if sec.link is not ctx.obj.symtab:
+        ctx.warning("klp-section-layout", f"section '{sec.name}' does not link to '.symtab'",
+                    fix="set sh_link to the symbol table")
+
+
+def rule_klp_symbols(ctx):
+    """Rule 3: every symbol of a klp section is SHN_LIVEPATCH and named as the kernel parses."""
+    reported = set()
+    for objname, sec in ctx.klp_sections_by_object():
+        for rel in sec.relocations:
+            sym = rel.symbol
+            if sym.name in reported:
+                continue
+            if not is_livepatch_symbol(sym):
+                reported.add(sym.name)
+                ctx.error("klp-symbol-shndx", f"'{sym.name}' is used by '{sec.name}' but is not "
+                          "SHN_LIVEPATCH", kernel=f"{KLP}symbol {sym.name} is not marked as a "
+                          "livepatch symbol", fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
+            elif _report_bad_sym_name(ctx, sym):
+                reported.add(sym.name)
+
+
+def _report_bad_sym_name(ctx, sym):
+    scan = scan_klp_sym(sym.name)
+    if scan.count != 3:
+        ctx.error("klp-symbol-name", f"'{sym.name}' is not '.klp.sym.<object>.<symbol>,<pos>' "
+                  "as the kernel parses it (object at most 55 characters without '.', symbol "
+                  "at most 511 without ',')",
+                  kernel=f"{KLP}symbol {sym.name} has an incorrectly formatted name",
+                  fix="rename it .klp.sym.<object>.<symbol>,<pos>")
+        return True
+    if scan.rest:
+        ctx.warning("klp-symbol-name", f"'{sym.name}': the kernel ignores '{scan.rest}' after "
+                    f"position {scan.sympos}", fix="remove the trailing characters")
+        return True
+    if "-" in scan.objname:
+        ctx.error("klp-symbol-name", f"'{sym.name}': object '{scan.objname}' contains '-', "
+                  "which no runtime module name does",
+                  kernel=f"{KLP}symbol '{scan.symname}' not found in symbol table",
+                  fix=f"use '{scan.objname.replace('-', '_')}'")
+        return True
+    return False
+
+
+def rule_livepatch_symbol_in_normal_rela(ctx):
+    """An SHN_LIVEPATCH symbol in a normal relocation section is applied with value 0: the
+    module loads and oopses (not caught by the kernel)."""
+    reported = set()
+    for sec in ctx.normal_applied_sections():
+        if is_klp_rela_name(sec.name):
+            continue  # reported by rule_klp_section_flag
+        for rel in sec.relocations:
+            sym = rel.symbol
+            if not is_livepatch_symbol(sym) or rel.type == 0 or (sec.name, sym.name) in reported:
+                continue
+            reported.add((sec.name, sym.name))
+            objname = scan_klp_sym(sym.name).objname or "<object>"
+            ctx.error("livepatch-symbol-in-normal-rela", f"livepatch symbol '{sym.name}' is used "
+                      f"by the normal section '{sec.name}': applied as address 0, the module "
+                      "loads and oopses when the code runs",
+                      fix=f"move the relocation to .klp.rela.{objname}.{sec.info.name}")
+
+
+def rule_cross_object(ctx):
+    """Rule 4, both directions: a klp section is applied when its object is there, so it may
+    only name symbols of that same object."""
+    reported = set()
+    for objname, sec in ctx.klp_sections_by_object():
+        for rel in sec.relocations:
+            scan = scan_klp_sym(rel.symbol.name)
+            if scan.count != 3 or scan.objname == objname or (sec.name, scan.objname) in reported:
+                continue
+            reported.add((sec.name, scan.objname))
+            _report_cross_object(ctx, objname, sec, scan)
+
+
+def _report_cross_object(ctx, objname, sec, scan):
+    fix = (f"put relocations against {scan.objname} symbols in "
+           f".klp.rela.{scan.objname}.{sec.info.name if hasattr(sec.info, 'name') else '?'}")
+    if is_vmlinux(scan.objname):
+        ctx.error("cross-object", f"module-specific section '{sec.name}' uses vmlinux symbol "
+                  f"'{scan.symname}'", kernel=f"{KLP}invalid access to vmlinux symbol "
+                  f"'{scan.symname}' from module-specific livepatch relocation section",
+                  fix=fix)
+    else:
+        when = "the patch loads" if is_vmlinux(objname) else f"{objname} loads"
+        ctx.error("cross-object", f"section '{sec.name}' uses symbol '{scan.symname}' of "
+                  f"{scan.objname}: it is resolved once, when {when}, and fails whenever "
+                  f"{scan.objname} is not loaded by then",
+                  kernel=f"{KLP}symbol '{scan.symname}' not found in symbol table", fix=fix)
+
+
+def rule_reloc_types(ctx):
+    """Rule 9: the architecture's apply_relocate_add() knows only some types."""
+    if ctx.loader is None:
+        ctx.warning("reloc-type", f"no module loader table for machine {ctx.obj.machine}: "
+                    "relocation types not checked")
+        return
+    reported = set()
+    for sec in ctx.applied_sections():
+        for rel in sec.relocations:
+            if rel.type in ctx.loader.accepted or rel.type in reported:
+                continue
+            reported.add(rel.type)
+            name = reloc_type_name(ctx.obj.machine, rel.type)
+            ctx.error("reloc-type", f"'{sec.name}' has a {name} relocation, which the "
+                      f"{ctx.loader.arch} module loader does not apply",
+                      kernel=ctx.loader.unknown_type_message(ctx.name, rel.type),
+                      fix="compile the patch with the kernel's own flags (kbuild)")
+
+
+def rule_special_sections(ctx):
+    """Rule 8: module-specific klp relocations are applied after the kernel has read the
+    patch's special sections."""
+    for objname, sec in ctx.klp_sections_by_object():
+        target = getattr(sec.info, "name", None)
+        special = special_section_for(target) if target else None
+        if special is None or is_vmlinux(objname) or not sec.relocations:
+            continue
+        ctx.error("special-section", f"'{sec.name}' patches {special.what} ({special.name}) "
+                  f"with symbols of {objname}: the kernel processes {special.name} when the "
+                  "patch loads, before these relocations are applied", fix=special.advice)
+
+
+def rule_unconverted(ctx):
+    """Leftovers of the old and minimal klp-convert input formats: the module was not converted."""
+    for sec in ctx.obj.sections:
+        if sec.name.startswith(".klp.module_relocs."):
+            ctx.error("unconverted", f"section '{sec.name}' is an unconverted KLP_MODULE_RELOC "
+                      "annotation", fix="run klp-convert convert on the module")
+    for sym in ctx.obj.symbols[1:]:
+        if sym.name.startswith(".klp.sym.rela."):
+            ctx.error("unconverted", f"symbol '{sym.name}' is an unconverted KLP_RELOC_SYMBOL "
+                      "reference", kernel=_unknown_symbol(ctx, sym.name),
+                      fix="run klp-convert convert on the module")
+
+
+def _unknown_symbol(ctx, name, err=-2):
+    return f"{ctx.name}: Unknown symbol {name} (err {err})"
+
+
+RELOC_WIDTH_X86_64 = {1: 8, 24: 8, 2: 4, 4: 4, 10: 4, 11: 4}
+
+
+def rule_x86_64_target_bytes(ctx):
+    """Rule 9, x86-64: every relocation checks that the bytes it patches are still zero, so a
+    non-zero addend left in place or two relocations on the same bytes make the load fail."""
+    if ctx.obj.machine != EM_X86_64:
+        return
+    spans = {}  # target section -> [(start, end, relocation section)]
+    for sec in ctx.applied_sections():
+        target = sec.info
+        for rel in sec.relocations:
+            width = RELOC_WIDTH_X86_64.get(rel.type)
+            if width is not None and _x86_bytes_ok(ctx, sec, target, rel, width):
+                spans.setdefault(target, []).append((rel.offset, rel.offset + width, sec))
+    for target, target_spans in spans.items():
+        _check_x86_overlaps(ctx, target, sorted(target_spans, key=lambda s: s[:2]))
+
+
+def _x86_kernel_message(rtype):
+    return ("x86/modules: Skipping invalid relocation target, existing value is nonzero "
+            f"for type {rtype}")
+
+
+def _x86_bytes_ok(ctx, sec, target, rel, width):
+    """False (and an error) when the relocation patches bytes outside its section or not zero."""
+    start, end = rel.offset, rel.offset + width
+    where = f"'{target.name}'+{rel.offset:#x}"
+    if end > target.size:
+        ctx.error("x86-target-bytes", f"'{sec.name}' patches {where}, beyond the end of "
+                  f"'{target.name}' ({target.size} bytes)", fix="fix the relocation offset")
+        return False
+    if target.type != SHT_NOBITS and any(target.data[start:end]):
+        ctx.error("x86-target-bytes", f"'{sec.name}' patches {where}, whose bytes are not zero",
+                  kernel=_x86_kernel_message(rel.type),
+                  fix="zero the patched bytes (RELA addends live in r_addend)")
+    return True
+
+
+def _check_x86_overlaps(ctx, target, spans):
+    """Two relocations on the same bytes: whichever the kernel applies second finds them set."""
+    for (start, end, first), (next_start, _next_end, second) in zip(spans, spans[1:]):
+        if next_start < end:
+            ctx.error("x86-target-bytes", f"'{first.name}' and '{second.name}' both patch "
+                      f"'{target.name}'+{next_start:#x}",
+                      kernel="x86/modules: Skipping invalid relocation target, existing value "
+                      "is nonzero",
+                      fix="leave one relocation per location (replace the moved one by "
+                      "R_X86_64_NONE or delete it)")
+
+
+def rule_klp_arch(ctx):
+    """Rule 11: `.klp.arch.*` sections were dropped in Linux 5.8; a newer kernel ignores them."""
+    arch_sections = [s for s in ctx.obj.sections if s.name.startswith(".klp.arch.")]
+    if not arch_sections:
+        return
+    release = vermagic_release(modinfo_value(ctx.modinfo, "vermagic"))
+    version = release_version(release)
+    names = ", ".join(f"'{s.name}'" for s in arch_sections)
+    if version is None:
+        ctx.warning("klp-arch", f"{names}: used only before Linux 5.8, and the module's kernel "
+                    "release is unknown", fix="drop .klp.arch sections for 5.8 and later")
+    elif version >= (5, 8):
+        ctx.error("klp-arch", f"{names}: Linux {release} ignores .klp.arch sections, so these "
+                  "relocations are never applied",
+                  fix="since 5.8 the relocations belong in the .klp.rela sections")
+
+
+def rule_undefined_weak_klp(ctx):
+    """A '.klp.sym.' symbol left SHN_UNDEF is looked up by the normal loader and not found."""
+    for sym in ctx.obj.symbols[1:]:
+        if (is_klp_sym_name(sym.name) and not sym.name.startswith(".klp.sym.rela.")
+                and sym.section is None
+                and sym.reserved_shndx == SHN_UNDEF and sym.bind != STB_WEAK):
+            ctx.error("klp-symbol-shndx", f"'{sym.name}' is undefined, not SHN_LIVEPATCH",
+                      kernel=_unknown_symbol(ctx, sym.name),
+                      fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
+
+
+def rule_module_reload(ctx):
+    """Rule 10: Linux 6.1 does not clear module-specific klp relocations when the target module
+    unloads; on x86-64 the bytes then stay set and reloading that module under the patch fails.
+    A kernel limit, not a defect of the module: a warning, once per target module."""
+    if ctx.loader is None or not ctx.loader.requires_zero_target:
+        return
+    first_type = {}
+    for objname, sec in ctx.klp_sections_by_object():
+        if not is_vmlinux(objname) and sec.relocations and target_is_alloc(sec):
+            first_type.setdefault(objname, sec.relocations[0].type)
+    for objname, rtype in sorted(first_type.items()):
+        ctx.warning("module-reload", f"while this patch is enabled, {objname} cannot be "
+                    "unloaded and loaded again: Linux 6.1 leaves its livepatch relocations "
+                    "applied", kernel=_x86_kernel_message(rtype),
+                    fix=f"disable the patch before reloading {objname}")
+
+
+STATIC_RULES = [
+    rule_modinfo_livepatch,
+    rule_unconverted,
+    rule_klp_section_flag,
+    rule_klp_section_name,
+    rule_klp_section_header,
+    rule_klp_symbols,
+    rule_undefined_weak_klp,
+    rule_livepatch_symbol_in_normal_rela,
+    rule_cross_object,
+    rule_reloc_types,
+    rule_special_sections,
+    rule_x86_64_target_bytes,
+    rule_klp_arch,
+    rule_module_reload,
+]

@@ -1,0 +1,85 @@
+"""The klp names exactly as the kernel's sscanf() reads them (lib/vsprintf.c vsscanf).
+
+kernel/livepatch/core.c reads
+
+  section  sscanf(name, ".klp.rela.%55[^.]", objname)                    needs 1 field
+  symbol   sscanf(name, ".klp.sym.%55[^.].%511[^,],%lu", obj, sym, &pos)  needs 3 fields
+
+names.py builds and parses names strictly (what we write). This module answers a different
+question: what does the kernel make of a name somebody else wrote? Its sscanf stops at the first
+mismatch and returns the number of fields filled; a %[ field takes at most its width (the rest
+stays in the input, so a 56-character object name makes the following '.' mismatch); %lu skips
+white space, needs a digit and ignores what follows the number.
+"""
+
+from dataclasses import dataclass
+
+OBJNAME_WIDTH = 55
+SYMNAME_WIDTH = 511
+ULONG_MASK = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Fields the kernel's sscanf filled (``count`` of them) and where it stopped."""
+
+    count: int
+    objname: str = None
+    symname: str = None
+    sympos: int = None
+    #: input left after the last conversion (ignored by the kernel)
+    rest: str = ""
+
+
+def _scan_set(text, pos, width, stop):
+    """A '%<width>[^<stop>]' conversion: (field, new pos) or (None, pos) when nothing matches."""
+    end = pos
+    while end < len(text) and end - pos < width and text[end] != stop:
+        end += 1
+    if end == pos:
+        return None, pos
+    return text[pos:end], end
+
+
+def _scan_ulong(text, pos):
+    """A '%lu' conversion: white space skipped, then decimal digits (wrapping like the C code)."""
+    while pos < len(text) and text[pos] in " \t\n\v\f\r":
+        pos += 1
+    end = pos
+    while end < len(text) and "0" <= text[end] <= "9":
+        end += 1
+    if end == pos:
+        return None, pos
+    return int(text[pos:end]) & ULONG_MASK, end
+
+
+def scan_klp_rela(name):
+    """How the kernel reads a section name flagged SHF_RELA_LIVEPATCH: Scan(count 0 or 1)."""
+    prefix = ".klp.rela."
+    if not name.startswith(prefix):
+        return Scan(0)
+    objname, pos = _scan_set(name, len(prefix), OBJNAME_WIDTH, ".")
+    if objname is None:
+        return Scan(0)
+    return Scan(1, objname=objname, rest=name[pos:])
+
+
+def scan_klp_sym(name):
+    """How klp_resolve_symbols() reads a symbol name: Scan(count 0..3); 3 means accepted."""
+    prefix = ".klp.sym."
+    if not name.startswith(prefix):
+        return Scan(0)
+    objname, pos = _scan_set(name, len(prefix), OBJNAME_WIDTH, ".")
+    if objname is None:
+        return Scan(0)
+    if not name.startswith(".", pos):
+        return Scan(1, objname=objname, rest=name[pos:])
+    symname, pos = _scan_set(name, pos + 1, SYMNAME_WIDTH, ",")
+    if symname is None:
+        return Scan(1, objname=objname, rest=name[pos + 1:])
+    if not name.startswith(",", pos):
+        return Scan(2, objname=objname, symname=symname, rest=name[pos:])
+    sympos, end = _scan_ulong(name, pos + 1)
+    if sympos is None:
+        return Scan(2, objname=objname, symname=symname, rest=name[pos:])
+    return Scan(3, objname=objname, symname=symname, sympos=sympos, rest=name[end:])

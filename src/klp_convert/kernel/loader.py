@@ -1,0 +1,98 @@
+"""What each architecture's module loader accepts in a RELA section (Linux 6.1).
+
+The tables are the `case` labels of apply_relocate_add() in arch/*/kernel/module*.c; any other
+type makes the loader print its message and refuse the module (-ENOEXEC / -EINVAL). Klp
+relocation sections are applied by the same function (kernel/livepatch/core.c
+klp_apply_section_relocs), so the same table holds for them. To add an architecture or a newer
+kernel, add a ModuleLoader below; nothing else changes.
+"""
+
+from dataclasses import dataclass
+
+from ..elf.constants import EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
+
+
+@dataclass(frozen=True)
+class ModuleLoader:
+    """One architecture's apply_relocate_add()."""
+
+    arch: str
+    machine: int
+    #: relocation types the loader applies
+    accepted: frozenset
+    #: printf-style message for any other type: % (module name, type number)
+    unknown_message: str
+    #: x86-64: every applied relocation first checks that the bytes it patches are zero
+    requires_zero_target: bool = False
+    #: types the loader refuses without a message (s390: GLOB_DAT, JMP_SLOT, ...)
+    silent_refusals: frozenset = frozenset()
+    #: loongarch: types at or past this number have no table slot and get ``beyond_message``
+    table_size: int = 0
+    beyond_message: str = ""
+
+    def unknown_type_message(self, module, rtype):
+        """The line the kernel prints when it meets ``rtype`` (None when it prints nothing)."""
+        if rtype in self.silent_refusals:
+            return None
+        if self.table_size and rtype >= self.table_size:
+            return self.beyond_message % (module, rtype)
+        return self.unknown_message % (module, rtype)
+
+
+def _range(first, last):
+    return set(range(first, last + 1))
+
+
+X86_64 = ModuleLoader(
+    "x86_64", EM_X86_64,
+    # NONE 64 PC32 PLT32 32 32S PC64
+    frozenset({0, 1, 2, 4, 10, 11, 24}),
+    "%s: Unknown rela relocation: %d",
+    requires_zero_target=True,
+)
+
+PPC64 = ModuleLoader(
+    "ppc64", EM_PPC64,
+    # ADDR32 REL24 REL32 ADDR64 REL64 TOC16 TOC16_LO TOC16_HA TOC TOC16_DS TOC16_LO_DS
+    # TOCSAVE ENTRY REL16_LO REL16_HA.  No R_PPC64_NONE case in 6.1.
+    frozenset({1, 10, 26, 38, 44, 47, 48, 50, 51, 63, 64, 109, 118, 250, 252}),
+    "%s: Unknown ADD relocation: %d",
+)
+
+S390 = ModuleLoader(
+    "s390", EM_S390,
+    frozenset({0, 1, 2, 3, 57, 4, 22, 16, 17, 19, 5, 23, 6, 15, 58, 7, 24, 26, 29, 59, 30, 31,
+               32, 33, 18, 20, 8, 25, 34, 35, 36, 27, 13, 28, 14, 21}),
+    "module %s: unknown relocation: %d",
+    # COPY GLOB_DAT JMP_SLOT RELATIVE: "only needed for -shared", -ENOEXEC without a message
+    silent_refusals=frozenset({9, 10, 11, 12}),
+)
+
+ARM64 = ModuleLoader(
+    "arm64", EM_AARCH64,
+    # R_ARM_NONE (0), R_AARCH64_NONE (256), ABS64..PREL16, MOVW_*, LD_PREL_LO19, ADR_PREL_*,
+    # ADD_ABS_LO12_NC, LDST*_ABS_LO12_NC, TSTBR14, CONDBR19, JUMP26, CALL26
+    frozenset({0, 256} | _range(257, 262) | _range(263, 272) | _range(287, 293)
+              | _range(273, 280) | {282, 283, 284, 285, 286, 299}),
+    "module %s: unsupported RELA relocation: %d",
+)
+
+LOONGARCH = ModuleLoader(
+    "loongarch", EM_LOONGARCH,
+    # NONE 32 64 MARK_LA MARK_PCREL SOP_PUSH_{PCREL,ABSOLUTE,DUP,PLT_PCREL} SOP_SUB..IF_ELSE
+    # SOP_POP_32_* ADD32..SUB64 B26 PCALA_* GOT_PC_*
+    frozenset({0, 1, 2, 20, 21, 22, 23, 24, 29} | _range(32, 37) | _range(38, 46)
+              | _range(50, 56) | {66} | _range(71, 76)),
+    # reloc_rela_handlers[] has a slot up to R_LARCH_64_PCREL (109); empty slots in that range
+    # print the first message, numbers past it the second
+    "%s: Unsupport relocation type %d, please add its support.",
+    table_size=110,
+    beyond_message="%s: Unknown relocation type %d",
+)
+
+LOADERS = {loader.machine: loader for loader in (X86_64, PPC64, S390, ARM64, LOONGARCH)}
+
+
+def loader_for(machine):
+    """The ModuleLoader for an ELF e_machine, or None for an architecture we have no table for."""
+    return LOADERS.get(machine)

@@ -1,0 +1,114 @@
+"""klp-convert check on a corpus built from real gcc output: the good module passes, each
+broken variant is refused by the right rule with the kernel's own message."""
+
+import json
+
+import pytest
+
+from klp_convert.check import check_module, will_load
+from klp_convert.cli import main
+from klp_convert.convert import convert_object
+from klp_convert.elf import ElfObject, Section
+from klp_convert.elf.constants import SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_PROGBITS, SHT_REL
+from support.broken_modules import VARIANTS, build_corpus, build_unconverted, klp_section
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return build_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def run_check(capsys, *args):
+    status = main(["check", *map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# Linux 6.1 cannot reload a patched module (rule 10): every module patching foo gets this warning.
+RELOAD_WARNING = "module-reload"
+
+
+def test_good_module_will_load(corpus, capsys):
+    status, out, err = run_check(capsys, corpus["good"])
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"{corpus['good']}: warning: while this patch is enabled, foo cannot be " \
+                       "unloaded and loaded again: Linux 6.1 leaves its livepatch relocations applied"
+    assert lines[-1] == f"{corpus['good']}: will load (0 errors, 1 warning)"
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
+def test_variant_verdict(corpus, variant):
+    findings = check_module(corpus[variant.name])
+    assert will_load(findings) == variant.loads, findings
+    if variant.rule is None:
+        assert {f.rule for f in findings} <= {RELOAD_WARNING}, findings
+        return
+    assert {f.rule for f in findings} >= {variant.rule}, findings
+    if variant.kernel is not None:
+        assert variant.kernel in [f.kernel_message for f in findings], findings
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if not v.loads][:3],
+                         ids=lambda v: v.name)
+def test_refused_variant_exits_1_with_message_lines(corpus, capsys, variant):
+    status, out, _ = run_check(capsys, corpus[variant.name])
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{corpus[variant.name]}: error: ")
+    assert lines[-1].startswith(f"{corpus[variant.name]}: will not load (")
+    if variant.kernel:
+        assert f"  kernel: {variant.kernel}" in lines
+
+
+def test_unconverted_module_is_refused(corpus):
+    findings = check_module(corpus["unconverted"])
+    assert [f.rule for f in findings] == ["unconverted"] * 3
+    assert findings[2].kernel_message == \
+        "klp_check_demo: Unknown symbol .klp.sym.rela.vmlinux.vmlinux.name.12345,2 (err -2)"
+
+
+def test_json_lists_every_module(corpus, capsys):
+    status, out, _ = run_check(capsys, "--json", corpus["good"],
+                               corpus["symbol-not-livepatch"])
+    doc = json.loads(out)
+    assert status == 1
+    assert [m["verdict"] for m in doc["modules"]] == ["will load", "will not load"]
+    finding = doc["modules"][1]["findings"][0]
+    assert finding["severity"] == "error" and finding["rule"] == "klp-symbol-shndx"
+
+
+def test_unreadable_input_exits_2(corpus, capsys, tmp_path):
+    junk = tmp_path / "junk.ko"
+    junk.write_bytes(b"not an ELF file")
+    status, out, err = run_check(capsys, junk, corpus["good"])
+    assert status == 2
+    assert err.startswith(f"klp-convert: error: {junk}: ") and len(err.splitlines()) == 1
+    assert out.splitlines()[-1] == f"{corpus['good']}: will load (0 errors, 1 warning)"
+
+
+def test_in_memory_object_checks_what_the_reader_would_refuse(corpus):
+    """convert checks its output before writing it: check_module takes an ElfObject, and
+    catches header mistakes our reader would refuse in a file."""
+    obj = ElfObject.read(corpus["good"])
+    sec = klp_section(obj, ".klp.rela.foo.")
+    sec.type = SHT_REL
+    sec.entsize = 0
+    sec.name = ".klp.rela.f-oo..text.patched_foo"
+    obj.add_section(Section(".klp.rela.vmlinux..data", SHT_PROGBITS,
+                            flags=SHF_ALLOC | SHF_RELA_LIVEPATCH, link=0, info=0))
+    findings = check_module(obj, label="out.ko")
+    assert [(f.severity, f.rule) for f in findings] == [
+        ("error", "klp-section-name"), ("error", "klp-section-type"),
+        ("error", "klp-section-type"), ("warning", "klp-section-layout")]
+    assert findings[2].message.startswith("section '.klp.rela.vmlinux..data' is of type 1:")
+    assert all(f.module == "out.ko" for f in findings)
+
+
+def test_convert_output_checked_before_writing(tmp_path):
+    """What convert does before it writes (issue 5 point 4): the same rules on its in-memory
+    result, which must pass."""
+    obj = ElfObject.read(build_unconverted(tmp_path))
+    convert_object(obj)
+    findings = check_module(obj)
+    assert will_load(findings) and [f.rule for f in findings] == [RELOAD_WARNING]
