@@ -69,7 +69,7 @@ def test_all_families_convert(target, tmp_path):
                     (off, rtype, renamed[sym]))
     klp = {n: v for n, v in after.items() if n.startswith(".klp.rela.")}
     assert sorted(klp) == sorted(expected)
-    entsize = 24 if elfclass == 64 else (8 if target == "i686" else 12)
+    entsize = 24 if elfclass == 64 else 12  # klp sections are SHT_RELA, even from SHT_REL
     for name, (flags, link, info, ent, entries) in klp.items():
         assert flags & SHF_RELA_LIVEPATCH and flags & 0x2 and flags & 0x40, name
         assert link == ".symtab" and ent == entsize
@@ -129,6 +129,8 @@ def test_dot_spelling_without_database(tmp_path, capsys):
     assert ".klp.sym.vmlinux.hats,0" in symbols
 
 
+MODINFO = 'static const char mi[] __attribute__((used, section(".modinfo"))) = "livepatch=Y";\n'
+
 REFUSALS = {
     "conflict": ("""#include "klp-convert.h"
 extern int hats;
@@ -174,7 +176,7 @@ int f(void) { return hats; }
 def test_refusals(case, tmp_path):
     source, message = REFUSALS[case]
     c = tmp_path / f"{case}.c"
-    c.write_text(source)
+    c.write_text(MODINFO + source)
     obj = compile_livepatch("x86_64", c, tmp_path / f"{case}.o")
     out = tmp_path / "out.o"
     proc = subprocess.run([sys.executable, "-m", "klp_convert", str(obj), str(out)],
@@ -188,7 +190,7 @@ def test_refusals(case, tmp_path):
 
 def test_vmlinux_reference_in_special_section_is_fine(tmp_path):
     c = tmp_path / "key.c"
-    c.write_text("""#include "klp-convert.h"
+    c.write_text(MODINFO + """#include "klp-convert.h"
 extern int vmlinux_key;
 KLP_MODULE_RELOC(vmlinux) a[] = { KLP_SYMPOS(vmlinux_key, 0) };
 static void *entry[] __attribute__((used, section("__jump_table"))) = { &vmlinux_key };
@@ -198,3 +200,42 @@ int f(void) { return vmlinux_key; }
     assert main([str(obj), str(tmp_path / "out.o")]) == 0
     after, _, _, _ = klp_view(tmp_path / "out.o")
     assert ".klp.rela.vmlinux.__jump_table" in after
+
+
+def test_input_the_kernel_would_refuse_is_not_written(tmp_path):
+    """convert checks its own output: without livepatch=Y the kernel refuses the module."""
+    c = tmp_path / "plain.c"
+    c.write_text('#include "klp-convert.h"\nextern int hats;\n'
+                 'KLP_MODULE_RELOC(vmlinux) a[] = { KLP_SYMPOS(hats, 1) };\n'
+                 'int f(void) { return hats; }\n')
+    obj = compile_livepatch("x86_64", c, tmp_path / "plain.o")
+    out = tmp_path / "out.o"
+    proc = subprocess.run([sys.executable, "-m", "klp_convert", str(obj), str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "no 'livepatch=Y' in .modinfo" in proc.stderr
+    assert not out.exists()
+
+
+def test_rel_addends_move_into_rela_klp_sections(tmp_path):
+    """i686 uses SHT_REL; klp sections must be SHT_RELA: the addend leaves the code bytes."""
+    from klp_convert.elf import ElfObject
+
+    src = compile_livepatch("i686", DATA / "livepatch.c", tmp_path / "lp.o")
+    before = ElfObject.read(src)
+    implicit = {}
+    for rela in before.relocation_sections():
+        data = rela.target.data
+        for rel in rela.relocations:
+            implicit[rela.target.name, rel.offset] = int.from_bytes(
+                data[rel.offset:rel.offset + 4], "little", signed=True)
+    out = tmp_path / "out.o"
+    assert main([str(src), str(out)]) == 0
+    after = ElfObject.read(out)
+    klp = [s for s in after.relocation_sections() if s.name.startswith(".klp.rela.")]
+    assert klp and all(s.with_addend for s in klp)
+    for sec in klp:
+        for rel in sec.relocations:
+            assert rel.addend == implicit[sec.target.name, rel.offset]
+            assert sec.target.data[rel.offset:rel.offset + 4] == bytes(4)
+    assert any(rel.addend == -4 for sec in klp for rel in sec.relocations)

@@ -115,3 +115,29 @@ def kernel_headers(abi=None):
         return installed
     return unpacked(f"linux-headers-{abi}-{FLAVOUR}") / "usr" / "src" / \
         f"linux-headers-{abi}-{FLAVOUR}"
+
+
+def installed(package):
+    """True when dpkg says ``package`` is installed."""
+    proc = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
+                          capture_output=True, text=True)
+    return proc.returncode == 0 and proc.stdout.endswith("install ok installed")
+
+
+def ensure_installed(packages):
+    """Install the Debian packages that are missing (needs root: CI runs as root).
+
+    Packages whose name depends on the kernel ABI (linux-headers-<abi>-amd64) can only be named
+    at run time, so they are installed here rather than by scripts/test."""
+    missing = [p for p in packages if not installed(p)]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise RuntimeError(f"not root: install {' '.join(missing)} yourself")
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if subprocess.run(command, env=env, capture_output=True).returncode != 0:
+        _apt_update()
+        proc = subprocess.run(command, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"apt-get install {' '.join(missing)} failed:\n{proc.stderr}")

@@ -1,9 +1,7 @@
 """Conversion of a livepatch module: plan (pure decisions) -> apply (edit) -> check -> write."""
 
-import sys
-
 from ..annotations import read_annotations, strip_tables
-from ..elf import ElfObject
+from ..elf import ElfObject, write_atomically
 from ..errors import RefusedError
 from .apply import apply_plan
 from .plan import ConvertOptions, Plan, make_plan
@@ -30,7 +28,7 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
 
     ``symbol_paths``: symbol databases (.symdb) or old Symbols.list files; none means
     annotation-only. Returns the Plan. Nothing is written when the conversion is refused
-    or ``dry_run`` is set.
+    or ``dry_run`` is set. The result is checked (klp_convert.check) before it is written.
     """
     index = None
     if symbol_paths:
@@ -41,15 +39,36 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
         obj = ElfObject.read(input_path)
         options = ConvertOptions(sympos, symbol_files, keep_module_exports)
         plan = convert_object(obj, index, options)
+        data, dropped = obj.to_bytes()
+        _check_output(data, output_path or input_path, index, log)
     finally:
         if index is not None:
             index.close()
     if not dry_run:
-        result = obj.write(output_path)
-        if result.dropped_trailer and log is not None:
-            log(f"{input_path}: note: dropped {result.dropped_trailer} bytes of trailing data "
-                f"(a module signature no longer valid after conversion; sign the output)")
+        write_atomically(output_path, data)
+        if dropped and log is not None:
+            log(f"{input_path}: note: dropped {dropped} bytes of trailing data (a module "
+                f"signature, no longer valid after conversion: sign the output)")
     return plan
+
+
+def _check_output(data, label, index, log):
+    """Run klp-convert check on the bytes about to be written: a converter bug, or an input
+    the kernel would refuse anyway, must not produce a module that check refuses.
+
+    (The one call upwards in the layers: check sits above convert, and this is its client.)"""
+    from ..check import ERROR, check_module
+
+    findings = check_module(ElfObject.from_bytes(data, str(label)), index=index)
+    errors = [f for f in findings if f.severity == ERROR]
+    if errors:
+        lines = [f"the converted module would not work: {errors[0].message}"]
+        for finding in errors:
+            lines += ["  " + line for line in finding.lines()]
+        raise RefusedError(label, "\n".join(lines))
+    if log is not None:
+        for finding in findings:
+            log("\n".join(finding.lines()))
 
 
 def _refuse_special_sections(plan):

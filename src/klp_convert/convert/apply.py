@@ -5,7 +5,9 @@ Each step is idempotent (find-or-create), so a module that already has klp secti
 """
 
 from ..elf import SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH
+from ..errors import RefusedError
 from ..kernel.names import klp_rela_name, klp_sym_name
+from ..kernel.relocs import implicit_addend_bytes
 
 KLP_RELA_FLAGS = SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH
 
@@ -30,6 +32,8 @@ def apply_plan(obj, plan):
                 kept.append(rel)
             else:
                 klp = find_or_add_klp_section(obj, klp_sections, objname, rela)
+                if not rela.with_addend:
+                    rel.addend = take_implicit_addend(obj, rela.target, rel)
                 klp.relocations.append(rel)
         rela.relocations = kept
 
@@ -40,7 +44,25 @@ def find_or_add_klp_section(obj, klp_sections, objname, source):
     key = (klp_rela_name(objname, source.target.name), id(source.target))
     sec = klp_sections.get(key)
     if sec is None:
+        # Always SHT_RELA: the livepatch core applies klp sections with apply_relocate_add().
         sec = obj.add_relocation_section(key[0], source.target, flags=KLP_RELA_FLAGS,
-                                         with_addend=source.with_addend)
+                                         with_addend=True)
         klp_sections[key] = sec
     return sec
+
+
+def take_implicit_addend(obj, target, rel):
+    """An SHT_REL relocation keeps its addend in the bytes it patches; a klp section is
+    SHT_RELA, so read the addend out and zero the field (the kernel wants it zero)."""
+    size = implicit_addend_bytes(obj.machine, rel.type)
+    if size is None:
+        raise RefusedError(obj.path, f"cannot move the SHT_REL relocation of type {rel.type} "
+                                     f"at {target.name}+{rel.offset:#x} into a klp section: "
+                                     f"its addend field is unknown for this architecture")
+    order = "big" if obj.big_endian else "little"
+    data = bytearray(target.data)
+    field = data[rel.offset:rel.offset + size]
+    addend = int.from_bytes(field, order, signed=True)
+    data[rel.offset:rel.offset + size] = bytes(size)
+    target.data = bytes(data)
+    return addend

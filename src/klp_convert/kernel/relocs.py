@@ -40,3 +40,13 @@ RELOC_NAMES = {
 def reloc_type_name(machine, rtype):
     """'R_X86_64_PC32' for (EM_X86_64, 2); the number as text when we do not know the name."""
     return RELOC_NAMES.get(machine, {}).get(rtype, str(rtype))
+
+
+# SHT_REL relocation types whose implicit addend is the 32-bit field at r_offset. The kernel
+# applies klp sections as SHT_RELA, so these addends move into the entry (see convert.apply).
+_REL_FIELD_BYTES = {EM_386: {1: 4, 2: 4, 4: 4}}
+
+
+def implicit_addend_bytes(machine, rtype):
+    """Size of the field holding a REL relocation's addend, or None when we do not know it."""
+    return _REL_FIELD_BYTES.get(machine, {}).get(rtype)

@@ -1,0 +1,47 @@
+"""`klp-convert kbuild [options] [MAKE_ARG...]`: build an out-of-tree livepatch with kbuild and
+convert it where kbuild put it."""
+
+import sys
+
+from ..kbuild import KbuildOptions, kbuild
+
+
+def register(sub):
+    p = sub.add_parser(
+        "kbuild", help="build out-of-tree livepatch modules with kbuild and convert them",
+        description="Run `make -C KDIR M=DIR KBUILD_MODPOST_WARN=1` (undefined symbols only "
+                    "warn), then convert every built module whose .modinfo says livepatch=Y. "
+                    "The converted module replaces the one kbuild linked, which is kept as "
+                    "NAME.unconverted.ko. Put klp-convert's options first; make's own options "
+                    "other than -C and -j go after `--`.",
+        epilog="example: klp-convert kbuild -C /lib/modules/$(uname -r)/build "
+               "--symbols kernel.symdb M=$PWD")
+    p.add_argument("-C", "--directory", dest="kernel_dir", metavar="KDIR",
+                   help="kernel build tree (default: /lib/modules/$(uname -r)/build)")
+    p.add_argument("-j", "--jobs", type=int, metavar="N", help="make's parallel jobs")
+    p.add_argument("--symbols", metavar="DB", action="append", default=[],
+                   help="symbol database (.symdb) or Symbols.list; repeat to combine the "
+                        "kernel's with one of out-of-tree target modules; none: annotations only")
+    p.add_argument("--keep-module-exports", action="store_true",
+                   help="leave symbols exported by modules as normal relocations")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each conversion's plan")
+    p.add_argument("make_args", nargs="*", metavar="MAKE_ARG",
+                   help="make variables and targets, e.g. M=DIR (default: the current "
+                        "directory) or V=1")
+    p.set_defaults(run=run)
+
+
+def run(args):
+    options = KbuildOptions(args.kernel_dir, args.jobs, args.symbols, args.keep_module_exports)
+    converted = kbuild(args.make_args, options, log=_note)
+    for module in converted:
+        # kbuild's own style, so the line sits well among make's output.
+        print(f"  KLP     {module.path}: {len(module.plan.conversions)} symbol(s) converted")
+        if args.verbose:
+            for line in module.plan.lines():
+                print(f"    {line}")
+    return 0
+
+
+def _note(message):
+    print(f"klp-convert: {message}", file=sys.stderr)

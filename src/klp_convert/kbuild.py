@@ -1,0 +1,152 @@
+"""Out-of-tree livepatch builds: run kbuild, then convert every module it built that says
+`livepatch=Y` in its .modinfo.
+
+kbuild links `foo.ko`; we keep that file as `foo.unconverted.ko` and write the converted module
+back to `foo.ko`, where kbuild (modules_install, the user) expects it. The converted file gets
+the linked file's modification time, so the next `make` sees an up-to-date module and does not
+relink; conversion always starts again from the unconverted copy, so running the command twice
+converts once. (`make clean` removes `*.ko`, the unconverted copies included.)
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .convert import convert_file
+from .elf import ElfObject
+from .errors import KlpError
+
+UNCONVERTED_SUFFIX = ".unconverted.ko"
+# Undefined symbols are what klp-convert converts: modpost must only warn about them.
+MODPOST_WARN = "KBUILD_MODPOST_WARN=1"
+
+
+class KbuildOptions:
+    """What `klp-convert kbuild` was asked besides make's own arguments."""
+
+    def __init__(self, kernel_dir=None, jobs=None, symbol_paths=(), keep_module_exports=False,
+                 make="make"):
+        self.kernel_dir = kernel_dir
+        self.jobs = jobs
+        self.symbol_paths = list(symbol_paths)
+        self.keep_module_exports = keep_module_exports
+        self.make = make
+
+
+class ConvertedModule:
+    """One livepatch module of the build and the Plan its conversion followed."""
+
+    def __init__(self, path, unconverted, plan):
+        self.path = path
+        self.unconverted = unconverted
+        self.plan = plan
+
+
+def default_kernel_dir():
+    """The running kernel's build tree, as for any out-of-tree module."""
+    return Path("/lib/modules") / os.uname().release / "build"
+
+
+def module_dir(make_args, cwd=None):
+    """The external module directory: the last M= (or KBUILD_EXTMOD=), else the current one."""
+    found = None
+    for arg in make_args:
+        name, eq, value = arg.partition("=")
+        if eq and name in ("M", "KBUILD_EXTMOD"):
+            found = value
+    return (Path(cwd or os.getcwd()) / (found or ".")).resolve()
+
+
+def make_command(make_args, options, cwd=None):
+    """The make command line: -C KDIR, -jN, an absolute M= (kbuild would otherwise read a
+    relative one from inside KDIR), the user's arguments, and modpost's warn-only switch."""
+    kernel_dir = options.kernel_dir or default_kernel_dir()
+    command = [options.make, "-C", str(kernel_dir)]
+    if options.jobs:
+        command.append(f"-j{options.jobs}")
+    command += [a for a in make_args if a.partition("=")[0] not in ("M", "KBUILD_EXTMOD")]
+    command += [f"M={module_dir(make_args, cwd)}", MODPOST_WARN]
+    return command
+
+
+def run_make(make_args, options, cwd=None):
+    """Run kbuild (its output goes where ours goes); KlpError when it fails."""
+    command = make_command(make_args, options, cwd)
+    kernel_dir = Path(command[2])
+    if not (kernel_dir / "Makefile").is_file():
+        raise KlpError(kernel_dir, "not a kernel build tree (no Makefile); give one with -C")
+    try:
+        status = subprocess.run(command, cwd=cwd).returncode
+    except OSError as e:
+        raise KlpError(options.make, f"cannot run make: {e.strerror}") from None
+    if status != 0:
+        raise KlpError(module_dir(make_args, cwd), f"make failed (exit status {status})")
+
+
+def built_modules(directory):
+    """The .ko files kbuild built in ``directory``, in modules.order's order (absolute,
+    relative or .o entries: the format changed across kernel versions)."""
+    order = Path(directory) / "modules.order"
+    if not order.is_file():
+        return []
+    modules = []
+    for line in order.read_text().splitlines():
+        entry = line.strip()
+        if not entry:
+            continue
+        path = Path(directory) / entry  # an absolute entry replaces the directory
+        modules.append(path.with_suffix(".ko"))
+    return modules
+
+
+def modinfo(path):
+    """{key: value} of a module's .modinfo section (the last value of a repeated key)."""
+    section = ElfObject.read(path).section_by_name(".modinfo")
+    if section is None:
+        return {}
+    info = {}
+    for entry in bytes(section.data).split(b"\0"):
+        key, eq, value = entry.decode(errors="replace").partition("=")
+        if eq:
+            info[key] = value
+    return info
+
+
+def is_livepatch(path):
+    """True when the module is a livepatch (MODULE_INFO(livepatch, "Y"))."""
+    return modinfo(path).get("livepatch") == "Y"
+
+
+def unconverted_path(path):
+    return Path(path).with_suffix(UNCONVERTED_SUFFIX)
+
+
+def convert_built_module(path, options, log=None):
+    """Convert a livepatch module kbuild just linked, in place, keeping the linked file beside
+    it. RefusedError (the converter's message) when it cannot be converted; then the module
+    kbuild linked is left as it was."""
+    path = Path(path)
+    unconverted = unconverted_path(path)
+    linked = path.stat()
+    if not (unconverted.is_file() and unconverted.stat().st_mtime_ns == linked.st_mtime_ns):
+        # kbuild relinked the module since our last conversion (or never converted it).
+        shutil.copy2(path, unconverted)
+    plan = convert_file(unconverted, path, options.symbol_paths,
+                        keep_module_exports=options.keep_module_exports, log=log)
+    mtime = unconverted.stat().st_mtime_ns
+    os.utime(path, ns=(mtime, mtime))
+    return ConvertedModule(path, unconverted, plan)
+
+
+def kbuild(make_args, options, cwd=None, log=None):
+    """Build with kbuild, then convert every livepatch module the build produced.
+
+    Returns [ConvertedModule]. Raises KlpError when make fails, RefusedError (exit 1) with the
+    converter's message when a module cannot be converted."""
+    run_make(make_args, options, cwd)
+    converted = []
+    for path in built_modules(module_dir(make_args, cwd)):
+        if is_livepatch(path):
+            converted.append(convert_built_module(path, options, log))
+    return converted

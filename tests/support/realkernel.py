@@ -1,0 +1,189 @@
+"""The real-kernel suite's host side: Debian's kernel (ABI found at run time), its kbuild tree,
+and building the suite's scenarios (target modules with plain kbuild, livepatches with
+`klp-convert kbuild`) into directories the guest runs (see guest.py)."""
+
+import mmap
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from klp_convert.elf.reader import scan_symbols
+from support import debian
+
+STT_FILE = 4
+SHN_UNDEF = 0
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "realkernel" / "scenarios"
+REPO_INCLUDE = Path(__file__).resolve().parents[2] / "include"  # klp-convert.h
+# Packages named by the kernel ABI cannot be listed in scripts/test; these are installed here.
+HOST_PACKAGES = ["qemu-system-x86", "busybox-static", "make", "gcc"]
+
+# scenario name -> {step: seconds}, printed at the end of the run (tests/realkernel/conftest.py).
+TIMES = {}
+
+
+class DebianKernel:
+    """Debian's current amd64 kernel: kbuild tree (linux-headers) and boot image (unsigned)."""
+
+    def __init__(self, abi):
+        self.abi = abi
+        self.release = f"{abi}-{debian.FLAVOUR}"
+        self.headers = Path(f"/usr/src/linux-headers-{self.release}")
+        image = debian.unpacked(f"linux-image-{self.release}-unsigned")
+        self.vmlinuz = image / "boot" / f"vmlinuz-{self.release}"
+        self.modules = image / "lib" / "modules" / self.release
+        self.symvers = self.headers / "Module.symvers"
+
+    @property
+    def vmlinux(self):
+        """The unstripped vmlinux of the -dbg package (extracted once, cached)."""
+        return debian.debug_files(self.abi)[1]
+
+
+def require_real_kernel_host():
+    """Skip on a machine that cannot run the suite (fail in CI, where it must run)."""
+    problem = None
+    if platform.machine() != "x86_64":
+        problem = "the real-kernel suite needs an x86-64 host"
+    elif not shutil.which("apt-cache"):
+        problem = "the real-kernel suite needs Debian (apt)"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+def debian_kernel():
+    """Install (once) what the suite needs and return Debian's current kernel."""
+    require_real_kernel_host()
+    abi = debian.current_abi()
+    debian.ensure_installed([*HOST_PACKAGES, f"linux-headers-{abi}-{debian.FLAVOUR}"])
+    return DebianKernel(abi)
+
+
+def timed(scenario, step):
+    """Context manager adding the time of ``step`` to TIMES[scenario]."""
+    return _Timer(scenario, step)
+
+
+class _Timer:
+    def __init__(self, scenario, step):
+        self.scenario, self.step = scenario, step
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        steps = TIMES.setdefault(self.scenario, {})
+        steps[self.step] = steps.get(self.step, 0.0) + time.monotonic() - self.started
+        return False
+
+
+class BuildFailed(Exception):
+    """A scenario's modules did not build; the scenario's test reports it."""
+
+    def __init__(self, message, returncode=None, stderr=""):
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def run_logged(command, cwd=None):
+    """Run ``command``; raise BuildFailed with its output when it fails."""
+    proc = subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildFailed(f"$ {' '.join(map(str, command))}\n(exit {proc.returncode})\n"
+                          f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}",
+                          proc.returncode, proc.stderr)
+    return proc
+
+
+def make_modules(kernel, directory):
+    """Plain kbuild of an out-of-tree module directory (the scenario's target modules)."""
+    return run_logged(["make", "-C", kernel.headers, f"M={directory}", "modules"])
+
+
+def klp_convert(*args):
+    """Run the installed klp-convert command line (as a user would)."""
+    return run_logged([sys.executable, "-m", "klp_convert", *args])
+
+
+def refused_build(kernel, source, symbol_databases, define):
+    """Build a scenario's livepatch with ``-D<define>`` (its variant the converter must refuse);
+    returns `klp-convert kbuild`'s (exit status, stderr)."""
+    try:
+        build_livepatch(kernel, source, symbol_databases, [f"KCFLAGS=-D{define}"])
+    except BuildFailed as e:
+        return e.returncode, e.stderr
+    return 0, ""
+
+
+def kernel_symbol_database(kernel, path):
+    """Build the kernel's symbol database with our own tool: the unstripped vmlinux of the
+    -dbg package (kallsyms order and STT_FILE source files), every module of the image, and
+    Module.symvers (exports)."""
+    klp_convert("symbols", "--vmlinux", kernel.vmlinux, "--modules", kernel.modules,
+                "--symvers", kernel.symvers, "-o", path)
+    return path
+
+
+def build_livepatch(kernel, source, symbol_databases, make_args=()):
+    """Build a scenario the way a user would: its target modules (``target/``, if any) with
+    kbuild and a database of their symbols, then its livepatch (``livepatch/``) with
+    `klp-convert kbuild` against the kernel's database and the targets'. Returns the
+    finished `klp-convert kbuild` process; BuildFailed when a step fails."""
+    databases = list(symbol_databases)
+    targets = source / "target"
+    if targets.is_dir():
+        make_modules(kernel, targets)
+        databases.append(source / "target.symdb")
+        klp_convert("symbols", "--modules", targets, "-o", databases[-1])
+    return klp_convert("kbuild", "-C", kernel.headers, *(f"--symbols={db}" for db in databases),
+                       f"M={source / 'livepatch'}", *make_args)
+
+
+def symbol_definitions(path, name):
+    """[(source file, value)] of every defined symbol ``name`` of an ELF file (vmlinux or a
+    module), in symbol-table order, the file being the STT_FILE entry its block follows: the
+    host's own view of which definition is which, independent of the symbol database."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        columns = scan_symbols(data, str(path), allow_executable=True).columns
+    found, current_file = [], None
+    for symbol, value, info, shndx in zip(columns[0], columns[1], columns[3], columns[5]):
+        if info & 0xf == STT_FILE:
+            current_file = symbol
+        elif symbol == name and shndx != SHN_UNDEF:
+            found.append((current_file, value))
+    return found
+
+
+def copy_scenario(name, workdir):
+    """A fresh copy of the scenario's sources under ``workdir`` (never build in the repository)."""
+    destination = Path(workdir) / name
+    shutil.copytree(SCENARIOS / name, destination)
+    # The headers the modules include, beside their sources (as a user would copy them).
+    (destination / "livepatch").mkdir(exist_ok=True)
+    shutil.copy(REPO_INCLUDE / "klp-convert.h", destination / "livepatch")
+    for part in ("livepatch", "target"):
+        if (destination / part).is_dir():
+            shutil.copy(SCENARIOS / "klp-test.h", destination / part)
+    return destination
+
+
+def guest_directory(source):
+    """Collect guest.sh and every built .ko of a scenario (its subdirectories included) in one
+    directory for the initramfs."""
+    guest = source / "guest"
+    guest.mkdir()
+    shutil.copy(source / "guest.sh", guest / "guest.sh")
+    for ko in source.rglob("*.ko"):
+        if ko.parent != guest and not ko.name.endswith(".unconverted.ko"):
+            shutil.copy(ko, guest / ko.name)
+    return guest
