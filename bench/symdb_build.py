@@ -12,6 +12,7 @@ Inputs are downloaded and cached outside the repository, like the tests' (tests/
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,8 +57,15 @@ def tree_rss(pid):
     return total
 
 
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_build(argv):
-    """(wall seconds, peak RSS of the process tree) of one run of ``argv``."""
+    """(wall seconds, peak RSS of the process tree, output, CPU seconds of all its processes)
+    of one run of ``argv``. CPU time says what the build costs whatever else the machine runs."""
+    cpu = children_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -68,7 +76,7 @@ def timed_build(argv):
     err = proc.stderr.read()
     if proc.returncode != 0:
         sys.exit(f"build failed:\n{err}")
-    return wall, peak, err.strip()
+    return wall, peak, err.strip(), children_cpu() - cpu
 
 
 def lookup_names(system_map, count=100):
@@ -94,14 +102,18 @@ def main():
         db = Path(tmp) / "kernel.symdb"
         argv = [str(klp), "symbols", "--vmlinux", str(system_map), "--modules", str(tree),
                 "--symvers", str(symvers), "-o", str(db)]
+        load = os.getloadavg()[0]
         runs = [timed_build(argv) for _ in range(args.runs)]
         wall = min(r[0] for r in runs)
         peak = max(r[1] for r in runs)
-        print(f"inputs: System.map + {len(modules)} modules + Module.symvers ({abi})")
+        print(f"inputs: System.map + {len(modules)} modules + Module.symvers ({abi}); "
+              f"load average before the runs {load:.2f} (other jobs on this machine)")
         print(f"  {runs[0][2]}")
         print(f"klp-convert symbols: {wall:.2f} s wall (best of {args.runs}: "
               f"{', '.join(f'{r[0]:.2f}' for r in runs)}), peak memory "
               f"{peak / (1 << 20):.0f} MB, database {db.stat().st_size / (1 << 20):.0f} MB")
+        print(f"  CPU time of the build's processes: "
+              f"{min(r[3] for r in runs):.2f} s (user + system, best run)")
         names = lookup_names(system_map)
         start = time.perf_counter()
         with open_symbols([db]) as index:

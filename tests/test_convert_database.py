@@ -178,3 +178,64 @@ def test_old_symbols_list_form(toy):
     assert proc.returncode == 0, proc.stderr
     assert klp_symbols(out) == [".klp.sym.foo.count_it,0", ".klp.sym.foo.countdown,0",
                                 ".klp.sym.vmlinux.pretzel_logic,0"]
+
+
+def test_old_symbols_list_annotated_position_is_unverified(toy, capsys):
+    _target, directory, _db = toy
+    listing = directory / "Symbols.list"
+    if not listing.exists():
+        assert main(["symbols", "--format", "symbols-list", "--vmlinux",
+                     str(directory / "vmlinux"), "--modules", str(directory / "foo.ko"),
+                     "-o", str(listing)]) == 0
+    module = livepatch(toy, "legacy-hats", ["hats"],
+                       "KLP_MODULE_RELOC(vmlinux) r[] = { KLP_SYMPOS(hats, 2) };\n")
+    out = directory / "legacy-hats-out.ko"
+    capsys.readouterr()
+    assert main(["convert", "-v", "--symbols", str(listing), str(module), "-o", str(out)]) == 0
+    plan = [line for line in capsys.readouterr().out.splitlines() if "hats ->" in line]
+    assert len(plan) == 1 and "hats -> vmlinux,2: KLP_SYMPOS" in plan[0]
+    assert plan[0].endswith("[position unverified: names-only database]")
+    assert ".klp.sym.vmlinux.hats,2" in klp_symbols(out)
+    # a position the list cannot hold is still refused
+    bad = livepatch(toy, "legacy-bad", ["hats"],
+                    "KLP_MODULE_RELOC(vmlinux) r[] = { KLP_SYMPOS(hats, 3) };\n")
+    assert main(["convert", "--symbols", str(listing), str(bad), "-o", str(out) + "2"]) == 1
+
+
+def test_partly_converted_module_is_extended(toy):
+    """First pass: annotations only (hats); second pass with the database: the rest, into the
+    same klp sections, which are reused, not duplicated."""
+    _target, directory, db = toy
+    module = livepatch(toy, "partial", ["hats"],
+                       "KLP_MODULE_RELOC(vmlinux) r[] = { KLP_SYMPOS(hats, 1) };\n")
+    first = directory / "partial-1.ko"
+    assert main([str(module), str(first)]) == 0
+    assert klp_symbols(first) == [".klp.sym.vmlinux.hats,1"]
+    second = directory / "partial-2.ko"
+    assert main(["convert", "--symbols", str(db), str(first), "-o", str(second)]) == 0
+    assert klp_symbols(second) == [".klp.sym.foo.count_it,0", ".klp.sym.foo.countdown,0",
+                                   ".klp.sym.vmlinux.hats,1",
+                                   ".klp.sym.vmlinux.pretzel_logic,0"]
+    with open(second, "rb") as f:
+        names = [s.name for s in ELFFile(f).iter_sections() if s.name.startswith(".klp.rela.")]
+    assert sorted(names) == sorted(set(names)) and ".klp.rela.vmlinux..text.patched" in names
+    third = directory / "partial-3.ko"
+    assert main(["convert", "--symbols", str(db), str(second), "-o", str(third)]) == 0
+    assert third.read_bytes() == second.read_bytes()
+
+
+def test_show_json(toy, capsys):
+    import json
+
+    proc, out = convert(toy, livepatch(toy, "json"))
+    assert proc.returncode == 0, proc.stderr
+    capsys.readouterr()
+    assert main(["show", "--json", str(out)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by_object = {s["object"]: s for s in doc["sections"]}
+    assert set(by_object) == {"vmlinux", "foo"}
+    foo = by_object["foo"]
+    assert foo["name"] == ".klp.rela.foo..text.patched" and foo["target"] == ".text.patched"
+    assert {r["symbol"] for r in foo["relocations"]} == {".klp.sym.foo.count_it,0",
+                                                        ".klp.sym.foo.countdown,0"}
+    assert foo["flags"] & 0x00100000

@@ -37,8 +37,12 @@ class CheckContext:
 
     def klp_sections_by_object(self):
         """[(objname, section)] for flagged sections the kernel can ever apply. Names cut at 55
-        characters or holding '-' match no object: the name rule reports them, skipped here."""
-        out = []
+        characters or holding '-' match no object: the name rule reports them, skipped here.
+        Computed once: the rules only read the module."""
+        cached = getattr(self, "_klp_by_object", None)
+        if cached is not None:
+            return cached
+        out = self._klp_by_object = []
         for sec in self.klp_sections():
             scan = scan_klp_rela(sec.name)
             if scan.count == 1 and (not scan.rest or scan.rest.startswith(".")) \

@@ -57,9 +57,10 @@ class _Parser:
         for sec in sections:
             if isinstance(sec, SymbolTable):
                 self.read_symbols(sec, raw[sec.index])
+        self.check_relocation_symbols([s for s in sections if isinstance(s, RelocationSection)])
         for sec in sections:
             if isinstance(sec, RelocationSection):
-                self.prepare_relocations(sec)
+                sec._decode = _relocation_decoder(self.codec, sec)
             elif isinstance(sec, GroupSection):
                 self.read_group(sec, raw[sec.index])
         return codec, hdr, sections, self.layout_end(hdr, raw)
@@ -273,21 +274,30 @@ class _Parser:
 
     # -- relocations and groups ---------------------------------------------------------
 
-    def prepare_relocations(self, sec):
-        """Check every symbol index now; build the Relocation objects only when asked."""
+    def check_relocation_symbols(self, relas):
+        """Every relocation must name a symbol that exists. Checked now, for all relocation
+        sections of one kind and symbol table at once (one max() in C), while the Relocation
+        objects are only built when a caller asks for them."""
         codec = self.codec
-        rstruct = codec.reloc_struct(sec.with_addend)
-        data = sec.data
-        symbols = sec.link._as_read
-        if data:
-            shift = 32 if codec.is64 else 8
-            highest = _column_max(codec, data, rstruct.size, 1) >> shift
-            if highest >= len(symbols):
-                bad = next(i for i, e in enumerate(rstruct.iter_unpack(data))
-                           if e[1] >> shift >= len(symbols))
-                self.fail(f"relocation {bad} in '{sec.name}' names symbol index {highest}, "
-                          f"but '{sec.link.name}' has only {len(symbols)} symbols")
-        sec._decode = _relocation_decoder(codec, rstruct, data, symbols, sec.with_addend)
+        groups = {}
+        for sec in relas:
+            groups.setdefault((sec.with_addend, id(sec.link)), []).append(sec)
+        for group in groups.values():
+            data = b"".join(s.data for s in group)
+            if not data:
+                continue
+            rstruct = codec.reloc_struct(group[0].with_addend)
+            count = len(group[0].link._as_read)
+            if codec.r_sym(_column_max(codec, data, rstruct.size, 1)) >= count:
+                for sec in group:
+                    self.check_one_section(sec, rstruct, count)
+
+    def check_one_section(self, sec, rstruct, count):
+        for i, (_off, info, *_rest) in enumerate(rstruct.iter_unpack(sec.data)):
+            if self.codec.r_sym(info) >= count:
+                self.fail(f"relocation {i} in '{sec.name}' names symbol index "
+                          f"{self.codec.r_sym(info)}, but '{sec.link.name}' has only {count} "
+                          f"symbols")
 
     def read_group(self, sec, raw):
         symbols = sec.link.symbols
@@ -408,7 +418,11 @@ def _column_max(codec, data, entry_size, column):
     return max(words[column::per_entry])
 
 
-def _relocation_decoder(codec, rstruct, data, symbols, with_addend):
+def _relocation_decoder(codec, sec):
+    """The function that builds ``sec``'s Relocation objects from its bytes, when first used."""
+    data, symbols, with_addend = sec.data, sec.link._as_read, sec.with_addend
+    rstruct = codec.reloc_struct(with_addend)
+
     def decode():
         r_sym, r_type = codec.r_sym, codec.r_type
         if with_addend:

@@ -2,32 +2,54 @@
 one index that answers lookups by name (the contract between symdb, convert and check)."""
 
 import json
+import re
 import sqlite3
+from bisect import bisect_right
 
 from ..errors import KlpError
-from .model import VMLINUX, Export, ranked_records
-from .sources import SymdbError, is_symbols_list, read_head, read_symbols_list
+from ..kernel.names import module_runtime_name
+from .model import CORE, VMLINUX, Export, ranked_records
+from .sources import (
+    KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
+)
 from .storage import (
     StorageError, is_database, open_database, positions_flag, to_unsigned,
 )
 
 
 class _DatabaseInput:
-    """One SQLite database: objects are read at open, symbols only when a name is looked up."""
+    """One SQLite database. Opening reads only its metadata; objects and symbols are read when
+    a question needs them, so a lookup touches a few index pages whatever the kernel's size."""
 
     def __init__(self, path):
         self.path = str(path)
         self.db = open_database(path)
-        try:
-            self.meta = dict(self.db.execute("SELECT key, value FROM meta"))
-            rows = self.db.execute("SELECT id, name, kind, positions FROM objects").fetchall()
-        except sqlite3.Error as e:
-            raise StorageError(path, f"unreadable symbol database ({e})") from None
-        self.objects = {name: (kind, positions_flag(positions)) for _i, name, kind, positions
-                        in rows}
-        self.ids = {name: object_id for object_id, name, _k, _p in rows}
-        self.names = {object_id: name for object_id, name, _k, _p in rows}
+        self.meta = dict(self._query("SELECT key, value FROM meta"))
+        self.info = {}  # objname -> (id, kind, positions), filled as objects are met
+        self.names = None
         self.name_lists = {}
+
+    def _query(self, sql, args=()):
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except sqlite3.Error as e:
+            raise StorageError(self.path, f"unreadable symbol database ({e})") from None
+
+    def object_names(self):
+        """Every object name in the database."""
+        if self.names is None:
+            self.names = [name for (name,) in self._query("SELECT name FROM objects")]
+        return self.names
+
+    def object_info(self, objname):
+        """(kind, positions flag) of an object, or None if the database does not have it."""
+        if objname not in self.info:
+            found = self._query("SELECT id, kind, positions FROM objects WHERE name = ?",
+                                (objname,))
+            self.info[objname] = (found[0][0], found[0][1], positions_flag(found[0][2])) \
+                if found else None
+        info = self.info[objname]
+        return info and info[1:]
 
     def lists(self, objname):
         """(section names, file names) of one object, read when first needed."""
@@ -37,38 +59,39 @@ class _DatabaseInput:
 
     def load_lists(self, objnames):
         """Read the name lists of several objects with one query (a lookup meets many)."""
-        wanted = [o for o in objnames if o not in self.name_lists]
+        wanted = [o for o in objnames if o not in self.name_lists and self.object_info(o)]
         if not wanted:
             return
+        by_id = {self.info[o][0]: o for o in wanted}
         marks = ", ".join("?" * len(wanted))
-        try:
-            for object_id, sections, files in self.db.execute(
-                    f"SELECT object, sections, files FROM object_lists WHERE object IN ({marks})",
-                    [self.ids[o] for o in wanted]):
-                self.name_lists[self.names[object_id]] = (json.loads(sections or "[]"),
-                                                          json.loads(files or "[]"))
-        except (sqlite3.Error, ValueError) as e:
-            raise StorageError(self.path, f"unreadable symbol database ({e})") from None
+        for object_id, sections, files in self._query(
+                f"SELECT object, sections, files FROM object_lists WHERE object IN ({marks})",
+                list(by_id)):
+            try:
+                self.name_lists[by_id[object_id]] = (json.loads(sections or "[]"),
+                                                     json.loads(files or "[]"))
+            except ValueError as e:
+                raise StorageError(self.path, f"unreadable symbol database ({e})") from None
         for objname in wanted:
             self.name_lists.setdefault(objname, ([], []))
 
     def rows(self, name, objname=None):
         """{objname: [row...]} of the symbols called ``name``, each object's in its order."""
-        query = ("SELECT object, name, flags, value, size, section, source_file FROM symbols "
-                 "WHERE name = ?")
+        query = ("SELECT o.name, o.id, o.kind, o.positions, s.name, s.flags, s.value, s.size, "
+                 "s.section, s.source_file FROM symbols s JOIN objects o ON o.id = s.object "
+                 "WHERE s.name = ?")
         args = [name]
         if objname is not None:
-            query += " AND object = ?"
-            args.append(self.ids[objname])
+            query += " AND o.name = ?"
+            args.append(objname)
         found = {}
-        names = self.names
-        try:
-            cursor = self.db.execute(query + " ORDER BY object, id", args)
-            for obj, sym, flags, value, size, section, source in cursor:
-                found.setdefault(names[obj], []).append(
-                    (sym, flags, to_unsigned(value), size, section, source))
-        except (sqlite3.Error, KeyError) as e:  # KeyError: a symbol of no known object
-            raise StorageError(self.path, f"unreadable symbol database ({e})") from None
+        info = self.info
+        for obj, object_id, kind, positions, sym, flags, value, size, section, source in \
+                self._query(query + " ORDER BY s.object, s.id", args):
+            if obj not in found:
+                info[obj] = (object_id, kind, positions_flag(positions))
+                found[obj] = []
+            found[obj].append((sym, flags, to_unsigned(value), size, section, source))
         return found
 
     def exports(self, name):
@@ -83,40 +106,70 @@ class _DatabaseInput:
         self.db.close()
 
 
-class _MemoryInput:
-    """ObjectSymbols held in memory (an old Symbols.list): the same questions, from dicts."""
+class _SymbolsListInput:
+    """An old Symbols.list, searched where it lies instead of parsed whole: a distribution's is
+    about 16 MB and a conversion asks for a few dozen names. Each look-up finds the name's lines
+    with bytes.find (C speed) and the object each belongs to from the '*object' line offsets."""
 
-    def __init__(self, path, objects):
+    _OBJECT_LINE = re.compile(rb"^\*(.*)$", re.M)
+
+    def __init__(self, path):
         self.path = str(path)
         self.meta = {}
-        self.objects = {o.name: (o.kind, o.positions_known) for o in objects}
-        self.name_lists = {o.name: (o.sections, o.files) for o in objects}
-        self.by_name = {}
-        self.export_list = {}
-        for obj in objects:
-            for row in obj.rows:
-                self.by_name.setdefault(row[0], {}).setdefault(obj.name, []).append(row)
-            for name, export_type, namespace in obj.exports:
-                self.export_list.setdefault(name, []).append(
-                    Export(obj.name, export_type, namespace))
+        data = read_text_bytes(path)
+        if re.search(rb"[ \t\r]", data):  # stray blanks: normalise once, names have none
+            data = re.sub(rb"[ \t\r]+$|^[ \t]+", b"", data, flags=re.M)
+        self.data = b"\n" + data + (b"" if data.endswith(b"\n") else b"\n")
+        header = b"\n" + SYMBOLS_LIST_HEADER.encode() + b"\n"
+        if not self.data.startswith(header):
+            raise SymdbError(path, f"not a Symbols.list (first line is not "
+                                   f"'{SYMBOLS_LIST_HEADER}')")
+        self.starts, self.owners, self.objects = [], [], {}
+        for match in self._OBJECT_LINE.finditer(self.data):
+            objname = match.group(1).decode("utf-8", "surrogateescape")
+            objname = objname if objname == VMLINUX else module_runtime_name(objname)
+            if not objname:
+                line = self.data.count(b"\n", 0, match.start())
+                raise SymdbError(path, f"line {line}: empty object name")
+            self.starts.append(match.start())
+            self.owners.append(objname)
+            self.objects[objname] = (VMLINUX if objname == VMLINUX else "module", False)
+        self.owners_sorted = sorted(self.objects)
+        first = self.starts[0] if self.starts else len(self.data)
+        stray = self.data[len(header):first].strip()
+        if stray:
+            name = stray.split(b"\n", 1)[0].decode("utf-8", "surrogateescape")
+            raise SymdbError(path, f"line 2: symbol '{name[:60]}' before the first '*object' "
+                                   f"line")
 
     def rows(self, name, objname=None):
-        found = self.by_name.get(name, {})
-        if objname is not None:
-            return {objname: found[objname]} if objname in found else {}
-        return dict(found)
+        found = {}
+        needle = b"\n" + name.encode("utf-8", "surrogateescape") + b"\n"
+        at = self.data.find(needle)
+        while at >= 0:
+            owner = self.owners[bisect_right(self.starts, at) - 1]
+            if objname is None or owner == objname:
+                found.setdefault(owner, []).append((name, CORE, None, None, None, None))
+            at = self.data.find(needle, at + 1)
+        return found
 
     def exports(self, name):
-        return list(self.export_list.get(name, ()))
+        return [Export(obj, None, None) for obj in self.rows(KSYMTAB_PREFIX + name)]
+
+    def object_names(self):
+        return self.owners_sorted
+
+    def object_info(self, objname):
+        return self.objects.get(objname)
 
     def lists(self, objname):
-        return self.name_lists[objname]
+        return [], []
 
     def load_lists(self, objnames):
-        pass  # held in memory already
+        pass  # a names-only list has no section or file names
 
     def close(self):
-        pass
+        self.data = b""
 
 
 class SymbolIndex:
@@ -125,15 +178,24 @@ class SymbolIndex:
     def __init__(self, inputs):
         self.inputs = inputs
         self.owner = {}
-        for source in inputs:
-            for objname in source.objects:
-                if objname in self.owner:
-                    other = self.owner[objname]
-                    raise KlpError(source.path, f"object '{objname}' is also in {other.path}; "
-                                                f"an object may come from one input only")
-                self.owner[objname] = source
+        if len(inputs) > 1:  # one input cannot hold an object twice: no need to read them all
+            for source in inputs:
+                for objname in source.object_names():
+                    if objname in self.owner:
+                        other = self.owner[objname]
+                        raise KlpError(source.path, f"object '{objname}' is also in "
+                                                    f"{other.path}; an object may come from "
+                                                    f"one input only")
+                    self.owner[objname] = source
         self.kernel_release = self._meta("kernel_release")
         self.arch = self._meta("arch")
+
+    def _source_of(self, objname):
+        """The input holding ``objname``, or None."""
+        if len(self.inputs) > 1:
+            return self.owner.get(objname)
+        source = self.inputs[0] if self.inputs else None
+        return source if source is not None and source.object_info(objname) else None
 
     def _meta(self, key):
         values = [s.meta[key] for s in self.inputs if s.meta.get(key)]
@@ -145,13 +207,12 @@ class SymbolIndex:
 
     def lookup_in(self, objname, name):
         """The symbols called ``name`` in one object, in position order."""
-        source = self.owner.get(objname)
-        return self._records(name, objname) if source is not None else []
+        return self._records(name, objname) if self._source_of(objname) else []
 
     def _records(self, name, objname):
         exports = self.exporters(name)
         by_object = {}
-        sources = [self.owner[objname]] if objname is not None else self.inputs
+        sources = [self._source_of(objname)] if objname is not None else self.inputs
         for source in sources:
             found = source.rows(name, objname)
             source.load_lists(found)
@@ -160,7 +221,7 @@ class SymbolIndex:
         records = []
         for obj in sorted(by_object, key=_object_order):
             source, rows = by_object[obj]
-            kind, positions = source.objects[obj]
+            kind, positions = source.object_info(obj)
             mine = [e for e in exports if e.objname == obj]
             records.extend(ranked_records(obj, kind, positions, rows, mine,
                                           *source.lists(obj)))
@@ -175,23 +236,23 @@ class SymbolIndex:
         return [seen[obj] for obj in sorted(seen, key=_object_order)]
 
     def has_object(self, objname):
-        return objname in self.owner
+        return self._source_of(objname) is not None
 
     def objects(self):
         """'vmlinux' first, then module runtime names in sorted order."""
-        return sorted(self.owner, key=_object_order)
+        return sorted({o for s in self.inputs for o in s.object_names()}, key=_object_order)
 
     def positions_known(self, objname):
         """Whether every record of this object has its positions (position and core_position).
         False for an old Symbols.list (names only) and for the modules of a /proc/kallsyms
         dump, which shows a live module's core view only (see core_positions_known)."""
-        source = self.owner.get(objname)
-        return source is not None and source.objects[objname][1] is True
+        source = self._source_of(objname)
+        return source is not None and source.object_info(objname)[1] is True
 
     def core_positions_known(self, objname):
         """Whether core_position is known (True also for a kallsyms dump's modules)."""
-        source = self.owner.get(objname)
-        return source is not None and source.objects[objname][1] is not False
+        source = self._source_of(objname)
+        return source is not None and source.object_info(objname)[1] is not False
 
     def close(self):
         for source in self.inputs:
@@ -228,5 +289,5 @@ def _open_input(path):
     if is_database(head):
         return _DatabaseInput(path)
     if is_symbols_list(head):
-        return _MemoryInput(path, read_symbols_list(path))
+        return _SymbolsListInput(path)
     raise SymdbError(path, "neither a klp-convert symbol database nor a Symbols.list")

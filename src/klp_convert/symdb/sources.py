@@ -247,17 +247,18 @@ def read_module(path, data=None, want_listed=False):
     if modinfo.get("livepatch") == "Y":
         return None
     name = modinfo.get("name") or module_runtime_name(path)
-    rows, exports, listed, files = _module_rows(scan, want_listed)
+    rows, exports, listed, section_names, files = _module_rows(scan, want_listed)
     return ObjectSymbols(name, "module", path, rows, exports=exports,
-                         sections=[n for n, _t, _f in scan.sections], files=files,
+                         sections=section_names, files=files,
                          listed_names=sorted(listed, key=_c_collation) if want_listed else None,
                          input_size=len(data), machine=scan.machine,
                          vermagic=modinfo.get("vermagic"))
 
 
 def _module_rows(scan, want_listed):
-    """(rows, exports, nm-listed names, source files) of a module, in .symtab order (the full
-    view); rows index ``scan.sections`` for their section.
+    """(rows, exports, nm-listed names, section names, source files) of a module, in .symtab
+    order (the full view); rows index the returned section and file name lists, which hold
+    only the sections that define a named symbol (a lookup decodes them: keep them short).
 
     This loop runs for every symbol of a whole distribution's modules, so what depends only on
     (st_info, section) is computed once per pair and cached.
@@ -267,6 +268,7 @@ def _module_rows(scan, want_listed):
     letters = [section_letter(n, t, fl) for n, t, fl in sections]
     names, values, sizes, infos, _others, _raw = scan.columns
     rows, exports, listed, files = [], [], [], []
+    used = {}  # section index -> position in the short list of sections that define symbols
     append = rows.append
     cache = {}
     source_file = None
@@ -280,7 +282,7 @@ def _module_rows(scan, want_listed):
         key = info << 32 | shndx
         props = cache.get(key)
         if props is None:
-            props = cache[key] = _symbol_props(info, shndx, sections, letters, core)
+            props = cache[key] = _symbol_props(info, shndx, sections, letters, core, used)
         flags, section, file_block, is_file, in_ksymtab, listed_by_nm = props
         if is_file:
             source_file = len(files)
@@ -289,19 +291,20 @@ def _module_rows(scan, want_listed):
         if want_listed and listed_by_nm:
             listed.append(sym_name)
         if in_ksymtab and sym_name.startswith(KSYMTAB_PREFIX):
-            exports.append(_ksymtab_export(sym_name, sections[section][0]))
-    return rows, exports, listed, files
+            exports.append(_ksymtab_export(sym_name, sections[shndx][0]))
+    return rows, exports, listed, [sections[i][0] for i in used], files
 
 
-def _symbol_props(info, shndx, sections, letters, core):
-    """(row flags, section index or None, belongs to the STT_FILE block, is STT_FILE, in a
-    __ksymtab* section, listed by nm) for a named, defined symbol of this st_info and section."""
+def _symbol_props(info, shndx, sections, letters, core, used):
+    """(row flags, short section index or None, belongs to the STT_FILE block, is STT_FILE, in a
+    __ksymtab* section, listed by nm) for a named, defined symbol of this st_info and section;
+    ``used`` gains the section if it is new."""
     sym_type = info & 0xF
-    section = shndx if shndx < len(sections) else None
+    section = used.setdefault(shndx, len(used)) if shndx < len(sections) else None
     letter = nm_letter(info, shndx, letters)
     return (pack_flags(in_core_section(shndx, core), letter, info), section,
             info >> 4 == STB_LOCAL and sym_type != STT_FILE, sym_type == STT_FILE,
-            section is not None and sections[section][0].startswith("__ksymtab"),
+            section is not None and sections[shndx][0].startswith("__ksymtab"),
             letter is not None)
 
 
@@ -427,6 +430,11 @@ def _open_input(path):
 
 
 def _text_lines(path):
+    return read_text_bytes(path).decode("utf-8", "surrogateescape").splitlines()
+
+
+def read_text_bytes(path):
+    """The bytes of a text input (decompressed), refusing binary files."""
     with _open_input(path) as f:
         try:
             data = f.read()
@@ -434,7 +442,7 @@ def _text_lines(path):
             raise SymdbError(path, f"cannot read: {e.strerror}") from None
     if b"\0" in data[:65536]:
         raise SymdbError(path, "binary file, expected text")
-    return data.decode("utf-8", "surrogateescape").splitlines()
+    return data
 
 
 def _c_collation(name):

@@ -99,9 +99,10 @@ class DatabaseWriter:
             fd, self.tmp = tempfile.mkstemp(dir=directory, suffix=".tmp",
                                             prefix=f".{os.path.basename(self.path)}.")
             os.close(fd)
-            if base is not None:
+            if base is not None:  # --add: extend a copy, keep the file's mode
                 with open(base, "rb") as src, open(self.tmp, "wb") as dst:
                     dst.write(src.read())
+                self.mode = os.stat(base).st_mode & 0o7777
         except OSError as e:
             self.tmp = None
             raise StorageError(self.path, f"cannot write: {e.strerror}") from None
