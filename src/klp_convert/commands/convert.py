@@ -1,5 +1,6 @@
 """`klp-convert convert`: and the classic forms `klp-convert [Symbols.list] IN OUT`."""
 
+import argparse
 import sys
 
 from ..convert import convert_file
@@ -32,8 +33,6 @@ def register(sub):
 
 def _object_symbol_value(convert):
     def parse(text):
-        import argparse
-
         target, eq, value = text.partition("=")
         objname, colon, name = target.partition(":")
         if not (eq and colon and objname and name and value):

@@ -3,6 +3,7 @@
 from ..annotations import read_annotations, strip_tables
 from ..elf import ElfObject, write_atomically
 from ..errors import RefusedError
+from ..symdb import open_symbols
 from .apply import apply_plan
 from .plan import ConvertOptions, Plan, make_plan
 
@@ -14,7 +15,6 @@ def convert_object(obj, index=None, options=None):
     options = options or ConvertOptions()
     notes = read_annotations(obj)
     plan = make_plan(obj, notes, index, options)
-    _refuse_special_sections(plan)
     if plan.problems:
         raise RefusedError(obj.path, _refusal_text(plan))
     strip_tables(obj, notes)
@@ -30,11 +30,7 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
     annotation-only. Returns the Plan. Nothing is written when the conversion is refused
     or ``dry_run`` is set. The result is checked (klp_convert.check) before it is written.
     """
-    index = None
-    if symbol_paths:
-        from ..symdb import open_symbols
-
-        index = open_symbols(list(symbol_paths))
+    index = open_symbols(list(symbol_paths)) if symbol_paths else None
     try:
         obj = ElfObject.read(input_path)
         options = ConvertOptions(sympos, symbol_files, keep_module_exports)
@@ -72,25 +68,6 @@ def _check_output(obj, label, index, log):
     if log is not None:
         for finding in findings:
             log("\n".join(finding.lines()))
-
-
-def _refuse_special_sections(plan):
-    from ..kernel.names import VMLINUX
-    from ..kernel.special_sections import special_section_for
-    from .plan import Problem
-
-    for decision in plan.conversions:
-        if decision.objname == VMLINUX:
-            continue  # applied at patch load, before the special sections are processed
-        for rela, rel in decision.references:
-            special = special_section_for(rela.target.name)
-            if special is not None:
-                plan.problems.append(Problem(
-                    f"'{decision.name}' of module '{decision.objname}' is referenced from "
-                    f"{rela.target.name}+{rel.offset:#x} ({special.what}): the kernel "
-                    f"processes that section before it resolves module-specific livepatch "
-                    f"relocations", [f"advice: {special.advice}"]))
-                break
 
 
 def _refusal_text(plan):

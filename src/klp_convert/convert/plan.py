@@ -12,6 +12,7 @@ converted (objname = that module) unless --keep-module-exports.
 
 from ..elf import SHF_ALLOC
 from ..kernel.names import VMLINUX, KlpName, check_objname, check_symname, is_klp_rela_name
+from ..kernel.special_sections import special_section_for
 from ..annotations import Choice
 
 TOC_SYMBOL = ".TOC."  # ppc64: resolved by the module loader itself
@@ -82,11 +83,10 @@ def make_plan(obj, notes, index, options):
     plan = Plan()
     table_ids = {id(s) for s in notes.tables}
     references = _undefined_references(obj, table_ids)
-    annotated = set(notes.choices) | set(notes.reloc_symbols)
-    for key in annotated - set(references):
-        sym = (notes.choices.get(key) or _Named(obj, key)).symbol
+    for key in set(notes.choices) - set(references):
         plan.problems.append(Problem(
-            f"annotation for '{sym.name}', which the module does not otherwise reference"))
+            f"annotation for '{notes.choices[key].symbol.name}', which the module does not "
+            f"otherwise reference"))
     for sym in obj.symbols:
         refs = references.get(id(sym))
         if refs is None:
@@ -94,12 +94,26 @@ def make_plan(obj, notes, index, options):
         decision = _decide(obj, sym, refs, notes, index, options, plan)
         if decision is not None:
             plan.decisions.append(decision)
+    _refuse_special_sections(plan)
     return plan
 
 
-class _Named:
-    def __init__(self, obj, key):
-        self.symbol = next(s for s in obj.symbols if id(s) == key)
+def _refuse_special_sections(plan):
+    """KERNEL-RULES rule 8: .klp.rela.<module> sections are applied after the patch module's
+    special sections were processed, so a module symbol may not be referenced from one.
+    vmlinux ones are applied at patch load, before: they may."""
+    for decision in plan.conversions:
+        if decision.objname == VMLINUX:
+            continue
+        for rela, rel in decision.references:
+            special = special_section_for(rela.target.name)
+            if special is not None:
+                plan.problems.append(Problem(
+                    f"'{decision.name}' of module '{decision.objname}' is referenced from "
+                    f"{rela.target.name}+{rel.offset:#x} ({special.what}): the kernel "
+                    f"processes that section before it resolves module-specific livepatch "
+                    f"relocations", [f"advice: {special.advice}"]))
+                break
 
 
 def _undefined_references(obj, table_ids):
