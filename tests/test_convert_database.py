@@ -239,3 +239,25 @@ def test_show_json(toy, capsys):
     assert {r["symbol"] for r in foo["relocations"]} == {".klp.sym.foo.count_it,0",
                                                         ".klp.sym.foo.countdown,0"}
     assert foo["flags"] & 0x00100000
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--sympos", "vm.linux:hats=1"], "object name 'vm.linux' contains '.'"),
+    (["--sympos", "nosuchmod:hats=1"], "object 'nosuchmod' is not in the symbol database"),
+    (["--symbol-file", "vmlinux:hats=nowhere.c"],
+     "no 'hats' of 'vmlinux' in file 'nowhere.c'"),
+    (["--sympos", "foo:hats=1"], "'hats' is not a symbol of 'foo'"),
+])
+def test_refused_choices(toy, options, message):
+    proc, out = convert(toy, livepatch(toy, "choices", ["hats"]), *options)
+    assert proc.returncode == 1 and not out.exists()
+    assert message in proc.stderr
+
+
+def test_symbol_name_too_long_for_the_kernel(toy):
+    long_name = "x" * 600
+    annotation = (f'extern int long_one __asm__("{long_name}");\n'
+                  "int use_long(void) { return long_one; }\n")
+    proc, out = convert(toy, livepatch(toy, "long", [], annotation))
+    assert proc.returncode == 1 and not out.exists()
+    assert "is longer than 511 characters" in proc.stderr
