@@ -14,8 +14,10 @@ white space, needs a digit and ignores what follows the number.
 
 from dataclasses import dataclass
 
-OBJNAME_WIDTH = 55
-SYMNAME_WIDTH = 511
+from .names import KLP_RELA_PREFIX, KLP_SYM_PREFIX, MODULE_NAME_MAX, SYMBOL_NAME_MAX
+
+OBJNAME_WIDTH = MODULE_NAME_MAX  # %55[^.]
+SYMNAME_WIDTH = SYMBOL_NAME_MAX  # %511[^,]
 ULONG_MASK = (1 << 64) - 1
 
 
@@ -55,7 +57,7 @@ def _scan_ulong(text, pos):
 
 def scan_klp_rela(name):
     """How the kernel reads a section name flagged SHF_RELA_LIVEPATCH: Scan(count 0 or 1)."""
-    prefix = ".klp.rela."
+    prefix = KLP_RELA_PREFIX
     if not name.startswith(prefix):
         return Scan(0)
     objname, pos = _scan_set(name, len(prefix), OBJNAME_WIDTH, ".")
@@ -66,7 +68,7 @@ def scan_klp_rela(name):
 
 def scan_klp_sym(name):
     """How klp_resolve_symbols() reads a symbol name: Scan(count 0..3); 3 means accepted."""
-    prefix = ".klp.sym."
+    prefix = KLP_SYM_PREFIX
     if not name.startswith(prefix):
         return Scan(0)
     objname, pos = _scan_set(name, len(prefix), OBJNAME_WIDTH, ".")
