@@ -8,7 +8,7 @@ import pytest
 
 from klp_convert.elf import ElfObject
 from support import guest
-from support.broken import VARIANTS
+from support.broken import INIT_CORE_FORCED, VARIANTS, renamed_klp_symbol
 from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, debian_kernel, guest_directory,
     kernel_symbol_database, make_modules, timed,
@@ -72,6 +72,19 @@ def build_converted(ctx, source):
     return build_livepatch(ctx.kernel, source, [ctx.kernel_database])
 
 
+def build_init_core(ctx, source):
+    """klp_init_core.ko as klp-convert wrote it (it calls initcore's unique initcore_peer()),
+    and a copy whose reference asks for initcore's 'helper', position 2 instead: the position
+    klp-convert refuses (tests: test_init_core_*), forced with our ELF layer so the guest can
+    show what each load order does with it."""
+    kbuild = build_livepatch(ctx.kernel, source, [ctx.kernel_database])
+    obj = ElfObject.read(source / "livepatch" / "klp_init_core.ko")
+    renamed_klp_symbol("initcore", "initcore_peer", "helper", 2)(obj)
+    (source / INIT_CORE_FORCED).parent.mkdir()
+    obj.write(source / INIT_CORE_FORCED)
+    return kbuild
+
+
 # scenario -> how its modules are built; the boot runs them in this order.
 BUILDERS = {
     "cmdline": build_plain,
@@ -82,6 +95,7 @@ BUILDERS = {
     "sections": build_converted,
     "static_keys": build_converted,
     "annotations": build_converted,
+    "init_core": build_init_core,
     "readme": build_readme_example,
 }
 

@@ -13,7 +13,7 @@ from klp_convert.elf import ElfObject
 from klp_convert.symdb import open_symbols
 
 from support import guest
-from support.broken import VARIANTS
+from support.broken import INIT_CORE_FORCED, VARIANTS
 from support.realkernel import copy_scenario, refused_build, symbol_definitions
 
 pytestmark = [pytest.mark.debian, pytest.mark.realkernel, pytest.mark.slow]
@@ -229,6 +229,85 @@ def test_every_annotation_family(suite, ctx):
     assert not [sec.name for sec in converted.sections
                 if sec.name.startswith((".klp.module_relocs.", ".klp.symbol_files."))]
     assert s.value("unpatch") == "ok", s.report()
+
+
+def refused_init_core(ctx, define):
+    """`klp-convert kbuild`'s stderr for klp_init_core.c built with ``define`` (it must fail)."""
+    source = copy_scenario("init_core", ctx.workdir / "refused" / define)
+    status, stderr = refused_build(ctx.kernel, source, [ctx.kernel_database], define)
+    assert status == 1 and "klp-convert: error: " in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    return stderr
+
+
+def test_init_core_duplicate_by_position_is_refused(ctx):
+    """KERNEL-RULES 2.6: initcore's core helper is position 2 while initcore loads and 1 once it
+    is live; position 1 is the __init helper, gone once live. Neither position means the core
+    helper in both load orders: `klp-convert kbuild` refuses both and says why."""
+    stderr = refused_init_core(ctx, "KLP_TEST_SYMPOS_2")
+    assert "position 2 of 'helper' in 'initcore'" in stderr, stderr
+    assert "while the module loads" in stderr and "once it is live" in stderr, stderr
+    assert "initcore_init.c init only" in stderr and "initcore_core.c core #1" in stderr
+    stderr = refused_init_core(ctx, "KLP_TEST_SYMPOS_1")
+    assert "'helper' of 'initcore' is an init symbol" in stderr, stderr
+
+
+def test_init_core_duplicate_by_file_is_refused(ctx):
+    """KLP_SYMBOL_FILE(helper, "initcore_core.c") is no way round it: the file gives position
+    2, which the kernel would resolve differently in the two load orders, so it is refused
+    for the same reason."""
+    stderr = refused_init_core(ctx, "KLP_TEST_FILE")
+    assert "KLP_SYMBOL_FILE" in stderr and "-> position 2" in stderr, stderr
+    assert "while the module loads" in stderr and "once it is live" in stderr, stderr
+
+
+def test_init_core_forced_position_depends_on_load_order(suite, ctx):
+    """The refused choice forced with our ELF layer ('.klp.sym.initcore.helper,2'): the kernel
+    refuses it when initcore is live (core symbols: one helper) and patches initcore with its
+    core helper when the patch comes first (whole symbol table: two). `klp-convert check`
+    with initcore's database predicts exactly that: an error in the live order only."""
+    s = suite.scenario("init_core")
+    assert s.value("insmod.initcore") == "ok", s.report()
+    # The unpatched state calls both core functions: helper(42) and initcore_peer(42).
+    assert s.value("unpatched.helper") == "4242" and s.value("unpatched.peer") == "1742"
+    # Live, /proc/kallsyms lists initcore's core helper only.
+    live_helper = addresses(s.value("live.kallsyms.helper"))
+    assert len(live_helper) == 1, s.report()
+    # As klp-convert wrote it, the patch reaches initcore_peer() (a unique name).
+    assert s.value("live.good") == "ok" and s.value("live.good.helper") == "1742", s.report()
+    assert addresses(s.value("live.good.addr.helper")) == addresses(
+        s.value("live.kallsyms.initcore_peer")), s.report()
+    assert s.value("unpatch.good") == "ok", s.report()
+
+    # The forced copy: refused in the live order, and only there.
+    marker = next(i for i, m in enumerate(s.kmsg) if "klp-test: init_core late order" in m)
+    refusal = ("livepatch: symbol position 2 for symbol 'helper' in object 'initcore' "
+               "not found")
+    assert s.value("live.forced") == "failed", s.report()
+    assert [m for m in s.kmsg[:marker] if refusal in m], s.report()
+    assert not [m for m in s.kmsg[marker:] if refusal in m], s.report()
+    # Loaded first, it patches initcore as it loads, with the core helper: the one helper the
+    # live initcore's /proc/kallsyms lists (initcore loaded again: a new address).
+    assert s.value("late.forced") == "ok" and s.value("late.insmod.initcore") == "ok"
+    assert s.kmsg_with("applying patch 'klp_init_core' to loading module 'initcore'")
+    assert s.value("late.forced.initcore") == "patched", s.report()
+    assert s.value("late.forced.helper") == "4242", s.report()
+    assert addresses(s.value("late.forced.addr.helper")) == addresses(
+        s.value("late.kallsyms.helper")), s.report()
+    assert s.value("unpatch.forced") == "ok" and s.value("rmmod.late.initcore") == "ok"
+
+    # klp-convert check: the converted patch is fine; the forced copy is an error, with the
+    # kernel's message, in the live order only.
+    source = ctx.workdir / "init_core"
+    databases = [ctx.kernel_database, source / "target.symdb"]
+    with open_symbols(databases) as index:
+        good = check_module(source / "livepatch" / "klp_init_core.ko", index=index)
+        forced = check_module(source / INIT_CORE_FORCED, index=index)
+    report = "\n".join(line for f in good + forced for line in f.lines())
+    assert will_load(good) and not will_load(forced), report
+    errors = [f for f in forced if f.severity == ERROR]
+    assert [f.kernel_message for f in errors] == [refusal], report
+    assert "once it is live" in errors[0].message and "still loading" not in errors[0].message
 
 
 # What Linux 6.1 does with each variant: (loads?, what it prints when it refuses).
