@@ -261,3 +261,16 @@ def test_symbol_name_too_long_for_the_kernel(toy):
     proc, out = convert(toy, livepatch(toy, "long", [], annotation))
     assert proc.returncode == 1 and not out.exists()
     assert "is longer than 511 characters" in proc.stderr
+
+
+def test_candidates_that_no_position_can_name_are_marked(toy):
+    proc, _ = convert(toy, livepatch(toy, "twins-amb", ["helper"]))
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    init = lines.index(next(line for line in lines if "twins #1:" in line))
+    core = lines.index(next(line for line in lines if "twins #2:" in line))
+    assert lines[init].endswith("init only") and lines[core].endswith("core #1")
+    assert "cannot be picked: an init symbol" in lines[init + 1]
+    assert "cannot be picked: #2 while the module loads but #1 once it is live" \
+        in lines[core + 1]
+    assert "--sympos twins:helper" not in proc.stderr

@@ -360,6 +360,18 @@ def _ambiguity(name, records, prefix):
                    ["candidates (pick one):"] + _candidate_lines(records))
 
 
+def _unpickable(record):
+    """Why no position can name this module symbol in both load orders, or None."""
+    if record.objname == VMLINUX or record.position is None:
+        return None
+    if record.core_position is None:
+        return "an init symbol, gone once the module is live"
+    if record.core_position != record.position:
+        return (f"#{record.position} while the module loads but #{record.core_position} once "
+                f"it is live; rename it or reach it through a symbol that is not duplicated")
+    return None
+
+
 def _candidate_lines(records):
     lines = []
     for r in records:
@@ -374,6 +386,10 @@ def _candidate_lines(records):
         parts = [f"  {r.objname} #{pos}:", kind, r.bind or "", addr, size,
                  r.source_file or "(file unknown)"]
         lines.append(" ".join(p for p in parts if p) + views)
+        unpickable = _unpickable(r)
+        if unpickable:
+            lines.append(f"      cannot be picked: {unpickable}")
+            continue
         picks = [f"--sympos {r.objname}:{r.name}={pos}",
                  f"KLP_SYMPOS({r.name}, {pos}) in KLP_MODULE_RELOC({r.objname})"]
         if r.source_file:
