@@ -55,12 +55,17 @@ def _scan_ulong(text, pos):
     return int(text[pos:end]) & ULONG_MASK, end
 
 
+def _scan_objname(name, prefix):
+    """The '<prefix>%55[^.]' part both names start with: (objname, position after it), or
+    (None, 0) when the literal prefix or the object name is missing."""
+    if not name.startswith(prefix):
+        return None, 0
+    return _scan_set(name, len(prefix), OBJNAME_WIDTH, ".")
+
+
 def scan_klp_rela(name):
     """How the kernel reads a section name flagged SHF_RELA_LIVEPATCH: Scan(count 0 or 1)."""
-    prefix = KLP_RELA_PREFIX
-    if not name.startswith(prefix):
-        return Scan(0)
-    objname, pos = _scan_set(name, len(prefix), OBJNAME_WIDTH, ".")
+    objname, pos = _scan_objname(name, KLP_RELA_PREFIX)
     if objname is None:
         return Scan(0)
     return Scan(1, objname=objname, rest=name[pos:])
@@ -68,10 +73,7 @@ def scan_klp_rela(name):
 
 def scan_klp_sym(name):
     """How klp_resolve_symbols() reads a symbol name: Scan(count 0..3); 3 means accepted."""
-    prefix = KLP_SYM_PREFIX
-    if not name.startswith(prefix):
-        return Scan(0)
-    objname, pos = _scan_set(name, len(prefix), OBJNAME_WIDTH, ".")
+    objname, pos = _scan_objname(name, KLP_SYM_PREFIX)
     if objname is None:
         return Scan(0)
     if not name.startswith(".", pos):
