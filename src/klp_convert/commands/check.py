@@ -8,6 +8,7 @@ import sys
 
 from ..check import WARNING, check_module, will_load
 from ..errors import KlpError
+from . import say
 
 
 def register(sub):
@@ -62,15 +63,16 @@ def _report_json(report):
 
 def _print_report(report):
     if report["error"]:
-        print(f"klp-convert: error: {report['error']}", file=sys.stderr)
+        print(f"klp-convert: error: {report['error']}", file=sys.stderr)  # escaped by KlpError
         return
     for finding in report["findings"]:
-        print("\n".join(finding.lines()))
+        for line in finding.lines():
+            say(line)
     warnings = sum(f.severity == WARNING for f in report["findings"])
     errors = len(report["findings"]) - warnings
     counts = f" ({_plural(errors, 'error')}, {_plural(warnings, 'warning')})" \
         if report["findings"] else ""
-    print(f"{report['module']}: {report['verdict']}{counts}")
+    say(f"{report['module']}: {report['verdict']}{counts}")
 
 
 def _plural(n, word):

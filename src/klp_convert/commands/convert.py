@@ -5,6 +5,7 @@ import sys
 
 from ..convert import convert_file
 from ..errors import KlpError
+from . import note, say
 
 
 def register(sub):
@@ -50,12 +51,12 @@ def run(args):
     plan = convert_file(args.input, args.output, args.symbols,
                         keep_module_exports=args.keep_module_exports, sympos=args.sympos,
                         symbol_files=args.symbol_file, dry_run=args.dry_run,
-                        log=lambda m: print(f"klp-convert: {m}", file=sys.stderr))
+                        log=note)
     if args.dry_run or args.verbose:
         lines = plan.lines()
-        print(f"{args.input}: {len(plan.conversions)} symbol(s) to convert")
+        say(f"{args.input}: {len(plan.conversions)} symbol(s) to convert")
         for line in lines:
-            print(f"  {line}")
+            say(f"  {line}")
     return 0
 
 

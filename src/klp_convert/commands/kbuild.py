@@ -1,9 +1,8 @@
 """`klp-convert kbuild [options] [MAKE_ARG...]`: build an out-of-tree livepatch with kbuild and
 convert it where kbuild put it."""
 
-import sys
-
 from ..kbuild import KbuildOptions, kbuild
+from . import note, say
 
 
 def register(sub):
@@ -33,15 +32,11 @@ def register(sub):
 
 def run(args):
     options = KbuildOptions(args.kernel_dir, args.jobs, args.symbols, args.keep_module_exports)
-    converted = kbuild(args.make_args, options, log=_note)
+    converted = kbuild(args.make_args, options, log=note)
     for module in converted:
         # kbuild's own style, so the line sits well among make's output.
-        print(f"  KLP     {module.path}: {len(module.plan.conversions)} symbol(s) converted")
+        say(f"  KLP     {module.path}: {len(module.plan.conversions)} symbol(s) converted")
         if args.verbose:
             for line in module.plan.lines():
-                print(f"    {line}")
+                say(f"    {line}")
     return 0
-
-
-def _note(message):
-    print(f"klp-convert: {message}", file=sys.stderr)

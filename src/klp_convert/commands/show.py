@@ -6,6 +6,7 @@ import sys
 from ..elf import ElfObject
 from ..kernel.names import KlpName, is_klp_rela_name, parse_klp_rela_name
 from ..kernel.relocs import reloc_type_name
+from . import say
 
 
 def register(sub):
@@ -39,20 +40,20 @@ def run(args):
         print()
         return 0
     if not groups:
-        print(f"{args.module}: no livepatch relocations")
+        say(f"{args.module}: no livepatch relocations")
         return 0
     for objname, sec, relocs in groups:
         target = sec.target.name if sec.target is not None else "?"
         count = f"{len(relocs)} entr{'y' if len(relocs) == 1 else 'ies'}"
-        print(f"Relocation section '{sec.name}' (object {objname or '?'}, for {target}) "
-              f"contains {count}:")
-        print(f"  {'Offset':<18} {'Type':<24} Symbol's Name + Addend")
+        say(f"Relocation section '{sec.name}' (object {objname or '?'}, for {target}) "
+            f"contains {count}:")
+        say(f"  {'Offset':<18} {'Type':<24} Symbol's Name + Addend")
         for rel in relocs:
             addend = rel.addend or 0
             sign = "-" if addend < 0 else "+"
-            print(f"  {rel.offset:#018x} {reloc_type_name(obj.machine, rel.type):<24} "
-                  f"{rel.symbol.name} {sign} {abs(addend)}")
-        print()
+            say(f"  {rel.offset:#018x} {reloc_type_name(obj.machine, rel.type):<24} "
+                f"{rel.symbol.name} {sign} {abs(addend)}")
+        say()
     return 0
 
 

@@ -14,8 +14,8 @@ from ..symdb import Sources, add_to_database, build_database, open_symbols, writ
 from ..symdb.sources import is_symbols_list, read_head
 from ..symdb.storage import database_summary
 from ..errors import KlpError
+from . import PROG, say, warn
 
-PROG = "klp-convert"
 # Trees with fewer modules than this finish too fast for a progress bar to help.
 PROGRESS_MIN_FILES = 100
 
@@ -89,7 +89,7 @@ def _with_progress(action, *args):
     """Run a build step with warnings on stderr and a progress bar when stderr is a terminal."""
     progress = _Progress() if sys.stderr.isatty() else None
     try:
-        return action(*args, warn=_warn, progress=progress)
+        return action(*args, warn=warn, progress=progress)
     finally:
         if progress:
             progress.finish()
@@ -116,33 +116,28 @@ def _summary(output, report):
     message = f"{output}: {report.objects} objects, {report.symbols} symbols"
     if report.livepatch:
         message += f", {len(report.livepatch)} livepatch modules left out"
-    print(message, file=sys.stderr)
+    say(message, sys.stderr)
     if report.skipped:
-        print(f"{PROG}: warning: {len(report.skipped)} unreadable module files skipped",
-              file=sys.stderr)
-
-
-def _warn(message):
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
+        warn(f"{len(report.skipped)} unreadable module files skipped")
 
 
 def _info(path):
     if is_symbols_list(read_head(path)):
         raise KlpError(path, "an old Symbols.list (names only) has no summary; see --lookup")
     summary = database_summary(path)
-    print(f"database: {path}")
+    say(f"database: {path}")
     for key in sorted(summary.meta):
-        print(f"  {key}: {summary.meta[key]}")
-    print("inputs:")
+        say(f"  {key}: {summary.meta[key]}")
+    say("inputs:")
     for kind, ipath, files, size, digest in summary.inputs:
         detail = f"{files} files, {size} bytes" if kind == "modules" else f"{size} bytes"
         if digest:
             detail += f", sha256 {digest[:16]}"
-        print(f"  {kind}: {ipath} ({detail})")
+        say(f"  {kind}: {ipath} ({detail})")
     for kind, objects, symbols in summary.kinds:
-        print(f"{kind}: {objects} object{'s' if objects != 1 else ''}, {symbols} symbols")
-    print(f"exports: {summary.exports}")
-    print(f"names duplicated within an object: {summary.duplicated}")
+        say(f"{kind}: {objects} object{'s' if objects != 1 else ''}, {symbols} symbols")
+    say(f"exports: {summary.exports}")
+    say(f"names duplicated within an object: {summary.duplicated}")
     return 0
 
 
@@ -153,19 +148,19 @@ def _lookup(name, paths):
         records = index.lookup(name)
         exports = index.exporters(name)
     if not records and not exports:
-        print(f"{name}: not found", file=sys.stderr)
+        say(f"{name}: not found", sys.stderr)
         return 1
-    print(f"{'object':<20} {'pos':>7} {'core':>7} {'type':<4} {'bind':<6} {'kind':<7} "
-          f"{'address/value':<18} {'size':>6} source/section  export")
+    say(f"{'object':<20} {'pos':>7} {'core':>7} {'type':<4} {'bind':<6} {'kind':<7} "
+        f"{'address/value':<18} {'size':>6} source/section  export")
     for r in records:
-        print(f"{r.objname:<20} {_pos(r.position, r.count):>7} "
-              f"{_pos(r.core_position, r.core_count):>7} {r.type_letter or '?':<4} "
-              f"{r.bind or '?':<6} {r.sym_type or '?':<7} {_hex(r.address):<18} "
-              f"{'' if r.size is None else r.size:>6} {_where(r)}  {_export(r)}")
+        say(f"{r.objname:<20} {_pos(r.position, r.count):>7} "
+            f"{_pos(r.core_position, r.core_count):>7} {r.type_letter or '?':<4} "
+            f"{r.bind or '?':<6} {r.sym_type or '?':<7} {_hex(r.address):<18} "
+            f"{'' if r.size is None else r.size:>6} {_where(r)}  {_export(r)}")
     for e in exports:
         if not any(r.objname == e.objname for r in records):
-            print(f"{e.objname:<20} exports {name} ({e.export_type or 'export'}"
-                  f"{', namespace ' + e.namespace if e.namespace else ''}); symbol not listed")
+            say(f"{e.objname:<20} exports {name} ({e.export_type or 'export'}"
+                f"{', namespace ' + e.namespace if e.namespace else ''}); symbol not listed")
     return 0
 
 

@@ -64,14 +64,14 @@ def _check_output(obj, label, index, log):
         lines = [f"the converted module would not work: {errors[0].message}"]
         for finding in errors:
             lines += ["  " + line for line in finding.lines()]
-        raise RefusedError(label, "\n".join(lines))
+        raise RefusedError(label, lines)
     if log is not None:
         for finding in findings:
-            log("\n".join(finding.lines()))
+            log(finding.lines())  # [line]: the caller escapes each
 
 
 def _refusal_text(plan):
-    """First line: what is wrong; then one block per problem."""
+    """[line]: first what is wrong, then one block per problem (RefusedError escapes each)."""
     problems = plan.problems
     first = problems[0].summary if len(problems) == 1 else \
         f"conversion refused ({len(problems)} problems)"
@@ -80,4 +80,4 @@ def _refusal_text(plan):
         if len(problems) > 1:
             lines.append(f"  {p.summary}")
         lines += [f"  {d}" for d in p.details]
-    return "\n".join(lines)
+    return lines

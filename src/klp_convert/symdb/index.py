@@ -13,7 +13,7 @@ from .sources import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
 )
 from .storage import (
-    StorageError, is_database, open_database, positions_flag, to_unsigned,
+    StorageError, from_sql, is_database, open_database, positions_flag, sql_name, to_unsigned,
 )
 
 
@@ -38,14 +38,14 @@ class _DatabaseInput:
     def object_names(self):
         """Every object name in the database."""
         if self.names is None:
-            self.names = [name for (name,) in self._query("SELECT name FROM objects")]
+            self.names = [from_sql(name) for (name,) in self._query("SELECT name FROM objects")]
         return self.names
 
     def object_info(self, objname):
         """(kind, positions flag) of an object, or None if the database does not have it."""
         if objname not in self.info:
             found = self._query("SELECT id, kind, positions FROM objects WHERE name = ?",
-                                (objname,))
+                                (sql_name(objname),))
             self.info[objname] = (found[0][0], found[0][1], positions_flag(found[0][2])) \
                 if found else None
         info = self.info[objname]
@@ -80,30 +80,41 @@ class _DatabaseInput:
         query = ("SELECT o.name, o.id, o.kind, o.positions, s.name, s.flags, s.value, s.size, "
                  "s.section, s.source_file FROM symbols s JOIN objects o ON o.id = s.object "
                  "WHERE s.name = ?")
-        args = [name]
+        args = [sql_name(name)]
         if objname is not None:
             query += " AND o.name = ?"
-            args.append(objname)
+            args.append(sql_name(objname))
         found = {}
         info = self.info
         for obj, object_id, kind, positions, sym, flags, value, size, section, source in \
                 self._query(query + " ORDER BY s.object, s.id", args):
+            obj = from_sql(obj)
             if obj not in found:
                 info[obj] = (object_id, kind, positions_flag(positions))
                 found[obj] = []
-            found[obj].append((sym, flags, to_unsigned(value), size, section, source))
+            if not _integers(flags, value, size, section, source):
+                raise StorageError(self.path, f"unreadable symbol database (a row of "
+                                              f"'{name}' holds a value of the wrong type)")
+            found[obj].append((name, flags, to_unsigned(value), to_unsigned(size), section,
+                               source))
         return found
 
     def exports(self, name):
         try:
-            return [Export(obj, export_type, namespace) for obj, export_type, namespace in
+            return [Export(from_sql(obj), from_sql(export_type), from_sql(namespace))
+                    for obj, export_type, namespace in
                     self.db.execute("SELECT object, export_type, namespace FROM exports "
-                                    "WHERE name = ?", (name,))]
+                                    "WHERE name = ?", (sql_name(name),))]
         except sqlite3.Error as e:
             raise StorageError(self.path, f"unreadable symbol database ({e})") from None
 
     def close(self):
         self.db.close()
+
+
+def _integers(flags, *optional):
+    """A symbols row's integer columns hold integers (a hand-made database may hold anything)."""
+    return type(flags) is int and all(v is None or type(v) is int for v in optional)
 
 
 class _SymbolsListInput:
@@ -223,8 +234,13 @@ class SymbolIndex:
             source, rows = by_object[obj]
             kind, positions = source.object_info(obj)
             mine = [e for e in exports if e.objname == obj]
-            records.extend(ranked_records(obj, kind, positions, rows, mine,
-                                          *source.lists(obj)))
+            try:
+                records.extend(ranked_records(obj, kind, positions, rows, mine,
+                                              *source.lists(obj)))
+            except (IndexError, TypeError):  # a section or file index its lists do not have
+                raise StorageError(source.path, f"unreadable symbol database (object '{obj}' "
+                                                f"has rows its name lists do not match)") \
+                    from None
         return records
 
     def exporters(self, name):

@@ -5,6 +5,7 @@ kernel's order; the kernel's rules come from kernel/kallsyms.py and kernel/modul
 
 import mmap
 import os
+import re
 
 from ..elf.constants import SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
@@ -15,6 +16,7 @@ from ..kernel.kallsyms import (
 )
 from ..kernel.modules import core_sections, in_core_section
 from ..kernel.names import module_runtime_name
+from ..text import decode_name
 from .model import CORE, VMLINUX, ObjectSymbols, pack_flags
 
 KSYMTAB_PREFIX = "__ksymtab_"
@@ -22,6 +24,8 @@ SYMBOLS_LIST_HEADER = "klp-convert-symbol-data.0.1"
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
 # /proc/kallsyms lists these pseudo-modules after the real ones: BPF programs and trampolines.
 KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
+_BLANKS = re.compile("[ \t]+")
+_HEX = re.compile("[0-9a-fA-F]+")
 
 
 class SymdbError(KlpError):
@@ -151,14 +155,14 @@ def _looks_like_kallsyms(lines):
         if line.endswith("]") and "\t[" in line:
             return True
         if not tables and " kallsyms_" in line:
-            fields = line.split()
+            fields = _fields(line)
             tables = len(fields) == 3 and fields[2] in KALLSYMS_IGNORED_NAMES
     return not tables
 
 
 def _parse_symbol_line(path, number, line):
     """(address, letter, name, module or None) of a System.map or kallsyms line."""
-    fields = line.split()
+    fields = _fields(line)
     module = None
     if len(fields) == 4 and fields[3].startswith("[") and fields[3].endswith("]"):
         module = fields[3][1:-1]
@@ -166,11 +170,13 @@ def _parse_symbol_line(path, number, line):
     if len(fields) != 3 or len(fields[1]) != 1 or module == "":
         raise SymdbError(path, f"line {number}: expected 'ADDRESS TYPE NAME', got "
                                f"{_shorten(line)!r}")
-    try:
-        address = int(fields[0], 16)
-    except ValueError:
+    if not _HEX.fullmatch(fields[0]):  # int(x, 16) would also take '-5', '0x5', '1_0'
         raise SymdbError(path, f"line {number}: '{_shorten(fields[0])}' is not a hexadecimal "
-                               f"address") from None
+                               f"address")
+    address = int(fields[0], 16)
+    if address >= 1 << 64:  # no kernel has wider addresses; SQLite could not store it
+        raise SymdbError(path, f"line {number}: address '{_shorten(fields[0])}' is wider than "
+                               f"64 bits")
     return address, fields[1], fields[2], module
 
 
@@ -315,7 +321,7 @@ def _modinfo(scan, data):
             offset, size = scan.extents[index]
             raw = bytes(data[offset:offset + size])
             pairs = (item.partition("=") for item in
-                     raw.decode("utf-8", "replace").split("\0") if item)
+                     raw.decode("utf-8", "surrogateescape").split("\0") if item)
             return {key: value for key, _eq, value in pairs}
     return {}
 
@@ -375,7 +381,7 @@ def read_symbols_list(path):
         raise SymdbError(path, f"not a Symbols.list (first line is not '{SYMBOLS_LIST_HEADER}')")
     objects, current = {}, None
     for number, line in enumerate(lines[1:], 2):
-        name = line.strip()
+        name = line.strip(" \t")
         if not name:
             continue
         if name.startswith("*"):
@@ -430,7 +436,18 @@ def _open_input(path):
 
 
 def _text_lines(path):
-    return read_text_bytes(path).decode("utf-8", "surrogateescape").splitlines()
+    """The lines of a text input. Only LF (and a CR before it) ends a line: str.splitlines()
+    would also split at bytes such as 0x1c or 0x85, which a name may hold."""
+    lines = decode_name(read_text_bytes(path)).split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _fields(line):
+    """A text line's blank-separated fields: blanks are spaces and tabs only (str.split()
+    would also split at control characters a name may hold)."""
+    return [field for field in _BLANKS.split(line) if field]
 
 
 def read_text_bytes(path):
