@@ -12,7 +12,13 @@ from . import say
 
 
 def register(sub):
-    p = sub.add_parser("check", help="predict what the kernel will do with livepatch modules")
+    p = sub.add_parser(
+        "check", help="predict what the kernel will do with livepatch modules",
+        description="Apply the kernel's rules for livepatch modules (names, flags, relocation "
+                    "types, special sections, the cross-object rule) and say, per module, "
+                    "'will load' or what will fail and why. With --symbols, every .klp.sym "
+                    "symbol is resolved as the kernel will resolve it and every other undefined "
+                    "symbol must be exported; without it, resolution is not checked.")
     p.add_argument("modules", nargs="+", metavar="MODULE", help="livepatch modules (.ko)")
     p.add_argument("--symbols", action="append", default=[], metavar="DB",
                    help="the target kernel's symbol database (.symdb) or an old Symbols.list; "

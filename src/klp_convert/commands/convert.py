@@ -11,11 +11,14 @@ from . import note, say
 def register(sub):
     p = sub.add_parser(
         "convert", help="turn references to unexported symbols into livepatch relocations",
+        usage="%(prog)s [options] IN.ko -o OUT.ko\n       %(prog)s [options] IN.ko --dry-run",
         description="Convert a built livepatch module. Without --symbols only annotated "
-                    "references are converted (annotation-only mode).")
+                    "references are converted (annotation-only mode), and the references "
+                    "left as they are are listed.")
     p.add_argument("input", metavar="IN.ko", help="the livepatch module as kbuild linked it")
     p.add_argument("-o", "--output", metavar="OUT.ko",
-                   help="where to write the result (may be IN.ko itself)")
+                   help="required (unless --dry-run): where to write the result (may be IN.ko "
+                        "itself)")
     p.add_argument("--symbols", metavar="DB", action="append", default=[],
                    help="symbol database (.symdb) or old Symbols.list; repeat to combine the "
                         "kernel's with one of out-of-tree target modules")

@@ -10,7 +10,11 @@ from . import say
 
 
 def register(sub):
-    p = sub.add_parser("show", help="list a module's livepatch relocations by object and section")
+    p = sub.add_parser(
+        "show", help="list a module's livepatch relocations by object and section",
+        description="List the livepatch relocations (.klp.rela.* sections) of a module, grouped "
+                    "by object and target section, or (--disassemble) objdump's listing with "
+                    "every klp relocation shown at its offset.")
     p.add_argument("module", metavar="MODULE", help="a livepatch module (.ko)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)

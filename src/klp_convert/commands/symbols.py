@@ -23,6 +23,10 @@ PROGRESS_MIN_FILES = 100
 def register(sub):
     p = sub.add_parser(
         "symbols", help="build or query the kernel symbol database",
+        usage="%(prog)s [--vmlinux FILE] [--modules PATH]... [--symvers FILE] [options] -o FILE\n"
+              "       %(prog)s --add DB MODULE...\n"
+              "       %(prog)s --info DB\n"
+              "       %(prog)s --lookup NAME DB...",
         description="Build a symbol database (SQLite) of vmlinux and modules in the kernel's own "
                     "order, extend it with more modules, summarise it or look names up. With no "
                     "inputs, the running kernel's System.map (or /proc/kallsyms) and "
@@ -36,7 +40,8 @@ def register(sub):
                    help="an old Symbols.list to include (names only: positions unknown)")
     p.add_argument("--kernel-release", metavar="RELEASE",
                    help="kernel release to record (default: from the modules' vermagic)")
-    p.add_argument("-o", "--output", metavar="FILE", help="database (or Symbols.list) to write")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="required to build: the database (or Symbols.list) to write")
     p.add_argument("--format", choices=("sqlite", "symbols-list"), default="sqlite",
                    help="output format (default sqlite; symbols-list: the old text format)")
     p.add_argument("--strict", action="store_true",

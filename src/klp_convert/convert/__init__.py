@@ -2,7 +2,8 @@
 
 from ..annotations import read_annotations, strip_tables
 from ..elf import ElfObject, write_atomically
-from ..errors import RefusedError
+from ..errors import KlpError, RefusedError
+from ..files import same_file
 from ..symdb import open_symbols
 from .apply import apply_plan
 from .plan import ConvertOptions, Plan, make_plan
@@ -30,6 +31,10 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
     annotation-only. Returns the Plan. Nothing is written when the conversion is refused
     or ``dry_run`` is set. The result is checked (klp_convert.check) before it is written.
     """
+    for path in symbol_paths:
+        if output_path and same_file(output_path, path):
+            raise KlpError(output_path, f"the output is the symbol database given with "
+                                        f"--symbols ({path}): give another -o")
     index = open_symbols(list(symbol_paths)) if symbol_paths else None
     try:
         obj = ElfObject.read(input_path)

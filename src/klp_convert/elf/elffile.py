@@ -8,6 +8,9 @@ from .model import GroupSection, RelocationSection, Section, SymbolTable
 from .reader import parse
 from .writer import serialize
 from ..errors import ElfError
+from ..files import (
+    TMP_SUFFIX, open_regular, output_mode, remove_stale_temporaries, temp_prefix,
+)
 
 
 class SaveResult:
@@ -36,7 +39,7 @@ class ElfObject:
     def read(cls, path):
         """Read and check the object at ``path``; raise ElfError for anything wrong with it."""
         try:
-            with open(path, "rb") as f:
+            with open_regular(path, ElfError) as f:
                 data = f.read()
         except OSError as e:
             raise ElfError(path, f"cannot read: {e.strerror}") from None
@@ -173,19 +176,15 @@ class ElfObject:
 
 
 def write_atomically(path, data):
-    """Write ``data`` to ``path`` through a temporary file and a rename; ElfError on failure."""
+    """Write ``data`` to ``path`` through a temporary file and a rename; ElfError on failure.
+    The file keeps the old one's permissions, never its set-user/group-ID bits."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+    mode = output_mode(path)
+    remove_stale_temporaries(path)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                                   suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=temp_prefix(path), suffix=TMP_SUFFIX)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, mode)

@@ -10,6 +10,7 @@ import re
 from ..elf.constants import SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
 from ..errors import KlpError
+from ..files import open_regular
 from ..kernel.kallsyms import (
     KALLSYMS_IGNORED_NAMES, kallsyms_table, mksysmap_keeps, nm_letter, section_letter,
     system_map_order,
@@ -24,6 +25,11 @@ SYMBOLS_LIST_HEADER = "klp-convert-symbol-data.0.1"
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
 # /proc/kallsyms lists these pseudo-modules after the real ones: BPF programs and trampolines.
 KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
+# The largest module a build reads (plain or inflated). Debian's largest (amdgpu.ko) is about
+# 20 MB, 20 times that with debug info: this is far beyond any real module, and it bounds the
+# memory one module can take (each worker of a build holds one module at a time).
+MODULE_SIZE_LIMIT = 1 << 30
+_LIMIT_TEXT = "1 GiB"
 _BLANKS = re.compile("[ \t]+")
 _HEX = re.compile("[0-9a-fA-F]+")
 
@@ -214,33 +220,51 @@ def find_module_files(paths):
 
 
 def read_module_bytes(path):
-    """The ELF bytes of a module, decompressed according to its suffix."""
+    """The ELF bytes of a module, decompressed according to its suffix, at most
+    MODULE_SIZE_LIMIT bytes: a larger module (or one that inflates beyond it) is refused while
+    it is read, before it can take the memory."""
     with _open_input(path) as f:
-        data = f.read()
+        if not path.endswith((".xz", ".gz", ".zst")):
+            if os.fstat(f.fileno()).st_size > MODULE_SIZE_LIMIT:
+                raise SymdbError(path, f"larger than {_LIMIT_TEXT}: not a kernel module")
+            return f.read()
+        return _inflate(path, f)
+
+
+def _inflate(path, f):
     import lzma
+    errors = (OSError, EOFError, ValueError, lzma.LZMAError)  # gzip's errors are OSErrors
+    if path.endswith(".xz"):
+        stream = lzma.LZMAFile(f)
+    elif path.endswith(".gz"):
+        import gzip
+        stream = gzip.GzipFile(fileobj=f)
+    else:
+        zstandard = _zstandard(path)
+        errors += (zstandard.ZstdError,)
+        stream = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
+    out = bytearray()
     try:
-        if path.endswith(".xz"):
-            return lzma.decompress(data)
-        if path.endswith(".gz"):
-            import gzip
-            return gzip.decompress(data)
-        if path.endswith(".zst"):
-            return _zstd_decompress(path, data)
-    except (OSError, EOFError, ValueError, lzma.LZMAError) as e:  # gzip's errors are OSErrors
+        with stream:
+            while True:
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    return bytes(out)
+                out += chunk
+                if len(out) > MODULE_SIZE_LIMIT:
+                    raise SymdbError(path, f"inflates to more than {_LIMIT_TEXT}: not a "
+                                           f"kernel module")
+    except errors as e:
         raise SymdbError(path, f"cannot decompress: {e}") from None
-    return data
 
 
-def _zstd_decompress(path, data):
+def _zstandard(path):
     try:
         import zstandard
     except ImportError:
         raise SymdbError(path, "reading .ko.zst needs the 'zstandard' package "
                                "(pip install 'klp-convert[zstd]')") from None
-    try:
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    except zstandard.ZstdError as e:
-        raise SymdbError(path, f"cannot decompress: {e}") from None
+    return zstandard
 
 
 def read_module(path, data=None, want_listed=False):
@@ -429,10 +453,7 @@ def read_head(path, size=64):
 
 
 def _open_input(path):
-    try:
-        return open(path, "rb")
-    except OSError as e:
-        raise SymdbError(path, f"cannot read: {e.strerror}") from None
+    return open_regular(path, SymdbError)
 
 
 def _text_lines(path):

@@ -37,12 +37,14 @@ sequential insert.
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import urllib.parse
 
 from .. import __version__
 from ..errors import KlpError
+from ..files import TMP_SUFFIX, output_mode, remove_stale_temporaries, temp_prefix
 from ..text import decode_name, name_bytes
 
 SCHEMA_VERSION = "2"
@@ -125,28 +127,29 @@ class DatabaseWriter:
     def __init__(self, path, base=None):
         self.path = os.fspath(path)
         directory = os.path.dirname(os.path.abspath(self.path))
-        umask = os.umask(0)
-        os.umask(umask)
-        self.mode = 0o666 & ~umask  # mkstemp's 0600 is not what a plain file write would give
+        # A rebuilt (or extended) database keeps the old file's permissions.
+        self.mode = output_mode(self.path)
+        self.tmp = self.db = None
+        remove_stale_temporaries(self.path)
         try:
-            fd, self.tmp = tempfile.mkstemp(dir=directory, suffix=".tmp",
-                                            prefix=f".{os.path.basename(self.path)}.")
+            fd, self.tmp = tempfile.mkstemp(dir=directory, suffix=TMP_SUFFIX,
+                                            prefix=temp_prefix(self.path))
             os.close(fd)
-            if base is not None:  # --add: extend a copy, keep the file's mode
+            if base is not None:  # --add: extend a copy
                 with open(base, "rb") as src, open(self.tmp, "wb") as dst:
-                    dst.write(src.read())
-                self.mode = os.stat(base).st_mode & 0o7777
-        except OSError as e:
-            self.tmp = None
-            raise StorageError(self.path, f"cannot write: {e.strerror}") from None
-        self.db = sqlite3.connect(self.tmp)
-        _fast_writes(self.db)
-        if base is None:
-            self.db.executescript(SCHEMA)
-            self.set_meta(schema_version=SCHEMA_VERSION, tool_version=__version__,
-                          created_by="klp-convert symbols")
-        self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
-                                .fetchone()[0])
+                    shutil.copyfileobj(src, dst)
+            self.db = sqlite3.connect(self.tmp)
+            _fast_writes(self.db)
+            if base is None:
+                self.db.executescript(SCHEMA)
+                self.set_meta(schema_version=SCHEMA_VERSION, tool_version=__version__,
+                              created_by="klp-convert symbols")
+            self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
+                                    .fetchone()[0])
+        except (OSError, sqlite3.Error) as e:  # a full disk, say: nothing is left behind
+            self.abort()
+            raise StorageError(self.path, f"cannot write: {getattr(e, 'strerror', None) or e}") \
+                from None
 
     def set_meta(self, **values):
         self.db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -220,7 +223,8 @@ class DatabaseWriter:
     def abort(self):
         if self.tmp is not None:
             try:
-                self.db.close()
+                if self.db is not None:
+                    self.db.close()
             except sqlite3.Error:
                 pass
             try:
@@ -244,6 +248,15 @@ class PartWriter:
         self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)",
                             _export_rows((name, obj.name, export_type, namespace)
                                          for name, export_type, namespace in obj.exports))
+
+    def remove_object(self, object_id):
+        """Take out what a failed add_object() stored of one object."""
+        self.db.execute("DELETE FROM symbols WHERE object = ?", (object_id,))
+        self.db.execute("DELETE FROM object_lists WHERE object = ?", (object_id,))
+        names = self.db.execute("SELECT name FROM objects WHERE id = ?", (object_id,)).fetchall()
+        self.db.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+        for (name,) in names:
+            self.db.execute("DELETE FROM exports WHERE object = ?", (name,))
 
     def close(self):
         self.db.commit()
