@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from klp_convert import guest
 from klp_convert.elf import ElfObject
-from support import guest
 from support.broken import INIT_CORE_FORCED, VARIANTS, renamed_klp_symbol
 from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, debian_kernel, guest_directory,
@@ -103,14 +103,15 @@ BUILDERS = {
 class Suite:
     """The boot's result and the scenarios that could not be built."""
 
-    def __init__(self, boot_result, build_failures):
+    def __init__(self, boot_result, build_failures, kernel_args):
         self.boot_result = boot_result
         self.build_failures = build_failures
+        self.kernel_args = kernel_args  # the guest's /proc/cmdline
 
     def scenario(self, name):
         if name in self.build_failures:
             pytest.fail(f"scenario {name} did not build:\n{self.build_failures[name]}")
-        return self.boot_result.scenario(name)
+        return self.boot_result.step(name)
 
 
 @pytest.fixture(scope="session")
@@ -137,13 +138,14 @@ def suite(ctx):
             guest_dirs[name] = guest_directory(source)
         except BuildFailed as e:
             failures[name] = str(e)
-    initrd = guest.build_initramfs(workdir / "initrd.cpio.gz", guest_dirs)
-    result = guest.boot(kernel.vmlinuz, initrd, workdir)
+    initrd = guest.build_initramfs(workdir / "initrd.cpio.gz", guest_dirs, kernel.arch,
+                                   kernel.busybox)
+    result = guest.boot(kernel.arch, kernel.vmlinuz, initrd, workdir, kernel.kernel_args)
     TIMES.setdefault("(boot)", {})["qemu"] = result.seconds
-    for name, report in result.scenarios.items():
+    for name, report in result.steps.items():
         if report.seconds is not None:
             TIMES.setdefault(name, {})["guest"] = report.seconds
-    return Suite(result, failures)
+    return Suite(result, failures, kernel.kernel_args)
 
 
 @pytest.fixture(scope="session")
@@ -166,9 +168,10 @@ def broken(ctx):
         obj.write(directory / "klp_broken.ko")
         guest_dirs[f"broken_{variant}"] = directory
         modules[variant] = directory / "klp_broken.ko"
-    initrd = guest.build_initramfs(ctx.workdir / "broken.cpio.gz", guest_dirs)
-    result = guest.boot(ctx.kernel.vmlinuz, initrd, ctx.workdir / "broken",
-                        kernel_args=guest.BROKEN_KERNEL_ARGS)
+    initrd = guest.build_initramfs(ctx.workdir / "broken.cpio.gz", guest_dirs, ctx.kernel.arch,
+                                   ctx.kernel.busybox)
+    result = guest.boot(ctx.kernel.arch, ctx.kernel.vmlinuz, initrd, ctx.workdir / "broken",
+                        ctx.kernel.broken_kernel_args)
     TIMES["broken"]["qemu"] = result.seconds
     databases = [ctx.kernel_database, source / "target.symdb"]
     return result, modules, databases

@@ -1,6 +1,6 @@
 """The real-kernel suite's host side: Debian's kernel (ABI found at run time), its kbuild tree,
 and building the suite's scenarios (target modules with plain kbuild, livepatches with
-`klp-convert kbuild`) into directories the guest runs (see guest.py)."""
+`klp-convert kbuild`) into directories the guest runs (klp_convert.guest)."""
 
 import mmap
 import os
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from klp_convert import guest
 from klp_convert.elf.reader import scan_symbols
 from support import debian
 
@@ -39,6 +40,10 @@ class DebianKernel:
         self.vmlinuz = image / "boot" / f"vmlinuz-{self.release}"
         self.modules = image / "lib" / "modules" / self.release
         self.symvers = self.headers / "Module.symvers"
+        self.arch = guest.ARCHES["x86_64"]
+        self.busybox = Path("/bin/busybox")  # busybox-static
+        self.kernel_args = guest.kernel_args(self.arch)
+        self.broken_kernel_args = guest.kernel_args(self.arch, oops_panic=False)
 
     @property
     def vmlinux(self):
