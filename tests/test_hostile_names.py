@@ -43,7 +43,10 @@ def run(capsys, *argv):
 def pair(tmp_path_factory):
     """(target module bytes, livepatch bytes) compiled here; the tests rename `weird_target`."""
     require_tool("gcc")
-    tmp = tmp_path_factory.mktemp("hostile")
+    return build_pair(tmp_path_factory.mktemp("hostile"))
+
+
+def build_pair(tmp):
     flags = ["-c", "-O2", "-fno-pic", "-mcmodel=kernel", "-fno-asynchronous-unwind-tables"]
     subprocess.run(["gcc", *flags, "-o", str(tmp / "target.o"), str(DATA / "target.c")],
                    check=True)

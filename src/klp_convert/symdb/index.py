@@ -24,7 +24,8 @@ class _DatabaseInput:
     def __init__(self, path):
         self.path = str(path)
         self.db = open_database(path)
-        self.meta = dict(self._query("SELECT key, value FROM meta"))
+        self.meta = {key: from_sql(value)
+                     for key, value in self._query("SELECT key, value FROM meta")}
         self.info = {}  # objname -> (id, kind, positions), filled as objects are met
         self.names = None
         self.name_lists = {}

@@ -153,7 +153,7 @@ class DatabaseWriter:
 
     def set_meta(self, **values):
         self.db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                            [(k, v) for k, v in values.items() if v is not None])
+                            [(k, sql_name(v)) for k, v in values.items() if v is not None])
 
     def add_input(self, kind, path, files=None, size=None, digest=None):
         self.db.execute("INSERT INTO inputs VALUES (?, ?, ?, ?, ?)",
@@ -354,7 +354,8 @@ def database_summary(path):
     db = open_database(path)
     try:
         summary = Summary()
-        summary.meta = dict(db.execute("SELECT key, value FROM meta"))
+        summary.meta = {key: from_sql(value)
+                        for key, value in db.execute("SELECT key, value FROM meta")}
         summary.inputs = [(kind, from_sql(ipath), files, size, digest) for
                           kind, ipath, files, size, digest in db.execute(
                               "SELECT kind, path, files, bytes, sha256 FROM inputs "
