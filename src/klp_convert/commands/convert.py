@@ -1,7 +1,7 @@
 """`klp-convert convert`: and the classic forms `klp-convert [Symbols.list] IN OUT`."""
 
 import argparse
-import sys
+import os
 
 from ..convert import convert_file
 from ..errors import KlpError
@@ -23,10 +23,14 @@ def register(sub):
                    help="symbol database (.symdb) or old Symbols.list; repeat to combine the "
                         "kernel's with one of out-of-tree target modules")
     p.add_argument("--sympos", metavar="OBJ:NAME=N", action="append", default=[],
-                   type=_object_symbol_value(int), help="pick position N of NAME in OBJ")
+                   type=object_symbol_value(int), help="pick position N of NAME in OBJ")
     p.add_argument("--symbol-file", metavar="OBJ:NAME=FILE", action="append", default=[],
-                   type=_object_symbol_value(str),
+                   type=object_symbol_value(str),
                    help="pick the NAME of OBJ defined in source file FILE")
+    p.add_argument("--symvers", metavar="FILE", action="append", default=[],
+                   help="without --symbols: the build tree's Module.symvers, to tell which "
+                        "references the module loader resolves (default: that of the kernel "
+                        "the module was built for, when it is installed)")
     p.add_argument("--keep-module-exports", action="store_true",
                    help="leave symbols exported by modules as normal relocations (the old "
                         "klp-convert's behaviour; the patch then depends on those modules)")
@@ -35,7 +39,7 @@ def register(sub):
     p.set_defaults(run=run)
 
 
-def _object_symbol_value(convert):
+def object_symbol_value(convert):
     def parse(text):
         target, eq, value = text.partition("=")
         objname, colon, name = target.partition(":")
@@ -54,13 +58,25 @@ def run(args):
     plan = convert_file(args.input, args.output, args.symbols,
                         keep_module_exports=args.keep_module_exports, sympos=args.sympos,
                         symbol_files=args.symbol_file, dry_run=args.dry_run,
-                        log=note)
+                        log=note, symvers=args.symvers or ([] if args.symbols else
+                                                      _installed_symvers(args.input)))
     if args.dry_run or args.verbose:
         lines = plan.lines()
         say(f"{args.input}: {len(plan.conversions)} symbol(s) to convert")
         for line in lines:
             say(f"  {line}")
     return 0
+
+
+def _installed_symvers(module):
+    """[Module.symvers of the build tree of the kernel the module was built for], or []."""
+    from ..kbuild import modinfo
+    try:
+        release = (modinfo(module).get("vermagic") or "").split(" ")[0]
+    except KlpError:
+        return []  # convert_file says what is wrong with the module
+    path = os.path.join("/lib/modules", release, "build", "Module.symvers")
+    return [path] if release and os.path.isfile(path) else []
 
 
 def legacy_argv(argv):

@@ -24,12 +24,14 @@ def convert_object(obj, index=None, options=None):
 
 
 def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_exports=False,
-                 sympos=(), symbol_files=(), dry_run=False, log=None):
+                 sympos=(), symbol_files=(), dry_run=False, log=None, symvers=()):
     """Convert ``input_path`` into ``output_path`` (which may be the same file).
 
     ``symbol_paths``: symbol databases (.symdb) or old Symbols.list files; none means
     annotation-only. Returns the Plan. Nothing is written when the conversion is refused
     or ``dry_run`` is set. The result is checked (klp_convert.check) before it is written.
+    ``symvers``: the build tree's Module.symvers files, which tell annotation-only mode which
+    references the module loader will resolve (the others are logged as a warning).
     """
     for path in symbol_paths:
         if output_path and same_file(output_path, path):
@@ -45,12 +47,35 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
     finally:
         if index is not None:
             index.close()
+    if index is None and plan.left_to_loader and log is not None:
+        _warn_unresolved(input_path, plan.left_to_loader, symvers, log)
     if not dry_run:
         write_atomically(output_path, data)
         if dropped and log is not None:
             log(f"{input_path}: note: dropped {dropped} bytes of trailing data (a module "
                 f"signature, no longer valid after conversion: sign the output)")
     return plan
+
+
+def _warn_unresolved(path, names, symvers, log):
+    """Annotation-only mode converts annotated references only: say loudly which others no
+    Module.symvers exports (the kernel will refuse the module: Unknown symbol), and what to add."""
+    from ..symdb.sources import read_symvers
+
+    exported = set()
+    for symvers_path in symvers:
+        exported.update(read_symvers(symvers_path, allow_empty=True))
+    missing = sorted(set(n for n in names if n not in exported))
+    if not missing:
+        return
+    known = f"exported in {', '.join(map(str, symvers))}" if symvers else \
+        "known to be exported (no Module.symvers to tell)"
+    shown = ", ".join(missing[:20]) + (f", ... ({len(missing)} in all)" if len(missing) > 20
+                                       else "")
+    log([f"{path}: warning: no --symbols: {len(missing)} undefined symbol(s) neither annotated "
+         f"nor {known} were left as they are: {shown}",
+         "  the kernel refuses the module if one is not exported (Unknown symbol); give "
+         "--symbols kernel.symdb (built by `klp-convert symbols`) to convert them"])
 
 
 def _check_output(obj, label, index, log):

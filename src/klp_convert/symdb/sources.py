@@ -369,9 +369,10 @@ def kbuild_object_name(path):
 
 # -- Module.symvers -----------------------------------------------------------------------------
 
-def read_symvers(path):
+def read_symvers(path, allow_empty=False):
     """{name: [(objname, export_type, namespace)]} from Module.symvers
-    (crc, name, module, export type, namespace; tab-separated)."""
+    (crc, name, module, export type, namespace; tab-separated). An external module's build
+    writes an empty one when it exports nothing (``allow_empty``)."""
     exports = {}
     for number, line in enumerate(_text_lines(path), 1):
         if not line.strip():
@@ -385,7 +386,7 @@ def read_symvers(path):
         objname = VMLINUX if module == VMLINUX else module_runtime_name(module)
         namespace = fields[4] if len(fields) > 4 and fields[4] else None
         exports.setdefault(fields[1], []).append((objname, fields[3], namespace))
-    if not exports:
+    if not exports and not allow_empty:
         raise SymdbError(path, "no exports")
     return exports
 
