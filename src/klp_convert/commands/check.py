@@ -8,7 +8,13 @@ import sys
 
 from ..check import WARNING, check_module, will_load
 from ..errors import KlpError
-from . import say
+from . import say, warn
+
+
+# Without a database the verdicts cover the module's own structure only: say so.
+NOT_RESOLVED = ("no --symbols: symbol resolution was not checked (that every .klp.sym symbol "
+                "names one symbol of the target kernel, that the others are exported); give "
+                "--symbols kernel.symdb")
 
 
 def register(sub):
@@ -41,6 +47,8 @@ def run(args):
     else:
         for report in reports:
             _print_report(report)
+        if index is None and any(not r["error"] for r in reports):
+            warn(NOT_RESOLVED)
     return max(_exit_status(r) for r in reports)
 
 

@@ -16,6 +16,8 @@ from ..symdb.storage import database_summary
 from ..errors import KlpError
 from . import PROG, say, warn
 
+# Where the running system's files are (tests point it at a directory of their own).
+SYSTEM_ROOT = ""
 # Trees with fewer modules than this finish too fast for a progress bar to help.
 PROGRESS_MIN_FILES = 100
 
@@ -101,12 +103,30 @@ def _with_progress(action, *args):
 
 
 def _running_system(release):
-    """Defaults for a running system: its System.map (or /proc/kallsyms) and module tree."""
-    release = release or os.uname().release
-    system_map = f"/boot/System.map-{release}"
-    vmlinux = system_map if _readable_map(system_map) else "/proc/kallsyms"
-    modules = f"/lib/modules/{release}"
-    return Sources(vmlinux, [modules] if os.path.isdir(modules) else [], None, (), release)
+    """Defaults for a running system: its System.map (or /proc/kallsyms) and module tree.
+    Said on stderr, and refused when they cannot describe the kernel asked for: a kernel
+    that is not the running one has no /proc/kallsyms, a missing module tree would give a
+    database without modules."""
+    root = SYSTEM_ROOT
+    running = os.uname().release
+    release = release or running
+    system_map = f"{root}/boot/System.map-{release}"
+    modules = f"{root}/lib/modules/{release}"
+    if _readable_map(system_map):
+        vmlinux = system_map
+    elif release == running:
+        vmlinux = f"{root}/proc/kallsyms"
+    else:
+        raise KlpError(None, f"no inputs given, and kernel {release} is not the running kernel "
+                             f"({running}) and has no {system_map}: give its System.map or "
+                             f"vmlinux with --vmlinux and its modules with --modules")
+    if not os.path.isdir(modules):
+        raise KlpError(modules, f"no inputs given, and the modules of kernel {release} are not "
+                                f"installed here: give --vmlinux and --modules (or "
+                                f"--vmlinux alone for a database without modules)")
+    say(f"{PROG}: no inputs given: reading {vmlinux} and the modules under {modules} "
+        f"(kernel {release})", sys.stderr)
+    return Sources(vmlinux, [modules], None, (), release)
 
 
 def _readable_map(path):

@@ -142,6 +142,11 @@ def read_kallsyms(path, lines=None):
             modules.setdefault(module, []).append(row)
     if not vmlinux_rows:
         raise SymdbError(path, "no vmlinux symbols")
+    if not any(row[2] for row in vmlinux_rows):
+        # kernel.kptr_restrict: without CAP_SYSLOG every address reads as 0. The order is still
+        # right, but the addresses the database promises (and System.map checks) are not.
+        raise SymdbError(path, "every address is 0: the kernel hides them from users without "
+                               "CAP_SYSLOG (kernel.kptr_restrict); read it as root")
     exports = [(r[0][len(KSYMTAB_PREFIX):], None, None) for r in vmlinux_rows
                if r[0].startswith(KSYMTAB_PREFIX)]
     objects = [ObjectSymbols(VMLINUX, "vmlinux", str(path), vmlinux_rows, exports=exports,
