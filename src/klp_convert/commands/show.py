@@ -17,6 +17,9 @@ def register(sub):
                     "every klp relocation shown at its offset.")
     p.add_argument("module", metavar="MODULE", help="a livepatch module (.ko)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--disassemble", action="store_true",
+                   help="objdump -d's listing with every relocation (klp ones too) at its "
+                        "offset")
     p.set_defaults(run=run)
 
 
@@ -36,6 +39,11 @@ def klp_relocation_groups(obj):
 
 def run(args):
     obj = ElfObject.read(args.module)
+    if args.disassemble:
+        from ..disassemble import disassembly
+        for line in disassembly(obj):
+            say(line.expandtabs(8))  # tabs as objdump lays them out; escape() would show \t
+        return 0
     groups = klp_relocation_groups(obj)
     if args.json:
         doc = {"module": args.module, "sections": [_section_json(obj, o, s, r)
