@@ -203,6 +203,15 @@ def _scratch(tmpdir):
     return [p.name for p in Path(tmpdir).iterdir() if p.name.startswith("klp-convert-symdb.")]
 
 
+def _wait_for_workers(tmpdir, proc):
+    """Until a worker wrote its first scratch part (the pool is at work), or the build ended."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(any(Path(tmpdir, d).iterdir()) for d in _scratch(tmpdir)):
+            return
+        time.sleep(0.005)
+
+
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signals_during_a_build_leave_one_line_and_nothing_behind(big_tree, tmp_path, sig,
                                                                   status):
@@ -214,10 +223,7 @@ def test_signals_during_a_build_leave_one_line_and_nothing_behind(big_tree, tmp_
                              str(big_tree), "-o", str(out_dir / "t.symdb")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not _scratch(tmpdir) and time.monotonic() < deadline:  # the pool is at work
-        time.sleep(0.02)
-    time.sleep(0.2)
+    _wait_for_workers(tmpdir, proc)
     # As a terminal does for Ctrl-C, the whole process group gets SIGINT; SIGTERM goes to the
     # main process only, as kill(1) sends it.
     if sig == signal.SIGINT:
@@ -237,10 +243,7 @@ def test_after_sigkill_the_next_run_removes_what_the_killed_one_left(big_tree, t
     argv = [sys.executable, "-m", "klp_convert", "symbols", "--modules", str(big_tree), "-o",
             str(out_dir / "t.symdb")]
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not _scratch(tmpdir) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
+    _wait_for_workers(tmpdir, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert _scratch(tmpdir) and list(out_dir.iterdir()), "the killed run left nothing to find"

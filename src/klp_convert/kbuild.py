@@ -135,7 +135,10 @@ def convert_built_module(path, options, log=None, symvers=()):
     linked = path.stat()
     if not (unconverted.is_file() and unconverted.stat().st_mtime_ns == linked.st_mtime_ns):
         # kbuild relinked the module since our last conversion (or never converted it).
-        shutil.copy2(path, unconverted)
+        try:
+            shutil.copy2(path, unconverted)
+        except OSError as e:
+            raise KlpError(unconverted, f"cannot write: {e.strerror}") from None
     try:
         plan = convert_file(unconverted, path, options.symbol_paths,
                             keep_module_exports=options.keep_module_exports, log=log,

@@ -7,6 +7,7 @@ finished chunks, so a distribution's 4,000 modules cost about what the slowest c
 """
 
 import os
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -217,8 +218,15 @@ class _ModuleReader:
         if len(self.files) >= PARALLEL_THRESHOLD and workers > 1:
             import multiprocessing
             method = "fork" if sys.platform.startswith("linux") else "spawn"
-            self.pool = multiprocessing.get_context(method).Pool(workers,
-                                                                 initializer=_worker_signals)
+            # SIGINT is blocked while the workers start, so that a Ctrl-C in that moment
+            # reaches a worker only once it ignores it (_worker_signals); the main process
+            # gets it when it unblocks.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self.pool = multiprocessing.get_context(method).Pool(
+                    workers, initializer=_worker_signals)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             self.results = self.pool.imap(_read_chunk, tasks)  # starts working right away
         else:
             self.results = map(_read_chunk, tasks)
@@ -243,9 +251,9 @@ class _ModuleReader:
 def _worker_signals():
     """Workers leave SIGINT (a Ctrl-C reaches the whole process group) to the main process,
     which stops them, and die quietly on the SIGTERM Pool.terminate() sends: no traceback."""
-    import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _worker_count():
