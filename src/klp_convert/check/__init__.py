@@ -14,7 +14,7 @@ from .findings import ERROR, WARNING, Finding, will_load
 from .static_rules import STATIC_RULES
 from .symbol_rules import SYMBOL_RULES
 
-__all__ = ["check_module", "Finding", "will_load", "ERROR", "WARNING", "STATIC_RULES",
+__all__ = ["check_module", "check_module_rules", "Finding", "will_load", "ERROR", "WARNING", "STATIC_RULES",
            "SYMBOL_RULES"]
 
 
@@ -25,6 +25,12 @@ def check_module(module, index=None, label=None):
     rules only; ``label`` names the module in messages (default: its path). Raises ElfError
     when a path cannot be read as an ELF object.
     """
+    return check_module_rules(module, index, label)[0]
+
+
+def check_module_rules(module, index=None, label=None):
+    """(findings, KernelRules): check_module() and the kernel generation whose rules were
+    applied (kernel/generations.py: the database's release, else the module's vermagic)."""
     obj = module if isinstance(module, ElfObject) else ElfObject.read(module)
     ctx = CheckContext(obj, label or str(obj.path), index)
     for rule in STATIC_RULES:
@@ -33,4 +39,4 @@ def check_module(module, index=None, label=None):
         for rule in SYMBOL_RULES:
             rule(ctx)
     # errors first, each kind in rule order
-    return sorted(ctx.findings, key=lambda f: f.severity != ERROR)
+    return sorted(ctx.findings, key=lambda f: f.severity != ERROR), ctx.rules
