@@ -141,8 +141,7 @@ class KernelRules:
     def note(self):
         """The line saying which rules were assumed, or None when the release is known."""
         if self.release is None:
-            return (f"kernel release unknown (no symbol database release, no vermagic): "
-                    f"Linux {self.generation.name} rules assumed")
+            return f"kernel release unknown: Linux {self.generation.name} rules assumed"
         if release_version(self.release) is None:
             return (f"kernel release '{self.release}' ({self.origin}) is not a version number: "
                     f"Linux {self.generation.name} rules assumed")
