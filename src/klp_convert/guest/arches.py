@@ -1,0 +1,64 @@
+"""What differs between guest architectures, in one table.
+
+Each entry says how QEMU boots that architecture's kernel, where the guest's console and its
+report channel are (a second port that nothing else writes to, so report lines never
+interleave with kernel messages), and which Debian packages bring QEMU and busybox for it.
+To boot another architecture, add a GuestArch here; nothing else changes.
+"""
+
+import platform
+from dataclasses import dataclass
+
+from ..elf.constants import EM_X86_64
+
+
+@dataclass(frozen=True)
+class GuestArch:
+    """One guest architecture."""
+
+    #: the kernel's name for it (uname -m)
+    name: str
+    #: e_machine of its ELF objects (a livepatch's header picks the guest)
+    machine: int
+    #: Debian's architecture name (busybox-static:<debian_arch>)
+    debian_arch: str
+    qemu: str
+    qemu_package: str
+    #: machine, CPU and memory options
+    qemu_args: tuple
+    #: the kernel console device (console=...)
+    console: str
+    #: QEMU options that give the guest its report port, as a function of the host file
+    #: that receives it
+    report_args: object
+    #: the report port as the guest sees it
+    report_device: str
+    #: the kernel image to boot, relative to a kernel build tree
+    image_in_build_tree: str
+    #: kernel command-line options this architecture needs besides the console
+    extra_kernel_args: str = ""
+
+
+X86_64 = GuestArch(
+    name="x86_64", machine=EM_X86_64, debian_arch="amd64",
+    qemu="qemu-system-x86_64", qemu_package="qemu-system-x86",
+    qemu_args=("-cpu", "max", "-m", "1G"),
+    console="ttyS0",
+    # The second serial port is ttyS1 in the guest.
+    report_args=lambda path: ("-serial", f"file:{path}"),
+    report_device="/dev/ttyS1",
+    image_in_build_tree="arch/x86/boot/bzImage",
+    extra_kernel_args="nokaslr",
+)
+
+ARCHES = {arch.name: arch for arch in (X86_64,)}
+
+
+def arch_for_machine(machine):
+    """The GuestArch whose ELF e_machine is ``machine``, None when none is known."""
+    return next((a for a in ARCHES.values() if a.machine == machine), None)
+
+
+def host_arch():
+    """The GuestArch of this machine, None when it is not one we boot."""
+    return ARCHES.get(platform.machine())
