@@ -40,8 +40,10 @@ def read_vmlinux(path, want_listed=False, rules=None):
     from the release the input names (vmlinux_release()). Returns a list of ObjectSymbols:
     vmlinux first, then the modules a kallsyms dump shows.
     """
-    if read_head(path, 4) == b"\x7fELF":
+    head = read_head(path, 0x210)
+    if head[:4] == b"\x7fELF":
         return [read_vmlinux_elf(path, want_listed, rules)]
+    _refuse_kernel_image(path, head)
     lines = _text_lines(path)
     _refuse_placeholder(path, lines)
     if _looks_like_kallsyms(lines):
@@ -58,12 +60,8 @@ def vmlinux_release(path):
     if read_head(path, 4) == b"\x7fELF":
         with _mapped(path) as data:
             return _banner_release(data, scan_symbols(data, str(path), allow_executable=True))
-    directory, name = os.path.split(os.path.abspath(str(path)))
-    if name.startswith("System.map-"):
-        return name[len("System.map-"):] or None
-    parent, release = os.path.split(directory)
-    if name == "System.map" and os.path.basename(parent) == "modules" and release[:1].isdigit():
-        return release
+    if os.path.basename(str(path)).startswith("System.map"):
+        return vmlinux_release_from_name(path)
     return None
 
 
@@ -219,6 +217,39 @@ def _looks_like_kallsyms(lines):
         if not tables and name.startswith("kallsyms_"):
             tables = name in KALLSYMS_TABLE_LABELS
     return not tables
+
+
+# What a compressed kernel starts with: an x86 bzImage (MZ, then the setup header's "HdrS" at
+# 0x202), an arm64/riscv EFI zboot or Image ("MZ"), or a compressed raw vmlinux.
+_COMPRESSED_MAGIC = {b"\xfd7zXZ\0": "xz", b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
+
+
+def _refuse_kernel_image(path, head):
+    """A vmlinuz (what the boot loader loads) has no symbol table: say what to give instead."""
+    if head[:2] == b"MZ" or head[0x202:0x206] == b"HdrS":
+        what = "a bootable kernel image (vmlinuz)"
+    else:
+        what = next((f"a {kind}-compressed file" for magic, kind in _COMPRESSED_MAGIC.items()
+                     if head.startswith(magic)), None)
+        if what is None:
+            return
+    release = vmlinux_release_from_name(path)
+    package = f"linux-image-{release}-dbg" if release else "linux-image-<release>-dbg"
+    raise SymdbError(path, f"{what}, which has no symbol table: give the unstripped vmlinux "
+                           f"or the System.map of the {package} package (under "
+                           "/usr/lib/debug/), or /proc/kallsyms of the running kernel")
+
+
+def vmlinux_release_from_name(path):
+    """'6.12.118+deb13-amd64' from vmlinuz-6.12.118+deb13-amd64 or .../modules/<release>/vmlinuz."""
+    directory, name = os.path.split(os.path.abspath(str(path)))
+    for prefix in ("vmlinuz-", "vmlinux-", "System.map-"):
+        if name.startswith(prefix) and name[len(prefix):][:1].isdigit():
+            return name[len(prefix):]
+    parent, release = os.path.split(directory)
+    if os.path.basename(parent) == "modules" and release[:1].isdigit():
+        return release
+    return None
 
 
 # Debian's images install a one-line System.map that points at the -dbg package.
