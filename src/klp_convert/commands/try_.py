@@ -143,7 +143,9 @@ def _side_by_side(command, phases):
             cells = ["(not run)"]
         else:
             cells = ran["output"] or ["(no output)"]
-            if ran["status"]:
+            if not ran["finished"]:
+                cells = cells + ["(did not finish)"]
+            elif ran["status"]:
                 cells = cells + [f"(exit status {ran['status']})"]
         columns.append([phase] + cells)
     widths = [min(COLUMN_MAX, max(len(c) for c in column)) for column in columns]

@@ -27,9 +27,6 @@ from .modules import ModuleTree, find_module, load_order, read_guest_module
 from .qemu import BOOT_TIMEOUT, boot, kernel_args
 from .report import strip_timestamp
 
-# A command's output lines carry this prefix in the report, so nothing it prints can pass for
-# one of the report's own lines.
-OUTPUT_PREFIX = "> "
 # Phases in which the commands run, in boot order, and the step that precedes each.
 PHASES = ("before", "after", "reloaded", "unpatched")
 PT_INTERP = 3
@@ -235,9 +232,9 @@ def insmod_lines(modules, step):
 
 def command_script(command):
     """The user's command in a subshell (if it oopses, the kernel kills that shell only), its
-    output prefixed, its exit status the step's."""
-    return ("{ ( " + command + "\n) 2>&1; echo $? > /tmp/status; } | "
-            f"sed 's/^/{OUTPUT_PREFIX}/'\nexit $(cat /tmp/status)\n")
+    exit status the step's. Its output goes straight to the report port, a tty: through a
+    pipe, `cat` would splice, and an oops while it holds the pipe's lock hangs the reader."""
+    return f"(\n{command}\n)\n"
 
 
 def executable_facts(path):
@@ -375,14 +372,13 @@ class TrialReport:
         return taint_letters(after & ~before)
 
     def command_output(self, phase, number):
-        """{'output', 'status', 'kernel'} of command ``number`` in ``phase``, None when the
-        guest never ran it."""
+        """{'output', 'status', 'kernel', 'finished'} of command ``number`` in ``phase``, None
+        when the guest never started it."""
         found = self.step(f"{phase}.{number}")
-        if found is None or not found.ended:
+        if found is None:
             return None
-        output = [line[len(OUTPUT_PREFIX):] for line in found.lines
-                  if line.startswith(OUTPUT_PREFIX)]
-        return {"output": output, "status": found.status, "kernel": list(found.kmsg)}
+        return {"output": list(found.lines), "status": found.status, "kernel": list(found.kmsg),
+                "finished": found.ended}
 
     def phases(self):
         return [p for p in PHASES if f"{p}.1" in self.step_names]
