@@ -14,12 +14,13 @@ import pytest
 
 from klp_convert.cli import main
 from klp_convert.commands.try_ import format_report
+from klp_convert.errors import KlpError
 from klp_convert.guest import BootResult
 from klp_convert.guest.accel import choose_accel
 from klp_convert.guest.modules import ModuleTree, find_module, load_order
 from klp_convert.guest.trial import Trial, TrialReport, TrialRequest
 from klp_convert.kernel.health import taint_letters, trouble_reports
-from support.toolchains import compile_c
+from support.toolchains import compile_c, require_tool
 
 KLP_CONVERT = Path(sys.executable).parent / "klp-convert"
 
@@ -149,6 +150,22 @@ def test_dependencies_first_from_the_tree(tmp_path):
                        modules)
     assert [m.name for m in order] == ["base_mod", "middle_mod", "top_mod"]
     assert order[1].data[:4] == b"\x7fELF"  # decompressed on the host
+
+
+@pytest.mark.parametrize("with_zstandard", [True, False])
+def test_zstd_modules(tmp_path, objects, monkeypatch, with_zstandard):
+    """.ko.zst (Debian 13 and later) through the zstandard extra, or the zstd program."""
+    from klp_convert.guest import modules as guest_modules
+
+    require_tool("zstd", "zstd")
+    monkeypatch.setattr(guest_modules, "_has_zstandard", lambda: with_zstandard)
+    packed = tmp_path / "tiny_klp.ko.zst"
+    subprocess.run(["zstd", "-q", "-o", str(packed), str(objects["tiny_klp"])], check=True)
+    module = guest_modules.read_guest_module(packed)
+    assert module.name == "tiny_klp" and module.data == objects["tiny_klp"].read_bytes()
+    packed.write_bytes(b"(|\xb5/ truncated")
+    with pytest.raises(KlpError, match="tiny_klp.ko.zst: cannot decompress"):
+        guest_modules.read_guest_module(packed)
 
 
 # -- steps, verdict and report, from a guest report as /init writes it ----------------------

@@ -13,6 +13,7 @@ import tempfile
 
 from ..guest.qemu import ACCELERATORS, BOOT_TIMEOUT
 from ..guest.trial import Trial, TrialRequest
+from ..kernel.health import taint_description
 
 # The widest a column of the side-by-side listing grows before its lines just run on.
 COLUMN_MAX = 48
@@ -112,8 +113,9 @@ def format_report(data):
                  if patch["loaded"] else "not loaded")
         lines.append(f"livepatch {patch['name']}: {state}")
     taint = data["taint"]["new"]
-    lines.append("new taint: " + (" ".join(taint) if taint else "none")
-                 + f" (by design: {' '.join(data['taint']['by_design'])})")
+    named = ", ".join(f"{letter} ({taint_description(letter)})" for letter in taint)
+    lines.append(f"new taint: {named or 'none'}; by design: "
+                 + " ".join(data["taint"]["by_design"]))
     messages = [(s["name"], s["kernel"]) for s in data["steps"] if s["kernel"]]
     if messages:
         lines += ["", "kernel messages:"]

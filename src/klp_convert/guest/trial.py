@@ -18,7 +18,7 @@ from pathlib import Path
 from ..elf.codec import codec_for
 from ..elf.constants import ELFMAG
 from ..errors import KlpError
-from ..kernel.health import BY_DESIGN, taint_letters, trouble_reports
+from ..kernel.health import BY_DESIGN, by_design_letters, taint_letters, trouble_reports
 from ..kernel.names import module_runtime_name
 from . import accel as accel_probe
 from .arches import arch_for_machine
@@ -419,6 +419,6 @@ class TrialReport:
             "patches": patches,
             "modules": modules,
             "commands": commands,
-            "taint": {"new": self.new_taint(), "by_design": sorted(BY_DESIGN)},
+            "taint": {"new": self.new_taint(), "by_design": by_design_letters()},
             "steps": steps,
         }

@@ -45,6 +45,11 @@ def taint_description(letter):
     return next((what for flag, what in TAINT_FLAGS.values() if flag == letter), "unknown")
 
 
+def by_design_letters():
+    """BY_DESIGN in bit order."""
+    return [letter for letter, _ in TAINT_FLAGS.values() if letter in BY_DESIGN]
+
+
 # The first line of a report that means the kernel is in trouble (lib/bug.c, arch/x86/mm/
 # fault.c, kernel/panic.c __warn and panic, arch/x86/kernel/dumpstack.c die, lockup detectors).
 TROUBLE_STARTS = (
