@@ -213,15 +213,27 @@ def system_root(root, modules, release, system_map=None, kallsyms=None):
     return root
 
 
+def use_system(monkeypatch, root):
+    """Point the running system's defaults (kernel/installed.py) at ``root``."""
+    where = "klp_convert.commands.symbols."
+    monkeypatch.setattr(where + "unstripped_vmlinux", lambda release: ())
+    monkeypatch.setattr(where + "system_maps",
+                        lambda release: (f"{root}/boot/System.map-{release}",))
+    monkeypatch.setattr(where + "KALLSYMS", f"{root}/proc/kallsyms")
+    monkeypatch.setattr(where + "module_dir", lambda release: (
+        f"{root}/lib/modules/{release}" if os.path.isdir(f"{root}/lib/modules/{release}")
+        else None))
+
+
 def test_defaults_use_the_running_system(tmp_path, modules, capsys, monkeypatch):
-    """No inputs: /proc/kallsyms (or /boot/System.map-R) and /lib/modules/R of the running
-    kernel, and the command says what it read (issue 11, class 11)."""
+    """No inputs: /proc/kallsyms (or a System.map) and /lib/modules/R of the running kernel,
+    and the command says what it read (issue 11, class 11)."""
     if not os.access("/proc/kallsyms", os.R_OK):
         pytest.skip("/proc/kallsyms is not readable here")
     release = os.uname().release
     root = system_root(tmp_path / "root", modules, release,
                        kallsyms=Path("/proc/kallsyms").read_text())
-    monkeypatch.setattr("klp_convert.commands.symbols.SYSTEM_ROOT", str(root))
+    use_system(monkeypatch, root)
     db = tmp_path / "running.symdb"
     status, out = run("symbols", "-o", db, capsys=capsys)
     if status == 2 and "every address is 0" in out.err:
@@ -248,7 +260,7 @@ def test_defaults_refuse_what_cannot_describe_the_kernel(tmp_path, modules, caps
          "every address is 0"),
     ]
     for root, option, message in cases:
-        monkeypatch.setattr("klp_convert.commands.symbols.SYSTEM_ROOT", str(root))
+        use_system(monkeypatch, root)
         argv = ["symbols", "-o", tmp_path / "x.symdb"] + \
             (["--kernel-release", option] if option else [])
         status, out = run(*argv, capsys=capsys)
@@ -256,7 +268,7 @@ def test_defaults_refuse_what_cannot_describe_the_kernel(tmp_path, modules, caps
         assert not (tmp_path / "x.symdb").exists()
     # A System.map of that other kernel makes it fine.
     root = system_root(tmp_path / "d", modules, "9.9.9-other", system_map=system_map)
-    monkeypatch.setattr("klp_convert.commands.symbols.SYSTEM_ROOT", str(root))
+    use_system(monkeypatch, root)
     status, out = run("symbols", "--kernel-release", "9.9.9-other", "-o", tmp_path / "y.symdb",
                       capsys=capsys)
     assert status == 0, out.err

@@ -11,12 +11,12 @@ import signal
 import sys
 
 from . import __version__
-from .commands import check, convert, kbuild, show, symbols
+from .commands import check, convert, kbuild, show, symbols, try_
 from .errors import KlpError
 from .text import escape
 
 # Sub-command modules, in the order --help lists them.
-COMMANDS = [convert, check, kbuild, show, symbols]
+COMMANDS = [convert, check, kbuild, show, symbols, try_]
 
 PROG = "klp-convert"
 

@@ -10,14 +10,15 @@
 import os
 import sys
 
+from ..kernel.installed import module_dir, system_maps, unstripped_vmlinux
 from ..symdb import Sources, add_to_database, build_database, open_symbols, write_symbols_list
 from ..symdb.sources import is_symbols_list, read_head
 from ..symdb.storage import database_summary
 from ..errors import KlpError
 from . import PROG, say, warn
 
-# Where the running system's files are (tests point it at a directory of their own).
-SYSTEM_ROOT = ""
+# The running kernel's symbols when nothing better is installed.
+KALLSYMS = "/proc/kallsyms"
 # Trees with fewer modules than this finish too fast for a progress bar to help.
 PROGRESS_MIN_FILES = 100
 
@@ -31,8 +32,9 @@ def register(sub):
               "       %(prog)s --lookup NAME DB...",
         description="Build a symbol database (SQLite) of vmlinux and modules in the kernel's own "
                     "order, extend it with more modules, summarise it or look names up. With no "
-                    "inputs, the running kernel's System.map (or /proc/kallsyms) and "
-                    "/lib/modules/$(uname -r) are used.")
+                    "inputs, the running kernel's unstripped vmlinux or System.map from its -dbg "
+                    "package (/usr/lib/debug/...; else /proc/kallsyms) and its module tree "
+                    "(/lib/modules/$(uname -r) or /usr/lib/modules/$(uname -r)) are used.")
     p.add_argument("--vmlinux", metavar="FILE",
                    help="vmlinux (ELF), System.map or a /proc/kallsyms dump")
     p.add_argument("--modules", metavar="PATH", action="append", default=[],
@@ -103,34 +105,32 @@ def _with_progress(action, *args):
 
 
 def _running_system(release):
-    """Defaults for a running system: its System.map (or /proc/kallsyms) and module tree.
-    Said on stderr, and refused when they cannot describe the kernel asked for: a kernel
-    that is not the running one has no /proc/kallsyms, a missing module tree would give a
-    database without modules."""
-    root = SYSTEM_ROOT
+    """Defaults for a running system: the unstripped vmlinux of its -dbg package (source files
+    too), else a real System.map, else /proc/kallsyms; its module tree (kernel/installed.py).
+    Said on stderr, and refused when they cannot describe the kernel asked for: a kernel that
+    is not the running one has no /proc/kallsyms, a missing module tree would give a database
+    without modules."""
     running = os.uname().release
     release = release or running
-    system_map = f"{root}/boot/System.map-{release}"
-    modules = f"{root}/lib/modules/{release}"
-    if _readable_map(system_map):
-        vmlinux = system_map
-    elif release == running:
-        vmlinux = f"{root}/proc/kallsyms"
-    else:
+    candidates = [*unstripped_vmlinux(release), *system_maps(release)]
+    vmlinux = next((p for p in candidates if _readable_input(p)), None)
+    if vmlinux is None and release != running:
         raise KlpError(None, f"no inputs given, and kernel {release} is not the running kernel "
-                             f"({running}) and has no {system_map}: give its System.map or "
-                             f"vmlinux with --vmlinux and its modules with --modules")
-    if not os.path.isdir(modules):
-        raise KlpError(modules, f"no inputs given, and the modules of kernel {release} are not "
-                                f"installed here: give --vmlinux and --modules (or "
-                                f"--vmlinux alone for a database without modules)")
+                             f"({running}) and has no vmlinux or System.map installed here: "
+                             f"give one with --vmlinux and its modules with --modules")
+    vmlinux = vmlinux or KALLSYMS
+    modules = module_dir(release)
+    if modules is None:
+        raise KlpError(None, f"no inputs given, and the modules of kernel {release} are not "
+                             f"installed here (/lib/modules/{release}): give --vmlinux and "
+                             f"--modules (or --vmlinux alone for a database without modules)")
     say(f"{PROG}: no inputs given: reading {vmlinux} and the modules under {modules} "
         f"(kernel {release})", sys.stderr)
     return Sources(vmlinux, [modules], None, (), release)
 
 
-def _readable_map(path):
-    # Some distributions ship a one-line placeholder instead of the real System.map.
+def _readable_input(path):
+    # Debian's /boot/System.map is a one-line placeholder pointing at the -dbg package.
     try:
         return os.path.getsize(path) > 4096 and os.access(path, os.R_OK)
     except OSError:
