@@ -21,7 +21,7 @@ from klp_convert.elf import ElfObject
 from support.broken import left_in_plain_rela, wrong_position
 from support.readme import write_hello_livepatch
 from support.realkernel import (
-    build_livepatch, copy_scenario, debian_kernel, kernel_symbol_database,
+    build_livepatch, copy_scenario, kernel_symbol_database, target_kernel,
 )
 
 pytestmark = [pytest.mark.debian, pytest.mark.realkernel, pytest.mark.slow]
@@ -33,7 +33,7 @@ BAR_STATE = "cat /sys/module/bar/parameters/state"
 
 def klp_try(kernel, *args, env=None):
     """Run `klp-convert try` on Debian's kernel; the finished process."""
-    command = [KLP_CONVERT, "try", "--kernel", kernel.vmlinuz, "--modules", kernel.modules,
+    command = [KLP_CONVERT, "try", "--kernel", kernel.image, "--modules", kernel.modules,
                *args]
     return subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env,
                           timeout=900)
@@ -41,7 +41,7 @@ def klp_try(kernel, *args, env=None):
 
 @pytest.fixture(scope="module")
 def kernel():
-    return debian_kernel()
+    return target_kernel("debian-6.1")  # support/kernels.py
 
 
 @pytest.fixture(scope="module")
