@@ -191,13 +191,13 @@ def guest_report(steps):
 PATCHED = {
     "boot": (["release=6.1.0-test", "tainted=0"], 0, []),
     "load": (["tainted=0"], 0, []),
-    "before.1": (["console=ttyS0"], 0, []),
+    "before.1": (["> console=ttyS0"], 0, []),
     "patch": (["insmod.tiny_klp=ok", "tiny_klp.enabled=1", "tiny_klp.transition=0",
                "tainted=45056"], 0,
               ["livepatch: enabling patch 'tiny_klp'",
                "livepatch: 'tiny_klp': patching complete"]),
     "late": (["insmod.bar=ok", "tainted=45056"], 0, []),
-    "after.1": (["patched: console=ttyS0"], 0, []),
+    "after.1": (["> patched: console=ttyS0"], 0, []),
     "end": (["tainted=45056"], 0, []),
 }
 

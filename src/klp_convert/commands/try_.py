@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 from ..guest.qemu import ACCELERATORS, BOOT_TIMEOUT
-from ..guest.trial import Trial, TrialRequest
+from ..guest.trial import SetupError, Trial, TrialRequest
 from ..kernel.health import taint_description
 
 # The widest a column of the side-by-side listing grows before its lines just run on.
@@ -82,8 +82,11 @@ def run(args):
         run=args.commands, late=args.late, reload_target=args.reload_target, unpatch=args.unpatch,
         busybox=args.busybox, accel=args.accel, timeout=args.timeout)
     trial = Trial(request)
-    with tempfile.TemporaryDirectory(prefix="klp-convert-try-") as workdir:
-        report = trial.run(workdir)
+    try:
+        with tempfile.TemporaryDirectory(prefix="klp-convert-try-") as workdir:
+            report = trial.run(workdir)
+    except OSError as e:  # the work directory, the initramfs, starting QEMU
+        raise SetupError(e.filename or "klp-convert try", e.strerror or str(e)) from None
     data = report.to_json()
     if args.json:
         json.dump(data, sys.stdout, indent=2, sort_keys=True)

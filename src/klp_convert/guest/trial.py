@@ -28,6 +28,8 @@ from .qemu import BOOT_TIMEOUT, boot, kernel_args
 from .report import strip_timestamp
 
 # Phases in which the commands run, in boot order, and the step that precedes each.
+# Each line a command printed carries this prefix in the report.
+OUTPUT_PREFIX = "> "
 PHASES = ("before", "after", "reloaded", "unpatched")
 PT_INTERP = 3
 
@@ -232,9 +234,11 @@ def insmod_lines(modules, step):
 
 def command_script(command):
     """The user's command in a subshell (if it oopses, the kernel kills that shell only), its
-    exit status the step's. Its output goes straight to the report port, a tty: through a
-    pipe, `cat` would splice, and an oops while it holds the pipe's lock hangs the reader."""
-    return f"(\n{command}\n)\n"
+    output collected in a file, then copied to the report with a prefix (nothing it prints can
+    pass for one of the report's own lines), its exit status the step's. Not through a pipe:
+    `cat` would splice into it, and an oops while it holds the pipe's lock hangs the reader."""
+    return (f"(\n{command}\n) > /tmp/output 2>&1\nstatus=$?\n"
+            f"sed 's/^/{OUTPUT_PREFIX}/' /tmp/output\nexit $status\n")
 
 
 def executable_facts(path):
@@ -377,7 +381,9 @@ class TrialReport:
         found = self.step(f"{phase}.{number}")
         if found is None:
             return None
-        return {"output": list(found.lines), "status": found.status, "kernel": list(found.kmsg),
+        output = [line[len(OUTPUT_PREFIX):] if line.startswith(OUTPUT_PREFIX) else line
+                  for line in found.lines]
+        return {"output": output, "status": found.status, "kernel": list(found.kmsg),
                 "finished": found.ended}
 
     def phases(self):
