@@ -41,7 +41,7 @@ def klp_try(kernel, *args, env=None):
 
 @pytest.fixture(scope="module")
 def kernel():
-    return target_kernel("debian-6.1")  # support/kernels.py
+    return target_kernel("debian-6.1")
 
 
 @pytest.fixture(scope="module")
