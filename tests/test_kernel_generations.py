@@ -252,3 +252,13 @@ def test_kallsyms_dump_of_a_newer_kernel_is_told_from_system_map(tmp_path):
     from klp_convert.symdb.sources import _looks_like_kallsyms
     assert _looks_like_kallsyms(lines) and not _looks_like_kallsyms(
         system_map.read_text().splitlines())
+
+
+def test_convert_says_which_rules_it_assumed(tmp_path, capsys):
+    from support.broken_modules import build_good
+    module = build_good(tmp_path, "6.15.0-1-amd64")
+    assert main(["convert", str(module), "-o", str(tmp_path / "out.ko")]) == 0
+    err = capsys.readouterr().err
+    assert f"klp-convert: {module}: note: Linux 6.15.0-1-amd64 (the module's vermagic) is not a " \
+           "known generation (5.10, 6.1, 6.12, 7.2): the rules of the nearest, Linux 6.12, are " \
+           "assumed" in err.splitlines()

@@ -3,6 +3,7 @@
 from ..annotations import read_annotations, strip_tables
 from ..elf import ElfObject, write_atomically
 from ..errors import RefusedError
+from ..kernel.generations import rules_for_module
 from ..symdb import open_symbols
 from .apply import apply_plan
 from .plan import ConvertOptions, Plan, make_plan
@@ -35,6 +36,7 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
         obj = ElfObject.read(input_path)
         options = ConvertOptions(sympos, symbol_files, keep_module_exports)
         plan = convert_object(obj, index, options)
+        _note_assumed_rules(obj, input_path, index, log)
         data, dropped = obj.to_bytes()
         _check_output(obj, output_path or input_path, index, log)
     finally:
@@ -46,6 +48,14 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
             log(f"{input_path}: note: dropped {dropped} bytes of trailing data (a module "
                 f"signature, no longer valid after conversion: sign the output)")
     return plan
+
+
+def _note_assumed_rules(obj, label, index, log):
+    """One line when the target's release is between or beyond the kernel generations we know
+    (kernel/generations.py): whose rules the conversion and its check assumed."""
+    rules = rules_for_module(obj, index.kernel_release if index is not None else None)
+    if log is not None and rules.release and rules.note():
+        log(f"{label}: note: {rules.note()}")
 
 
 def _check_output(obj, label, index, log):
