@@ -73,9 +73,13 @@ def test_running_system_defaults_follow_each_layout(tmp_path, monkeypatch, layou
     assert installed.kbuild_dir(RELEASE) == str(lib / RELEASE / "build")
 
 
-def test_running_system_prefers_a_real_system_map_over_kallsyms(monkeypatch):
-    real = f"/usr/lib/debug/lib/modules/{RELEASE}/System.map"
+def test_running_system_prefers_a_real_system_map_over_kallsyms(tmp_path, monkeypatch):
+    import os
+    release = os.uname().release  # /proc/kallsyms describes only the running kernel
+    (tmp_path / release).mkdir()
+    monkeypatch.setattr(installed, "MODULE_ROOTS", (str(tmp_path),))
+    real = f"/usr/lib/debug/lib/modules/{release}/System.map"
     monkeypatch.setattr(symbols, "_readable_input", lambda path: path == real)
-    assert symbols._running_system(RELEASE).vmlinux == real
+    assert symbols._running_system(release).vmlinux == real
     monkeypatch.setattr(symbols, "_readable_input", lambda path: False)
-    assert symbols._running_system(RELEASE).vmlinux == "/proc/kallsyms"
+    assert symbols._running_system(release).vmlinux == "/proc/kallsyms"
