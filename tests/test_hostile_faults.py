@@ -351,6 +351,6 @@ def test_mistyped_commands_and_the_old_forms(pair, tmp_path):  # noqa: F811
     assert "IN.ko OUT.ko" in out and "Symbols.list IN.ko OUT.ko" in out
     assert "IN.ko -o OUT.ko" in klp("convert", "--help")[1]
     assert "-o FILE" in klp("symbols", "--help")[1].splitlines()[0]
-    for command in ("convert", "check", "kbuild", "show", "symbols"):
+    for command in ("convert", "check", "kbuild", "show", "symbols", "try"):
         help_text = klp(command, "--help")[1]
         assert help_text.split("\n\n")[1].strip() and "options:" in help_text
