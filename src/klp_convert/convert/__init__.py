@@ -4,6 +4,7 @@ from ..annotations import read_annotations, strip_tables
 from ..elf import ElfObject, write_atomically
 from ..errors import KlpError, RefusedError
 from ..files import same_file
+from ..kernel.generations import rules_for_module
 from ..symdb import open_symbols
 from .apply import apply_plan
 from .plan import ConvertOptions, Plan, make_plan
@@ -42,6 +43,7 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
         obj = ElfObject.read(input_path)
         options = ConvertOptions(sympos, symbol_files, keep_module_exports)
         plan = convert_object(obj, index, options)
+        _note_assumed_rules(obj, input_path, index, log)
         data, dropped = obj.to_bytes()
         _check_output(obj, output_path or input_path, index, log)
     finally:
@@ -76,6 +78,14 @@ def _warn_unresolved(path, names, symvers, log):
          f"nor {known} were left as they are: {shown}",
          "  the kernel refuses the module if one is not exported (Unknown symbol); give "
          "--symbols kernel.symdb (built by `klp-convert symbols`) to convert them"])
+
+
+def _note_assumed_rules(obj, label, index, log):
+    """One line when the target's release is between or beyond the kernel generations we know
+    (kernel/generations.py): whose rules the conversion and its check assumed."""
+    rules = rules_for_module(obj, index.kernel_release if index is not None else None)
+    if log is not None and rules.release and rules.note():
+        log(f"{label}: note: {rules.note()}")
 
 
 def _check_output(obj, label, index, log):
