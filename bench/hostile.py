@@ -25,6 +25,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", metavar="DIR", help="copy each module that failed into DIR")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -34,7 +35,7 @@ def main():
         per_module = len(commands(module, db, tmp))
         clean = failed = 0
         started = time.monotonic()
-        for _ in range(args.runs):
+        for run in range(args.runs):
             edits = [(rng.randrange(1 << 20), rng.choice(VALUES))
                      for _ in range(rng.randint(1, 8))]
             module.write_bytes(mutate(rng.choice(seeds), edits))
@@ -42,7 +43,10 @@ def main():
             failed += len(failures)
             clean += per_module - len(failures)
             for command, error in failures:
-                print(f"FAILED {command}: {error}", file=sys.stderr)
+                print(f"FAILED run {run} {command}: {error}", file=sys.stderr)
+            if failures and args.keep:
+                Path(args.keep).mkdir(parents=True, exist_ok=True)
+                (Path(args.keep) / f"run{run}.ko").write_bytes(module.read_bytes())
     print(f"mutated modules: {args.runs}, command runs: {args.runs * per_module}, "
           f"clean: {clean}, failed: {failed} ({time.monotonic() - started:.0f} s)")
     return 1 if failed else 0

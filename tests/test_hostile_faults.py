@@ -95,6 +95,19 @@ def test_a_module_that_inflates_beyond_the_limit_is_refused_while_streaming(tmp_
     assert not (tmp_path / "b.symdb").exists()
 
 
+def test_a_null_section_header_with_a_huge_extent_is_refused(pair, tmp_path):  # noqa: F811
+    """A section header turned SHT_NULL keeps its extent; the writer would pad up to it
+    (found by bench/hostile.py: a MemoryError in convert)."""
+    data = bytearray(pair[1])
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    struct.pack_into("<I", data, shoff + 64 + 4, 0)  # section 1: SHT_NULL
+    struct.pack_into("<Q", data, shoff + 64 + 32, 1 << 40)  # sh_size: 1 TiB
+    module = tmp_path / "null.ko"
+    module.write_bytes(data)
+    status, _out, err = klp("convert", module, "-o", tmp_path / "o.ko", limit_as=600 << 20)
+    assert status == 2 and one_error_line(err) and "section [1] data" in err, err
+
+
 # -- class 4: nothing hangs ---------------------------------------------------------------------
 
 def test_fifo_device_and_dev_zero_are_skipped_or_refused_at_once(pair, tmp_path):  # noqa: F811
@@ -338,6 +351,6 @@ def test_mistyped_commands_and_the_old_forms(pair, tmp_path):  # noqa: F811
     assert "IN.ko OUT.ko" in out and "Symbols.list IN.ko OUT.ko" in out
     assert "IN.ko -o OUT.ko" in klp("convert", "--help")[1]
     assert "-o FILE" in klp("symbols", "--help")[1].splitlines()[0]
-    for command in ("convert", "check", "kbuild", "show", "symbols"):
+    for command in ("convert", "check", "kbuild", "show", "symbols", "try"):
         help_text = klp(command, "--help")[1]
         assert help_text.split("\n\n")[1].strip() and "options:" in help_text

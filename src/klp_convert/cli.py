@@ -11,12 +11,8 @@ import signal
 import sys
 
 from . import __version__
-from .commands import check, convert, kbuild, show, symbols, try_
 from .errors import KlpError
 from .text import escape
-
-# Sub-command modules, in the order --help lists them.
-COMMANDS = [convert, check, kbuild, show, symbols, try_]
 
 PROG = "klp-convert"
 
@@ -29,6 +25,13 @@ exit status: 0 done, 1 refused (nothing written), 2 usage error or unreadable in
 130 interrupted (SIGINT), 143 terminated (SIGTERM)"""
 
 
+def command_modules():
+    """Sub-command modules, in the order --help lists them. Imported when main() runs, inside
+    its handlers: a Ctrl-C while they load is an interruption like any other, no traceback."""
+    from .commands import check, convert, kbuild, show, symbols, try_
+    return [convert, check, kbuild, show, symbols, try_]
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -38,7 +41,7 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
+    for module in command_modules():
         module.register(sub)
     parser.command_names = set(sub.choices)
     return parser
@@ -49,7 +52,8 @@ def _classic_form(parser, argv):
     the first argument is an existing file, so that a mistyped command is not taken for one."""
     if argv and argv[0] not in parser.command_names and not argv[0].startswith("-"):
         if os.path.isfile(argv[0]):
-            mapped = convert.legacy_argv(argv)
+            from .commands.convert import legacy_argv
+            mapped = legacy_argv(argv)
             if mapped is not None:
                 return mapped
         close = difflib.get_close_matches(argv[0], sorted(parser.command_names), n=1)
@@ -73,9 +77,9 @@ def _on_sigterm(_signum, _frame):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        parser = build_parser()
         argv = _classic_form(parser, argv)
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):

@@ -115,7 +115,10 @@ class _Parser:
         hdr.shstrndx = shstrndx  # resolved; the writer computes the field anew
         raw = list(codec.shdr.iter_unpack(data[hdr.shoff:end]))
         for i, (_n, sh_type, _f, _a, offset, size, link, _i, align, _es) in enumerate(raw):
-            if sh_type not in (SHT_NOBITS, SHT_NULL) and offset + size > len(data):
+            # Section 0 keeps the extended count in sh_size; any other SHT_NULL entry's extent
+            # is checked like the rest (the writer keeps it where it was).
+            if sh_type != SHT_NOBITS and (sh_type != SHT_NULL or i) and \
+                    offset + size > len(data):
                 self.fail(f"section [{i}] data ({size} bytes at {offset:#x}) extends past the "
                           f"end of the file ({len(data)} bytes)")
             if link >= count and i:
