@@ -279,6 +279,20 @@ def test_verdict_oops_and_taint(objects):
     assert report.command_output("after", 1)["status"] == 137
 
 
+@pytest.mark.parametrize("release, limit", [("6.1.0-56-amd64", True),
+                                            ("6.12.118+deb13-amd64", False)])
+def test_reload_failure_names_the_generation_limit(objects, release, limit):
+    """A target that cannot come back under the patch: on 6.1 a known kernel limit (its
+    generation's fact, kernel/generations.py), on 6.12 just a failure."""
+    steps = dict(PATCHED, boot=([f"release={release}", "tainted=0"], 0, []),
+                 reload=(["rmmod.bar=ok", "insmod.bar=failed", "tainted=45056"], 0,
+                         ["bar: Skipping invalid relocation target"]))
+    report = judged(trial(objects, reload_target=["bar"]), steps)
+    reload = [p for p in report.problems if p["kind"] == "reload"]
+    assert [p["lines"] for p in reload] == [["bar: Skipping invalid relocation target"]]
+    assert ("a known limit of Linux 6.1" in reload[0]["what"]) == limit, reload
+
+
 def test_verdict_transition_and_timeout(objects):
     steps = {name: PATCHED[name] for name in ("boot", "load", "before.1")}
     steps["patch"] = (["insmod.tiny_klp=ok", "tiny_klp.enabled=1", "tiny_klp.transition=1"],
