@@ -120,6 +120,17 @@ def test_architecture_without_a_guest(try_main, tmp_path, vmlinuz):
     assert "cannot boot a guest of this module's architecture" in line
 
 
+def test_busybox_must_be_static_for_the_guest(try_main, tmp_path, vmlinuz, livepatch):
+    """A dynamically linked program (the host's own ls), or a file that is no program at all,
+    cannot be the guest's busybox."""
+    line = one_error_line(try_main("--kernel", vmlinuz, "--busybox", "/bin/ls", livepatch))
+    assert "/bin/ls: dynamically linked: the guest needs a static busybox for x86_64" in line
+    short = tmp_path / "busybox"
+    short.write_bytes(b"\x7fELF")
+    line = one_error_line(try_main("--kernel", vmlinuz, "--busybox", short, livepatch))
+    assert "busybox: not built for x86_64" in line and "busybox-static:amd64" in line
+
+
 def test_module_name_not_in_tree(try_main, tmp_path, vmlinuz, livepatch):
     tree = tmp_path / "modules"
     tree.mkdir()

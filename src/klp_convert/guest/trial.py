@@ -246,7 +246,7 @@ def executable_facts(path):
     """(e_machine, dynamically linked) of an ELF executable; (None, False) for anything else."""
     with open(path, "rb") as f:
         data = f.read(1 << 16)
-    if data[:4] != ELFMAG:
+    if len(data) < 64 or data[:4] != ELFMAG:  # 64: the larger (ELF64) header
         return None, False
     try:
         codec = codec_for(data[4], data[5])
