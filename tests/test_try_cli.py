@@ -120,6 +120,17 @@ def test_architecture_without_a_guest(try_main, tmp_path, vmlinuz):
     assert "cannot boot a guest of this module's architecture" in line
 
 
+def test_busybox_must_be_static_for_the_guest(try_main, tmp_path, vmlinuz, livepatch):
+    """A dynamically linked program (the host's own ls), or a file that is no program at all,
+    cannot be the guest's busybox."""
+    line = one_error_line(try_main("--kernel", vmlinuz, "--busybox", "/bin/ls", livepatch))
+    assert "/bin/ls: dynamically linked: the guest needs a static busybox for x86_64" in line
+    short = tmp_path / "busybox"
+    short.write_bytes(b"\x7fELF")
+    line = one_error_line(try_main("--kernel", vmlinuz, "--busybox", short, livepatch))
+    assert "busybox: not built for x86_64" in line and "busybox-static:amd64" in line
+
+
 def test_module_name_not_in_tree(try_main, tmp_path, vmlinuz, livepatch):
     tree = tmp_path / "modules"
     tree.mkdir()
@@ -277,6 +288,20 @@ def test_verdict_oops_and_taint(objects):
     # (The harness strips each message's timestamp and the blanks after it.)
     assert report.problems[0]["lines"] == [line.strip() for line in oops[:5]]
     assert report.command_output("after", 1)["status"] == 137
+
+
+@pytest.mark.parametrize("release, limit", [("6.1.0-56-amd64", True),
+                                            ("6.12.118+deb13-amd64", False)])
+def test_reload_failure_names_the_generation_limit(objects, release, limit):
+    """A target that cannot come back under the patch: on 6.1 a known kernel limit (its
+    generation's fact, kernel/generations.py), on 6.12 just a failure."""
+    steps = dict(PATCHED, boot=([f"release={release}", "tainted=0"], 0, []),
+                 reload=(["rmmod.bar=ok", "insmod.bar=failed", "tainted=45056"], 0,
+                         ["bar: Skipping invalid relocation target"]))
+    report = judged(trial(objects, reload_target=["bar"]), steps)
+    reload = [p for p in report.problems if p["kind"] == "reload"]
+    assert [p["lines"] for p in reload] == [["bar: Skipping invalid relocation target"]]
+    assert ("a known limit of Linux 6.1" in reload[0]["what"]) == limit, reload
 
 
 def test_verdict_transition_and_timeout(objects):

@@ -81,11 +81,11 @@ def run(args):
         livepatches=args.livepatches, kernel=args.kernel, modules=args.modules, load=args.load,
         run=args.commands, late=args.late, reload_target=args.reload_target, unpatch=args.unpatch,
         busybox=args.busybox, accel=args.accel, timeout=args.timeout)
-    trial = Trial(request)
     try:
+        trial = Trial(request)
         with tempfile.TemporaryDirectory(prefix="klp-convert-try-") as workdir:
             report = trial.run(workdir)
-    except OSError as e:  # the work directory, the initramfs, starting QEMU
+    except OSError as e:  # busybox, the work directory, the initramfs, starting QEMU
         raise SetupError(e.filename or "klp-convert try", e.strerror or str(e)) from None
     data = report.to_json()
     if args.json:

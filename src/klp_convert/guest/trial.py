@@ -19,6 +19,7 @@ from ..elf.codec import codec_for
 from ..elf.constants import ELFMAG
 from ..errors import KlpError
 from ..kernel.health import BY_DESIGN, by_design_letters, taint_letters, trouble_reports
+from ..kernel.generations import RELEASE_KEYED, rules_for_release
 from ..kernel.names import module_runtime_name
 from . import accel as accel_probe
 from .arches import arch_for_machine
@@ -245,7 +246,7 @@ def executable_facts(path):
     """(e_machine, dynamically linked) of an ELF executable; (None, False) for anything else."""
     with open(path, "rb") as f:
         data = f.read(1 << 16)
-    if data[:4] != ELFMAG:
+    if len(data) < 64 or data[:4] != ELFMAG:  # 64: the larger (ELF64) header
         return None, False
     try:
         codec = codec_for(data[4], data[5])
@@ -330,8 +331,8 @@ class TrialReport:
         for module in self.trial.reloads:
             if self.finished("reload") and self.value("reload", f"insmod.{module.name}") != "ok":
                 self.problem("reload", "reload",
-                             f"{module.name} could not be loaded again under the livepatch",
-                             self.kernel_lines("reload"))
+                             f"{module.name} could not be loaded again under the livepatch"
+                             + self.reload_limit(), self.kernel_lines("reload"))
         for patch in self.trial.patches:
             if self.finished("unpatch") and \
                     self.value("unpatch", f"unpatch.{patch.name}") not in ("ok", None):
@@ -366,6 +367,15 @@ class TrialReport:
     def kernel_lines(self, step):
         found = self.step(step)
         return list(found.kmsg) if found else []
+
+    def reload_limit(self):
+        """Why a reload may fail on the guest's kernel, when its generation says so."""
+        rules = rules_for_release(self.value("boot", "release"), "the guest")
+        if rules.generation.clears_module_relocs:
+            return ""
+        since = ".".join(map(str, RELEASE_KEYED["clears_module_relocs"][0]))
+        return (f": a known limit of Linux {rules.generation.name}, which keeps a module's "
+                f"livepatch relocations applied after it unloads (cleared since {since})")
 
     def lines_about(self, patch):
         """The patch step's kernel messages that are not about another livepatch: the
