@@ -6,18 +6,32 @@ Exit status: 0 success, 1 the work was refused (a conversion or check found a pr
 
 import argparse
 import sys
+from importlib import import_module
 
 from . import __version__
-from .commands import check, convert, kbuild, show, symbols
 from .errors import KlpError
 
-# Sub-command modules, in the order --help lists them.
-COMMANDS = [convert, check, kbuild, show, symbols]
+# Sub-commands in the order --help lists them: name -> (module, one-line help). Only the chosen
+# command's module is imported (each pulls in its own layers; a conversion should not pay for
+# kbuild's or the database build's imports), so the help of the others is written here.
+COMMANDS = {
+    "convert": ("klp_convert.commands.convert",
+                "turn references to unexported symbols into livepatch relocations"),
+    "check": ("klp_convert.commands.check",
+              "predict what the kernel will do with livepatch modules"),
+    "kbuild": ("klp_convert.commands.kbuild",
+               "build out-of-tree livepatch modules with kbuild and convert them"),
+    "show": ("klp_convert.commands.show",
+             "list a module's livepatch relocations by object and section"),
+    "symbols": ("klp_convert.commands.symbols", "build or query the kernel symbol database"),
+}
 
 PROG = "klp-convert"
 
 
-def build_parser():
+def build_parser(chosen=None):
+    """The parser; the sub-command ``chosen`` gets its full options, the others their name
+    and help only (enough for `klp-convert --help`)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Convert a livepatch module's references to unexported kernel and module "
@@ -25,16 +39,26 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub)
-    parser.command_names = set(sub.choices)
+    for name, (module, help_text) in COMMANDS.items():
+        if name == chosen:
+            import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
-def _classic_form(parser, argv):
+def chosen_command(argv):
+    """The sub-command argv names (its first word that is not an option), or None."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def _classic_form(argv):
     """`klp-convert [Symbols.list] IN OUT`, the old tool's command lines, still work."""
-    if argv and argv[0] not in parser.command_names and not argv[0].startswith("-"):
-        mapped = convert.legacy_argv(argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        mapped = import_module(COMMANDS["convert"][0]).legacy_argv(argv)
         if mapped is not None:
             return mapped
     return argv
@@ -42,9 +66,9 @@ def _classic_form(parser, argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    argv = _classic_form(parser, argv)
     try:
+        argv = _classic_form(argv)
+        parser = build_parser(chosen_command(argv))
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):
             parser.print_help(sys.stderr)

@@ -1,7 +1,6 @@
 """ElfObject: one relocatable object in memory, with the edits klp-convert needs."""
 
 import os
-import tempfile
 
 from .constants import SHF_INFO_LINK, SHF_LINK_ORDER, SHT_RELA, SHT_REL, SHT_SYMTAB
 from .model import GroupSection, RelocationSection, Section, SymbolTable
@@ -172,6 +171,17 @@ class ElfObject:
         return SaveResult(str(path), dropped)
 
 
+def _create_beside(directory, base):
+    """(fd, path) of a new file ``.BASE.<random>.tmp`` in ``directory`` (mode 0600, like
+    tempfile.mkstemp, which is not imported: it costs a conversion more than its write)."""
+    while True:
+        tmp = os.path.join(directory, f".{base}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), tmp
+        except FileExistsError:
+            continue
+
+
 def write_atomically(path, data):
     """Write ``data`` to ``path`` through a temporary file and a rename; ElfError on failure."""
     path = os.fspath(path)
@@ -184,8 +194,7 @@ def write_atomically(path, data):
         mode = 0o666 & ~umask
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                                   suffix=".tmp")
+        fd, tmp = _create_beside(directory, os.path.basename(path))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, mode)

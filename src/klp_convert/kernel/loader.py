@@ -7,12 +7,12 @@ klp_apply_section_relocs), so the same table holds for them. To add an architect
 kernel, add a ModuleLoader below; nothing else changes.
 """
 
-from dataclasses import dataclass
+from ..records import record
 
 from ..elf.constants import EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
 
 
-@dataclass(frozen=True)
+@record
 class ModuleLoader:
     """One architecture's apply_relocate_add()."""
 

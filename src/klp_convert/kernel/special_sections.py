@@ -12,10 +12,10 @@ objtool refuse it too; each entry says what to write instead.
 Usage: ``special_section_for(".static_call_sites")`` -> SpecialSection or None.
 """
 
-from dataclasses import dataclass
+from ..records import record
 
 
-@dataclass(frozen=True)
+@record
 class SpecialSection:
     """A section the kernel consumes at module load time."""
 
@@ -69,6 +69,7 @@ _TABLE = (
 )
 
 SPECIAL_SECTIONS = {s.name: s for s in _TABLE}
+_SUFFIXED = tuple(name + "." for name in SPECIAL_SECTIONS)
 
 
 def special_section_for(section_name):
@@ -79,6 +80,8 @@ def special_section_for(section_name):
     """
     if section_name in SPECIAL_SECTIONS:
         return SPECIAL_SECTIONS[section_name]
+    if not section_name.startswith(_SUFFIXED):  # the common case, in one call: not special
+        return None
     for name, special in SPECIAL_SECTIONS.items():
         if section_name.startswith(name + "."):
             return special

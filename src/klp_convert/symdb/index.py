@@ -75,41 +75,55 @@ class _DatabaseInput:
         for objname in wanted:
             self.name_lists.setdefault(objname, ([], []))
 
-    def rows(self, name, objname=None):
-        """{objname: [row...]} of the symbols called ``name``, each object's in its order."""
-        query = ("SELECT o.name, o.id, o.kind, o.positions, s.name, s.flags, s.value, s.size, "
-                 "s.section, s.source_file FROM symbols s JOIN objects o ON o.id = s.object "
-                 "WHERE s.name = ?")
-        args = [name]
-        if objname is not None:
-            query += " AND o.name = ?"
-            args.append(objname)
+    def rows_many(self, names):
+        """{name: {objname: [row...]}} for many names: one indexed query per BATCH names
+        instead of one per name (a huge patch asks for tens of thousands)."""
+        by_id = {}
+        for batch, marks in _batches(names):
+            for object_id, sym, flags, value, size, section, source in self._query(
+                    f"SELECT object, name, flags, value, size, section, source_file FROM symbols "
+                    f"WHERE name IN ({marks}) ORDER BY id", batch):
+                by_id.setdefault(object_id, {}).setdefault(sym, []).append(
+                    (sym, flags, to_unsigned(value), size, section, source))
         found = {}
-        info = self.info
-        for obj, object_id, kind, positions, sym, flags, value, size, section, source in \
-                self._query(query + " ORDER BY s.object, s.id", args):
-            if obj not in found:
-                info[obj] = (object_id, kind, positions_flag(positions))
-                found[obj] = []
-            found[obj].append((sym, flags, to_unsigned(value), size, section, source))
+        for object_id, objname in self._object_names(by_id).items():
+            for sym, rows in by_id[object_id].items():
+                found.setdefault(sym, {})[objname] = rows
         return found
 
-    def exports(self, name):
-        try:
-            return [Export(obj, export_type, namespace) for obj, export_type, namespace in
-                    self.db.execute("SELECT object, export_type, namespace FROM exports "
-                                    "WHERE name = ?", (name,))]
-        except sqlite3.Error as e:
-            raise StorageError(self.path, f"unreadable symbol database ({e})") from None
+    def _object_names(self, object_ids):
+        """{id: name} of these objects, their info recorded on the way."""
+        names = {}
+        for batch, marks in _batches(object_ids):
+            for object_id, name, kind, positions in self._query(
+                    f"SELECT id, name, kind, positions FROM objects WHERE id IN ({marks}) "
+                    f"ORDER BY id", batch):
+                self.info.setdefault(name, (object_id, kind, positions_flag(positions)))
+                names[object_id] = name
+        return names
+
+    def exports_many(self, names):
+        """{name: [Export...]} for many names, batched like rows_many."""
+        found = {}
+        for batch, marks in _batches(names):
+            for name, obj, export_type, namespace in self._query(
+                    f"SELECT name, object, export_type, namespace FROM exports "
+                    f"WHERE name IN ({marks})", batch):
+                found.setdefault(name, []).append(Export(obj, export_type, namespace))
+        return found
 
     def close(self):
         self.db.close()
 
 
+# Up to this many names, searching the file once per name beats one pass over all of it.
+FEW_NAMES = 8
+
+
 class _SymbolsListInput:
     """An old Symbols.list, searched where it lies instead of parsed whole: a distribution's is
-    about 16 MB and a conversion asks for a few dozen names. Each look-up finds the name's lines
-    with bytes.find (C speed) and the object each belongs to from the '*object' line offsets."""
+    about 19 MB. The '*object' line offsets say which object a line belongs to; names are
+    looked up in batches (rows_many), so a lookup never costs a pass over the file per name."""
 
     _OBJECT_LINE = re.compile(rb"^\*(.*)$", re.M)
 
@@ -142,19 +156,41 @@ class _SymbolsListInput:
             raise SymdbError(path, f"line 2: symbol '{name[:60]}' before the first '*object' "
                                    f"line")
 
-    def rows(self, name, objname=None):
+    def rows(self, name):
+        """{objname: [row...]} of one name: its lines found with bytes.find (C speed)."""
         found = {}
         needle = b"\n" + name.encode("utf-8", "surrogateescape") + b"\n"
         at = self.data.find(needle)
         while at >= 0:
             owner = self.owners[bisect_right(self.starts, at) - 1]
-            if objname is None or owner == objname:
-                found.setdefault(owner, []).append((name, CORE, None, None, None, None))
+            found.setdefault(owner, []).append((name, CORE, None, None, None, None))
             at = self.data.find(needle, at + 1)
         return found
 
-    def exports(self, name):
-        return [Export(obj, None, None) for obj in self.rows(KSYMTAB_PREFIX + name)]
+    def rows_many(self, names):
+        """{name: {objname: [row...]}}. A few names are searched for one by one; more in one
+        pass over the file: each object's block of lines becomes a set that the wanted names
+        are intersected with (C speed), so the cost is the file's size plus the names, not
+        their product (a search costs about what a pass costs over a few dozen objects)."""
+        if len(names) <= FEW_NAMES:
+            return {name: rows for name in names for rows in [self.rows(name)] if rows}
+        wanted = {name.encode("utf-8", "surrogateescape") for name in names}
+        found = {}
+        data, starts, owners = self.data, self.starts, self.owners
+        for number, (start, owner) in enumerate(zip(starts, owners)):
+            end = starts[number + 1] if number + 1 < len(starts) else len(data)
+            lines = data[data.index(b"\n", start + 1) + 1:end].split(b"\n")
+            for hit in wanted.intersection(lines):
+                name = hit.decode("utf-8", "surrogateescape")
+                found.setdefault(name, {}).setdefault(owner, []).extend(
+                    [(name, CORE, None, None, None, None)] * lines.count(hit))
+        return found
+
+    def exports_many(self, names):
+        """{name: [Export...]}: the objects listing '__ksymtab_<name>'."""
+        rows = self.rows_many([KSYMTAB_PREFIX + name for name in names])
+        return {name: [Export(obj, None, None) for obj in rows[KSYMTAB_PREFIX + name]]
+                for name in names if KSYMTAB_PREFIX + name in rows}
 
     def object_names(self):
         return self.owners_sorted
@@ -189,6 +225,9 @@ class SymbolIndex:
                     self.owner[objname] = source
         self.kernel_release = self._meta("kernel_release")
         self.arch = self._meta("arch")
+        self._answers = {}  # name -> ([(objname, input, rows)], [Export]) as read
+        self._records_cache = {}  # name -> [SymbolRecord] of every object, ranked
+        self._exports_cache = {}  # name -> [Export], one per object, in object order
 
     def _source_of(self, objname):
         """The input holding ``objname``, or None."""
@@ -201,39 +240,69 @@ class SymbolIndex:
         values = [s.meta[key] for s in self.inputs if s.meta.get(key)]
         return values[0] if values else None
 
+    def prefetch(self, names):
+        """Read the answers for many names at once (one batched query per input, not several
+        per name): a conversion or a check knows every name it will ask about up front. The
+        answers are kept, so later lookup(), lookup_in() and exporters() calls of these names,
+        the output check's included, do not ask the inputs again."""
+        names = [n for n in dict.fromkeys(names) if n not in self._answers]
+        if not names:
+            return
+        rows, exports = {}, {}
+        for source in self.inputs:
+            for name, entries in source.exports_many(names).items():
+                exports.setdefault(name, []).extend(entries)
+            found = source.rows_many(names)
+            source.load_lists({obj for by_object in found.values() for obj in by_object})
+            for name, by_object in found.items():
+                rows.setdefault(name, []).extend(
+                    (obj, source, object_rows) for obj, object_rows in by_object.items())
+        for name in names:
+            self._answers[name] = (rows.get(name, ()), exports.get(name, ()))
+
     def lookup(self, name):
         """Every symbol called ``name`` in every object, ordered by (object, position)."""
-        return self._records(name, None)
+        return list(self._records_of(name))
 
     def lookup_in(self, objname, name):
         """The symbols called ``name`` in one object, in position order."""
-        return self._records(name, objname) if self._source_of(objname) else []
-
-    def _records(self, name, objname):
-        exports = self.exporters(name)
-        by_object = {}
-        sources = [self._source_of(objname)] if objname is not None else self.inputs
-        for source in sources:
-            found = source.rows(name, objname)
-            source.load_lists(found)
-            for obj, rows in found.items():
-                by_object[obj] = (source, rows)
-        records = []
-        for obj in sorted(by_object, key=_object_order):
-            source, rows = by_object[obj]
-            kind, positions = source.object_info(obj)
-            mine = [e for e in exports if e.objname == obj]
-            records.extend(ranked_records(obj, kind, positions, rows, mine,
-                                          *source.lists(obj)))
-        return records
+        if not self._source_of(objname):
+            return []
+        return [r for r in self._records_of(name) if r.objname == objname]
 
     def exporters(self, name):
         """Export(objname, export_type, namespace) for every object exporting ``name``."""
-        seen = {}
-        for source in self.inputs:
-            for export in source.exports(name):
+        exports = self._exports_cache.get(name)
+        if exports is None:
+            seen = {}
+            for export in self._answer(name)[1]:
                 seen.setdefault(export.objname, export)
-        return [seen[obj] for obj in sorted(seen, key=_object_order)]
+            exports = self._exports_cache[name] = \
+                [seen[obj] for obj in sorted(seen, key=_object_order)] if seen else []
+        return list(exports)
+
+    def _answer(self, name):
+        answer = self._answers.get(name)
+        if answer is None:
+            self.prefetch([name])
+            answer = self._answers[name]
+        return answer
+
+    def _records_of(self, name):
+        """SymbolRecords of one name, ranked when first asked for (and kept)."""
+        records = self._records_cache.get(name)
+        if records is None:
+            found = self._answer(name)[0]
+            exports = self.exporters(name) if found else []
+            records = []
+            for obj, source, rows in sorted(found, key=lambda f: _object_order(f[0])) \
+                    if len(found) > 1 else found:
+                kind, positions = source.object_info(obj)
+                mine = [e for e in exports if e.objname == obj]
+                records.extend(ranked_records(obj, kind, positions, rows, mine,
+                                              *source.lists(obj)))
+            self._records_cache[name] = records
+        return records
 
     def has_object(self, objname):
         return self._source_of(objname) is not None
@@ -267,6 +336,18 @@ class SymbolIndex:
 
 def _object_order(objname):
     return (objname != VMLINUX, objname)
+
+
+# Names per batched query: well under SQLite's limit on bound parameters (999 before 3.32).
+BATCH = 500
+
+
+def _batches(names):
+    """(names, '?, ?, ...') in slices of at most BATCH."""
+    names = list(names)
+    for start in range(0, len(names), BATCH):
+        batch = names[start:start + BATCH]
+        yield batch, ", ".join("?" * len(batch))
 
 
 def open_symbols(paths):

@@ -29,11 +29,9 @@ Positions are computed at lookup time (model.ranked_records), which keeps the bu
 sequential insert.
 """
 
-import hashlib
 import json
 import os
 import sqlite3
-import tempfile
 
 from .. import __version__
 from ..errors import KlpError
@@ -95,6 +93,7 @@ class DatabaseWriter:
         umask = os.umask(0)
         os.umask(umask)
         self.mode = 0o666 & ~umask  # mkstemp's 0600 is not what a plain file write would give
+        import tempfile  # the build's, not imported by a conversion (which only reads)
         try:
             fd, self.tmp = tempfile.mkstemp(dir=directory, suffix=".tmp",
                                             prefix=f".{os.path.basename(self.path)}.")
@@ -291,6 +290,7 @@ def database_summary(path):
 
 def file_digest(path):
     """sha256 of a file, read in chunks."""
+    import hashlib  # the build's only
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
