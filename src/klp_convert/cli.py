@@ -5,6 +5,7 @@ Exit status: 0 success, 1 the work was refused (a conversion or check found a pr
 """
 
 import argparse
+import os
 import sys
 from importlib import import_module
 
@@ -29,16 +30,45 @@ COMMANDS = {
 PROG = "klp-convert"
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter with the terminal width found as shutil.get_terminal_size() finds
+    it: argparse makes a formatter for every option added, and its own imports shutil (and
+    through it bz2 and lzma) at every start to learn the width."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns():
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+        if columns > 0:
+            return columns
+    except ValueError:
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def __init__(self, *args, formatter_class=_HelpFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
 def build_parser(chosen=None):
     """The parser; the sub-command ``chosen`` gets its full options, the others their name
     and help only (enough for `klp-convert --help`)."""
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog=PROG,
         description="Convert a livepatch module's references to unexported kernel and module "
                     "symbols into livepatch relocations (.klp.rela.* / .klp.sym.*).",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     for name, (module, help_text) in COMMANDS.items():
         if name == chosen:
             import_module(module).register(sub)

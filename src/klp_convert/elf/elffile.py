@@ -183,7 +183,10 @@ def _create_beside(directory, base):
 
 
 def write_atomically(path, data):
-    """Write ``data`` to ``path`` through a temporary file and a rename; ElfError on failure."""
+    """Write ``data`` to ``path`` through a temporary file and a rename; ElfError on failure.
+
+    ``data`` is bytes, or an iterable of bytes written as it comes (a large text need not be
+    held whole); an exception it raises leaves no file either."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
@@ -196,7 +199,11 @@ def write_atomically(path, data):
     try:
         fd, tmp = _create_beside(directory, os.path.basename(path))
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                f.write(data)
+            else:
+                for chunk in data:
+                    f.write(chunk)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
         tmp = None

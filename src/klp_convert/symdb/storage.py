@@ -138,20 +138,20 @@ class DatabaseWriter:
     def merge(self, part):
         """Copy every object, symbol and new export of a partial database (written by
         PartWriter in a worker) into this one, keeping the symbols' order."""
+        # No DETACH on failure: with the copy's transaction still open it fails itself ("database
+        # part is locked") and hides the real error; abort() closes the connection instead.
         self.db.execute("ATTACH DATABASE ? AS part", (part,))
-        try:
-            self.db.execute("INSERT INTO objects SELECT * FROM part.objects")
-            self.db.execute("INSERT INTO object_lists SELECT * FROM part.object_lists")
-            self.db.execute(
-                "INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
-                "SELECT object, name, flags, value, size, section, source_file "
-                "FROM part.symbols ORDER BY id")
-            self.db.execute(
-                "INSERT INTO exports SELECT * FROM part.exports p WHERE NOT EXISTS "
-                "(SELECT 1 FROM exports e WHERE e.name = p.name AND e.object = p.object)")
-            self.db.commit()
-        finally:
-            self.db.execute("DETACH DATABASE part")
+        self.db.execute("INSERT INTO objects SELECT * FROM part.objects")
+        self.db.execute("INSERT INTO object_lists SELECT * FROM part.object_lists")
+        self.db.execute(
+            "INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
+            "SELECT object, name, flags, value, size, section, source_file "
+            "FROM part.symbols ORDER BY id")
+        self.db.execute(
+            "INSERT INTO exports SELECT * FROM part.exports p WHERE NOT EXISTS "
+            "(SELECT 1 FROM exports e WHERE e.name = p.name AND e.object = p.object)")
+        self.db.commit()
+        self.db.execute("DETACH DATABASE part")
         self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
                                 .fetchone()[0])
 
