@@ -5,6 +5,7 @@ import json
 import re
 import sqlite3
 from bisect import bisect_right
+from collections import Counter
 
 from ..errors import KlpError
 from ..kernel.names import module_runtime_name
@@ -180,10 +181,16 @@ class _SymbolsListInput:
         for number, (start, owner) in enumerate(zip(starts, owners)):
             end = starts[number + 1] if number + 1 < len(starts) else len(data)
             lines = data[data.index(b"\n", start + 1) + 1:end].split(b"\n")
-            for hit in wanted.intersection(lines):
+            unique = set(lines)
+            hits = wanted.intersection(unique)
+            if not hits:
+                continue
+            # nm lists most names once per object; count (in C) only where some are repeated
+            counts = Counter(lines) if len(unique) < len(lines) else None
+            for hit in hits:
                 name = hit.decode("utf-8", "surrogateescape")
                 found.setdefault(name, {}).setdefault(owner, []).extend(
-                    [(name, CORE, None, None, None, None)] * lines.count(hit))
+                    [(name, CORE, None, None, None, None)] * (counts[hit] if counts else 1))
         return found
 
     def exports_many(self, names):
