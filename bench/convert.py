@@ -21,6 +21,7 @@ Inputs are built once and cached in ${KLP_CONVERT_CACHE}/bench.
 """
 
 import argparse
+import compileall
 import os
 import re
 import shutil
@@ -199,6 +200,9 @@ def main():
     work = debian.cache_dir() / "bench"
     work.mkdir(exist_ok=True)
     db, listing, target_db, patch = prepare(work)
+    # What an installed tool has: compiled bytecode (pip writes it; a source tree run with
+    # PYTHONDONTWRITEBYTECODE would compile every module at every start).
+    compileall.compile_dir(REPO / "src" / "klp_convert", quiet=1)
     out = work / "converted.ko"
     klp = klp_convert_argv()
     print(f"livepatch: {patch.name} ({patch.stat().st_size} bytes); database {db.name} "
