@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from support.guest import BootResult, newc_archive, parse_report
+from klp_convert.guest import BootResult, newc_archive, parse_report
 
 REPORT = """@@ begin one 1.50\r
 insmod=ok\r
@@ -35,11 +35,11 @@ def test_unfinished_scenario_fails_with_the_console_tail():
     result = BootResult("boot\nKernel panic - not syncing: Fatal exception\n", REPORT,
                         seconds=3.0, returncode=0, timed_out=False)
     with pytest.raises(AssertionError) as unfinished:
-        result.scenario("two")
-    assert "did not finish scenario two" in str(unfinished.value)
+        result.step("two")
+    assert "did not finish step two" in str(unfinished.value)
     assert "Kernel panic - not syncing" in str(unfinished.value)
     with pytest.raises(AssertionError, match="never started"):
-        result.scenario("three")
+        result.step("three")
 
 
 def test_newc_archive_lists_files_and_their_directories(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from klp_convert.cli import main
 from klp_convert.elf import ElfObject
 from klp_convert.kbuild import KbuildOptions, built_modules, make_command, module_dir
-from support.realkernel import REPO_INCLUDE, debian_kernel
+from support.realkernel import REPO_INCLUDE, target_kernel
 
 SOURCES = Path(__file__).parent / "data" / "kbuild"
 
@@ -34,7 +34,7 @@ def test_built_modules_reads_each_modules_order_format(tmp_path):
 
 @pytest.fixture(scope="module")
 def headers():
-    return debian_kernel().headers
+    return target_kernel("debian-6.1").headers
 
 
 @pytest.fixture

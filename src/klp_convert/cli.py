@@ -25,6 +25,8 @@ COMMANDS = {
     "show": ("klp_convert.commands.show",
              "list a module's livepatch relocations by object and section"),
     "symbols": ("klp_convert.commands.symbols", "build or query the kernel symbol database"),
+    "try": ("klp_convert.commands.try_",
+            "boot the target kernel under QEMU and try livepatch modules in it"),
 }
 
 PROG = "klp-convert"

@@ -9,7 +9,8 @@ inspect, ast, dis and tokenize: about 10 ms, most of what a small conversion cos
 
 Fields are the class's annotations in order, defaults its class attributes; the class gets
 ``__init__`` (positional or keyword), ``__eq__``/``__hash__`` over the fields, ``__repr__``,
-and refuses attribute assignment. ``as_dict(rec)`` is the fields as a dict (for JSON).
+and refuses attribute assignment. ``as_dict(rec)`` is the fields as a dict (for JSON),
+``replace(rec, field=value)`` a copy with fields changed.
 """
 
 
@@ -34,6 +35,11 @@ def record(cls):
 
 def as_dict(rec):
     return {name: getattr(rec, name) for name in rec._fields}
+
+
+def replace(rec, **changes):
+    """A copy of ``rec`` with some fields changed (dataclasses.replace)."""
+    return type(rec)(**{**as_dict(rec), **changes})
 
 
 def _values(rec):

@@ -2,17 +2,18 @@
 time each took."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 
+from klp_convert import guest
 from klp_convert.elf import ElfObject
-from support import guest
 from support.broken import INIT_CORE_FORCED, VARIANTS, renamed_klp_symbol
+from support.readme import write_hello_livepatch
 from support.realkernel import (
-    TIMES, BuildFailed, build_livepatch, copy_scenario, debian_kernel, guest_directory,
-    kernel_symbol_database, make_modules, timed,
+    TIMES, BuildFailed, build_livepatch, copy_scenario, guest_directory, kernel_symbol_database,
+    make_modules, target_kernel, timed,
 )
+from support.kernels import selected
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -22,11 +23,11 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("real-kernel suite: seconds per scenario")
     for scenario, steps in TIMES.items():
         parts = ", ".join(f"{step} {seconds:.1f}" for step, seconds in steps.items())
-        terminalreporter.write_line(f"{scenario:<12} {sum(steps.values()):6.1f}  ({parts})")
+        terminalreporter.write_line(f"{scenario:<28} {sum(steps.values()):6.1f}  ({parts})")
     # Guest times are part of their boot's QEMU time: count boots and host work only.
     total = sum(seconds for steps in TIMES.values() for step, seconds in steps.items()
                 if step != "guest")
-    terminalreporter.write_line(f"{'total':<12} {total:6.1f}  (builds, databases, boots)")
+    terminalreporter.write_line(f"{'total':<28} {total:6.1f}  (builds, databases, boots)")
 
 
 class BuildContext:
@@ -41,7 +42,7 @@ class BuildContext:
     @property
     def kernel_database(self):
         if self._database is None:
-            with timed("(symbols)", "kernel.symdb"):
+            with timed(f"{self.kernel.name} (symbols)", "kernel.symdb"):
                 self._database = kernel_symbol_database(self.kernel,
                                                         self.workdir / "kernel.symdb")
         return self._database
@@ -52,18 +53,9 @@ def build_plain(ctx, source):
     make_modules(ctx.kernel, source / "livepatch")
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
 def build_readme_example(ctx, source):
     """The README's walk-through: its C file and Kbuild line, then `klp-convert kbuild`."""
-    text = README.read_text()
-    start = text.index("    cat > hello_klp.c <<'C'\n")
-    body = text[text.index("\n", start) + 1:text.index("\n    C\n", start)]
-    livepatch = source / "livepatch"
-    (livepatch / "hello_klp.c").write_text(
-        "\n".join(line[4:] for line in body.splitlines()) + "\n")
-    (livepatch / "Kbuild").write_text("obj-m += hello_klp.o\n")
+    write_hello_livepatch(source / "livepatch")
     return build_livepatch(ctx.kernel, source, [ctx.kernel_database])
 
 
@@ -103,24 +95,27 @@ BUILDERS = {
 class Suite:
     """The boot's result and the scenarios that could not be built."""
 
-    def __init__(self, boot_result, build_failures):
+    def __init__(self, boot_result, build_failures, kernel_args):
         self.boot_result = boot_result
         self.build_failures = build_failures
+        self.kernel_args = kernel_args  # the guest's /proc/cmdline
 
     def scenario(self, name):
         if name in self.build_failures:
             pytest.fail(f"scenario {name} did not build:\n{self.build_failures[name]}")
-        return self.boot_result.scenario(name)
+        return self.boot_result.step(name)
 
 
-@pytest.fixture(scope="session")
-def kernel():
-    return debian_kernel()
+@pytest.fixture(scope="session", params=selected())
+def kernel(request):
+    """Each kernel of support/kernels.py in turn: every test of the suite runs on each, and
+    its id names the kernel."""
+    return target_kernel(request.param)
 
 
 @pytest.fixture(scope="session")
 def ctx(kernel, tmp_path_factory):
-    return BuildContext(kernel, tmp_path_factory.mktemp("realkernel"))
+    return BuildContext(kernel, tmp_path_factory.mktemp(f"realkernel-{kernel.name}"))
 
 
 @pytest.fixture(scope="session")
@@ -130,20 +125,21 @@ def suite(ctx):
     for name, build in BUILDERS.items():
         source = copy_scenario(name, workdir)
         try:
-            with timed(name, "build"):
+            with timed(f"{kernel.name} {name}", "build"):
                 kbuild = build(ctx, source)
             if kbuild is not None:
                 ctx.kbuild_messages[name] = kbuild.stderr
             guest_dirs[name] = guest_directory(source)
         except BuildFailed as e:
             failures[name] = str(e)
-    initrd = guest.build_initramfs(workdir / "initrd.cpio.gz", guest_dirs)
-    result = guest.boot(kernel.vmlinuz, initrd, workdir)
-    TIMES.setdefault("(boot)", {})["qemu"] = result.seconds
-    for name, report in result.scenarios.items():
+    initrd = guest.build_initramfs(workdir / "initrd.cpio.gz", guest_dirs, kernel.arch,
+                                   kernel.busybox)
+    result = guest.boot(kernel.arch, kernel.image, initrd, workdir, kernel.kernel_args)
+    TIMES.setdefault(f"{kernel.name} (boot)", {})["qemu"] = result.seconds
+    for name, report in result.steps.items():
         if report.seconds is not None:
-            TIMES.setdefault(name, {})["guest"] = report.seconds
-    return Suite(result, failures)
+            TIMES.setdefault(f"{kernel.name} {name}", {})["guest"] = report.seconds
+    return Suite(result, failures, kernel.kernel_args)
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +147,7 @@ def broken(ctx):
     """Every variant of klp_broken.ko (support/broken.py) run in a boot of its own, kept
     apart so an oops cannot disturb the other scenarios."""
     source = copy_scenario("broken", ctx.workdir / "broken-build")
-    with timed("broken", "build"):
+    with timed(f"{ctx.kernel.name} broken", "build"):
         build_livepatch(ctx.kernel, source, [ctx.kernel_database])
     converted = source / "livepatch" / "klp_broken.ko"
     guest_dirs, modules = {}, {}
@@ -166,9 +162,10 @@ def broken(ctx):
         obj.write(directory / "klp_broken.ko")
         guest_dirs[f"broken_{variant}"] = directory
         modules[variant] = directory / "klp_broken.ko"
-    initrd = guest.build_initramfs(ctx.workdir / "broken.cpio.gz", guest_dirs)
-    result = guest.boot(ctx.kernel.vmlinuz, initrd, ctx.workdir / "broken",
-                        kernel_args=guest.BROKEN_KERNEL_ARGS)
-    TIMES["broken"]["qemu"] = result.seconds
+    initrd = guest.build_initramfs(ctx.workdir / "broken.cpio.gz", guest_dirs, ctx.kernel.arch,
+                                   ctx.kernel.busybox)
+    result = guest.boot(ctx.kernel.arch, ctx.kernel.image, initrd, ctx.workdir / "broken",
+                        ctx.kernel.broken_kernel_args)
+    TIMES[f"{ctx.kernel.name} broken"]["qemu"] = result.seconds
     databases = [ctx.kernel_database, source / "target.symdb"]
     return result, modules, databases

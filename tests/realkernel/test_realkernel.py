@@ -2,7 +2,7 @@
 converted, loaded into Debian's kernel booted under QEMU (TCG), their effect checked in the guest.
 
 One boot runs every scenario (each its own test), one more the broken variants; conftest.py
-builds and boots, support/guest.py parses the guest's reports. Scenario sources live in
+builds and boots (klp_convert.guest, the harness of `klp-convert try`). Scenario sources live in
 tests/realkernel/scenarios/<name>/.
 """
 
@@ -12,7 +12,6 @@ from klp_convert.check import ERROR, check_module, will_load
 from klp_convert.elf import ElfObject
 from klp_convert.symdb import open_symbols
 
-from support import guest
 from support.broken import INIT_CORE_FORCED, VARIANTS
 from support.realkernel import copy_scenario, refused_build, symbol_definitions
 
@@ -25,7 +24,7 @@ def test_cmdline_livepatch_without_conversion(suite):
     assert s.value("insmod") == "ok", s.report()
     assert s.value("klp_cmdline.enabled") == "1" and s.value("klp_cmdline.transition") == "0"
     assert s.value("patched") == "klp_cmdline: this /proc/cmdline comes from a livepatch"
-    assert s.value("before") == s.value("after") == guest.KERNEL_ARGS, s.report()
+    assert s.value("before") == s.value("after") == suite.kernel_args, s.report()
     assert s.kmsg_with("livepatch: 'klp_cmdline': patching complete"), s.report()
     assert s.status == 0, s.report()
 
@@ -61,7 +60,7 @@ def test_talk_example(suite, ctx):
     assert s.value("klp_talk.enabled") == "1" and s.value("klp_talk.transition") == "0"
     # vmlinux: cmdline_proc_show() replaced; max_threads (static in kernel/fork.c) read, and
     # filesystems_proc_show() (static in fs/filesystems.c) called.
-    assert s.value("cmdline") == guest.KERNEL_ARGS
+    assert s.value("cmdline") == suite.kernel_args
     assert s.value("max_threads") == s.value("expected.max_threads")
     assert len(s.values("fs")) > 5 and s.values("patched.fs") == s.values("fs"), s.report()
     # foo: "if (--countdown) count_it();" on each read, then unpatched again.
@@ -324,16 +323,16 @@ KERNEL_VERDICTS = {
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_broken_variant_kernel_and_check_agree(broken, variant):
+def test_broken_variant_kernel_and_check_agree(broken, ctx, variant):
     """The guest shows what the kernel does with each variant; `klp-convert check` predicts
     the same: loads and works / loads silently and breaks when run / refused with message M."""
     result, modules, databases = broken
-    s = result.scenario(f"broken_{variant}")
+    s = result.step(f"broken_{variant}")
     loads, message = KERNEL_VERDICTS[variant]
     oopsed = bool(s.kmsg_with("BUG: ") or s.kmsg_with("Oops"))
     assert s.value("insmod") == ("ok" if loads else "failed"), s.report()
     if variant == "good":
-        assert s.value("cmdline") == guest.BROKEN_KERNEL_ARGS and s.value("hmod") == "patched"
+        assert s.value("cmdline") == ctx.kernel.broken_kernel_args and s.value("hmod") == "patched"
         assert not oopsed, s.report()
     elif loads:
         # Loaded without a word, then the patched code read through an unrelocated address.
@@ -356,5 +355,5 @@ def test_readme_first_livepatch(suite):
     """The README's walk-through builds, converts, loads and patches /proc/cmdline."""
     s = suite.scenario("readme")
     assert s.value("insmod") == "ok", s.report()
-    assert s.value("cmdline") == f"patched: {guest.KERNEL_ARGS}", s.report()
+    assert s.value("cmdline") == f"patched: {suite.kernel_args}", s.report()
     assert s.value("unpatch") == "ok", s.report()

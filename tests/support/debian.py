@@ -6,13 +6,9 @@ import re
 import subprocess
 from pathlib import Path
 
+from support.apt import cache_dir, fill_atomically
+
 FLAVOUR = "amd64"
-
-
-def cache_dir():
-    root = Path(os.environ.get("KLP_CONVERT_CACHE", Path.home() / ".cache" / "klp-convert"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def current_abi():
@@ -61,21 +57,9 @@ def unpacked(package):
     done = target / ".complete"
     if not done.exists():
         deb = download(package)
-        _fill_atomically(target, lambda tmp: subprocess.run(
+        fill_atomically(target, lambda tmp: subprocess.run(
             ["dpkg-deb", "-x", str(deb), str(tmp)], check=True))
     return target
-
-
-def _fill_atomically(target, fill):
-    """Create directory ``target`` by filling a temporary one and renaming it, then mark it
-    complete: an interrupted download or extraction is never taken for a finished one."""
-    tmp = target.with_name(target.name + ".tmp")
-    subprocess.run(["rm", "-rf", str(tmp)], check=True)
-    tmp.mkdir(parents=True)
-    fill(tmp)
-    subprocess.run(["rm", "-rf", str(target)], check=True)
-    tmp.rename(target)
-    (target / ".complete").touch()
 
 
 def kernel_image_modules():
@@ -100,7 +84,7 @@ def debug_files(abi=None):
     done = target / ".complete"
     if not done.exists():
         deb = download(package)
-        _fill_atomically(target, lambda tmp: subprocess.run(
+        fill_atomically(target, lambda tmp: subprocess.run(
             f"dpkg-deb --fsys-tarfile '{deb}' | tar -x -C '{tmp}' "
             + " ".join(f"'{m}'" for m in members), shell=True, check=True))
     return paths[0], paths[1]
@@ -134,7 +118,9 @@ def ensure_installed(packages):
         return
     if os.geteuid() != 0:
         raise RuntimeError(f"not root: install {' '.join(missing)} yourself")
-    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    # Other test runs on this machine may hold the dpkg lock: wait for it.
+    command = ["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q",
+               "--no-install-recommends", *missing]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     if subprocess.run(command, env=env, capture_output=True).returncode != 0:
         _apt_update()

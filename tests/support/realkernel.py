@@ -1,6 +1,6 @@
 """The real-kernel suite's host side: Debian's kernel (ABI found at run time), its kbuild tree,
 and building the suite's scenarios (target modules with plain kbuild, livepatches with
-`klp-convert kbuild`) into directories the guest runs (see guest.py)."""
+`klp-convert kbuild`) into directories the guest runs (klp_convert.guest)."""
 
 import mmap
 import os
@@ -14,36 +14,16 @@ from pathlib import Path
 import pytest
 
 from klp_convert.elf.reader import scan_symbols
-from support import debian
+from support.kernels import KERNELS
 
 STT_FILE = 4
 SHN_UNDEF = 0
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "realkernel" / "scenarios"
 REPO_INCLUDE = Path(__file__).resolve().parents[2] / "include"  # klp-convert.h
-# Packages named by the kernel ABI cannot be listed in scripts/test; these are installed here.
-HOST_PACKAGES = ["qemu-system-x86", "busybox-static", "make", "gcc"]
 
 # scenario name -> {step: seconds}, printed at the end of the run (tests/realkernel/conftest.py).
 TIMES = {}
-
-
-class DebianKernel:
-    """Debian's current amd64 kernel: kbuild tree (linux-headers) and boot image (unsigned)."""
-
-    def __init__(self, abi):
-        self.abi = abi
-        self.release = f"{abi}-{debian.FLAVOUR}"
-        self.headers = Path(f"/usr/src/linux-headers-{self.release}")
-        image = debian.unpacked(f"linux-image-{self.release}-unsigned")
-        self.vmlinuz = image / "boot" / f"vmlinuz-{self.release}"
-        self.modules = image / "lib" / "modules" / self.release
-        self.symvers = self.headers / "Module.symvers"
-
-    @property
-    def vmlinux(self):
-        """The unstripped vmlinux of the -dbg package (extracted once, cached)."""
-        return debian.debug_files(self.abi)[1]
 
 
 def require_real_kernel_host():
@@ -59,12 +39,11 @@ def require_real_kernel_host():
         pytest.skip(problem)
 
 
-def debian_kernel():
-    """Install (once) what the suite needs and return Debian's current kernel."""
+def target_kernel(name):
+    """Install and download (once) what the suite needs for kernel ``name``
+    (support/kernels.py) and return it."""
     require_real_kernel_host()
-    abi = debian.current_abi()
-    debian.ensure_installed([*HOST_PACKAGES, f"linux-headers-{abi}-{debian.FLAVOUR}"])
-    return DebianKernel(abi)
+    return KERNELS[name]().prepare()
 
 
 def timed(scenario, step):
@@ -95,9 +74,14 @@ class BuildFailed(Exception):
         self.stderr = stderr
 
 
-def run_logged(command, cwd=None):
-    """Run ``command``; raise BuildFailed with its output when it fails."""
-    proc = subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True, text=True)
+def run_logged(command, cwd=None, kernel=None):
+    """Run ``command`` (in ``kernel``'s build userland when given); raise BuildFailed with its
+    output when it fails."""
+    if kernel is not None:
+        proc = kernel.run(command, cwd=cwd)
+    else:
+        proc = subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True,
+                              text=True)
     if proc.returncode != 0:
         raise BuildFailed(f"$ {' '.join(map(str, command))}\n(exit {proc.returncode})\n"
                           f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}",
@@ -107,7 +91,8 @@ def run_logged(command, cwd=None):
 
 def make_modules(kernel, directory):
     """Plain kbuild of an out-of-tree module directory (the scenario's target modules)."""
-    return run_logged(["make", "-C", kernel.headers, f"M={directory}", "modules"])
+    return run_logged(["make", "-C", kernel.headers, *kernel.make_args, f"M={directory}",
+                       "modules"], kernel=kernel)
 
 
 def klp_convert(*args):
@@ -145,8 +130,9 @@ def build_livepatch(kernel, source, symbol_databases, make_args=()):
         make_modules(kernel, targets)
         databases.append(source / "target.symdb")
         klp_convert("symbols", "--modules", targets, "-o", databases[-1])
-    return klp_convert("kbuild", "-C", kernel.headers, *(f"--symbols={db}" for db in databases),
-                       f"M={source / 'livepatch'}", *make_args)
+    return run_logged([sys.executable, "-m", "klp_convert", "kbuild", "-C", kernel.headers,
+                       *(f"--symbols={db}" for db in databases), *kernel.make_args,
+                       f"M={source / 'livepatch'}", *make_args], kernel=kernel)
 
 
 def symbol_definitions(path, name):

@@ -1,0 +1,85 @@
+"""What differs between guest architectures, in one table.
+
+Each entry says how QEMU boots that architecture's kernel, where the guest's console and its
+report channel are (a second port that nothing else writes to, so report lines never
+interleave with kernel messages), and which Debian packages bring QEMU and busybox for it.
+To boot another architecture, add a GuestArch here; nothing else changes.
+"""
+
+import platform
+from dataclasses import dataclass
+
+from ..elf.constants import EM_X86_64
+
+
+@dataclass(frozen=True)
+class GuestArch:
+    """One guest architecture."""
+
+    #: the kernel's name for it (uname -m)
+    name: str
+    #: e_machine of its ELF objects (a livepatch's header picks the guest)
+    machine: int
+    #: Debian's architecture name (busybox-static:<debian_arch>)
+    debian_arch: str
+    qemu: str
+    qemu_package: str
+    #: machine, CPU and memory options
+    qemu_args: tuple
+    #: the kernel console device (console=...)
+    console: str
+    #: QEMU options that give the guest its report port, as a function of the host file
+    #: that receives it
+    report_args: object
+    #: the report port as the guest sees it
+    report_device: str
+    #: the kernel image to boot, relative to a kernel build tree
+    image_in_build_tree: str
+    #: kernel command-line options this architecture needs besides the console
+    extra_kernel_args: str = ""
+    #: a tiny guest proving that KVM runs code on a host of this architecture: a function of
+    #: a directory to write its files in, returning (QEMU options, the exit status QEMU ends
+    #: with when the guest ran); None: never try KVM (see accel.py)
+    kvm_probe: object = None
+
+    @property
+    def busybox_package(self):
+        """The Debian package whose /bin/busybox runs in this guest."""
+        return f"busybox-static:{self.debian_arch}"
+
+
+def _x86_boot_sector_probe(directory):
+    """A 512-byte boot sector, `mov al, 0x31; out 0xf4, al; hlt`: SeaBIOS boots it and the
+    isa-debug-exit device at port 0xf4 ends QEMU with status (0x31 << 1) | 1 = 99."""
+    code = bytes([0xB0, 0x31, 0xE6, 0xF4, 0xF4, 0xEB, 0xFE])  # ... then `jmp $`
+    image = directory / "kvm-probe.img"
+    image.write_bytes(code + bytes(510 - len(code)) + b"\x55\xaa")
+    options = ("-machine", "pc", "-m", "16M", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+               "-drive", f"file={image},format=raw,if=ide")
+    return options, 99
+
+
+X86_64 = GuestArch(
+    name="x86_64", machine=EM_X86_64, debian_arch="amd64",
+    qemu="qemu-system-x86_64", qemu_package="qemu-system-x86",
+    qemu_args=("-cpu", "max", "-m", "1G"),
+    console="ttyS0",
+    # The second serial port is ttyS1 in the guest.
+    report_args=lambda path: ("-serial", f"file:{path}"),
+    report_device="/dev/ttyS1",
+    image_in_build_tree="arch/x86/boot/bzImage",
+    extra_kernel_args="nokaslr",
+    kvm_probe=_x86_boot_sector_probe,
+)
+
+ARCHES = {arch.name: arch for arch in (X86_64,)}
+
+
+def arch_for_machine(machine):
+    """The GuestArch whose ELF e_machine is ``machine``, None when none is known."""
+    return next((a for a in ARCHES.values() if a.machine == machine), None)
+
+
+def host_arch():
+    """The GuestArch of this machine, None when it is not one we boot."""
+    return ARCHES.get(platform.machine())
