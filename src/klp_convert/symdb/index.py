@@ -27,6 +27,7 @@ class _DatabaseInput:
         self.db = open_database(path)
         self.meta = dict(self._query("SELECT key, value FROM meta"))
         self.info = {}  # objname -> (id, kind, positions), filled as objects are met
+        self.names_by_id = {}  # id -> objname, likewise
         self.names = None
         self.name_lists = {}
 
@@ -93,15 +94,16 @@ class _DatabaseInput:
         return found
 
     def _object_names(self, object_ids):
-        """{id: name} of these objects, their info recorded on the way."""
-        names = {}
-        for batch, marks in _batches(object_ids):
+        """{id: name} of these objects, their info recorded on the way (and kept)."""
+        known = self.names_by_id
+        for batch, marks in _batches([i for i in object_ids if i not in known]):
             for object_id, name, kind, positions in self._query(
                     f"SELECT id, name, kind, positions FROM objects WHERE id IN ({marks}) "
                     f"ORDER BY id", batch):
                 self.info.setdefault(name, (object_id, kind, positions_flag(positions)))
-                names[object_id] = name
-        return names
+                known[object_id] = name
+        return {object_id: known[object_id] for object_id in sorted(object_ids)
+                if object_id in known}
 
     def answers(self, names):
         """(rows_many(names), exports_many(names))."""
