@@ -17,7 +17,7 @@ from klp_convert.commands.try_ import format_report
 from klp_convert.errors import KlpError
 from klp_convert.guest import BootResult
 from klp_convert.guest.accel import choose_accel
-from klp_convert.guest.modules import ModuleTree, find_module, load_order
+from klp_convert.guest.modules import ModuleTree, find_module, load_order, read_guest_module
 from klp_convert.guest.trial import Trial, TrialReport, TrialRequest
 from klp_convert.kernel.health import taint_letters, trouble_reports
 from support.toolchains import compile_c, require_tool
@@ -62,6 +62,7 @@ def objects(tmp_path_factory):
     image.write_bytes(b"not booted by these tests")
     return {"vmlinuz": image,
             "tiny_klp": module(directory, "tiny_klp", ["livepatch=Y", "license=GPL"]),
+            "other_klp": module(directory, "other_klp", ["livepatch=Y", "license=GPL"]),
             "plain": module(directory, "plain", ["license=GPL"]),
             "bar": module(directory, "bar", ["license=GPL"])}
 
@@ -191,13 +192,13 @@ def guest_report(steps):
 PATCHED = {
     "boot": (["release=6.1.0-test", "tainted=0"], 0, []),
     "load": (["tainted=0"], 0, []),
-    "before.1": (["console=ttyS0"], 0, []),
+    "before.1": (["> console=ttyS0"], 0, []),
     "patch": (["insmod.tiny_klp=ok", "tiny_klp.enabled=1", "tiny_klp.transition=0",
                "tainted=45056"], 0,
               ["livepatch: enabling patch 'tiny_klp'",
                "livepatch: 'tiny_klp': patching complete"]),
     "late": (["insmod.bar=ok", "tainted=45056"], 0, []),
-    "after.1": (["patched: console=ttyS0"], 0, []),
+    "after.1": (["> patched: console=ttyS0"], 0, []),
     "end": (["tainted=45056"], 0, []),
 }
 
@@ -238,11 +239,26 @@ def test_verdict_refused(objects):
                                   "insmod.tiny_klp=failed", "tiny_klp.enabled=absent",
                                   "tiny_klp.transition=absent", "tainted=0"], 0, [message]))
     report = judged(trial(objects), steps)
-    assert report.problems == [{"step": "patch", "what": "the kernel refused tiny_klp.ko",
-                                "lines": [message]}]
+    assert report.problems == [{"kind": "refused", "step": "patch",
+                                "what": "the kernel refused tiny_klp.ko", "lines": [message]}]
     lines = format_report(report.to_json())
     assert "verdict: FAILED (1 problem(s))" in lines and f"      {message}" in lines
     assert "livepatch tiny_klp: not loaded" in lines
+
+
+def test_refusal_quotes_what_is_not_about_the_other_patch(objects):
+    t = trial(objects)
+    t.patches.append(read_guest_module(objects["other_klp"]))
+    refusal = "livepatch: symbol position 2 for symbol 'x' in object 'vmlinux' not found"
+    steps = dict(PATCHED, patch=(
+        ["insmod.tiny_klp=failed", "insmod.other_klp=ok", "other_klp.enabled=1",
+         "other_klp.transition=0", "tainted=45056"], 0,
+        ["tiny_klp: tainting kernel with TAINT_LIVEPATCH", refusal,
+         "livepatch: enabling patch 'other_klp'", "livepatch: 'other_klp': patching complete"]))
+    report = judged(t, steps)
+    assert [(p["what"], p["lines"]) for p in report.problems] == [
+        ("the kernel refused tiny_klp.ko",
+         ["tiny_klp: tainting kernel with TAINT_LIVEPATCH", refusal])]
 
 
 def test_verdict_oops_and_taint(objects):
@@ -251,9 +267,13 @@ def test_verdict_oops_and_taint(objects):
             "---[ end trace 0000000000000000 ]---", "unrelated later line"]
     steps = dict(PATCHED, **{"after.1": ([], 137, oops), "end": (["tainted=45184"], 0, [])})
     report = judged(trial(objects), steps)
-    assert [(p["step"], p["what"]) for p in report.problems] == [
-        ("after.1", "the kernel reported: " + oops[0]),
-        ("end", "the kernel is tainted D")]
+    lines = format_report(report.to_json())
+    # The kernel messages show the oops' first line; the verdict quotes all of it.
+    assert "  after.1: " + oops[0] + "  [5 lines: see the verdict]" in lines
+    assert "           unrelated later line" in lines and "      Call Trace:" in lines
+    assert [(p["kind"], p["step"], p["what"]) for p in report.problems] == [
+        ("kernel-report", "after.1", "the kernel reported: " + oops[0]),
+        ("taint", "end", "the kernel is tainted D")]
     # (The harness strips each message's timestamp and the blanks after it.)
     assert report.problems[0]["lines"] == [line.strip() for line in oops[:5]]
     assert report.command_output("after", 1)["status"] == 137
@@ -265,7 +285,7 @@ def test_verdict_transition_and_timeout(objects):
                       0, [])
     report = judged(trial(objects), steps, timed_out=True)
     whats = [p["what"] for p in report.problems]
-    assert "tiny_klp's transition did not finish (transition=1 after 60 s)" in whats
+    assert "tiny_klp's transition did not finish (after 60 s)" in whats
     assert "the guest did not finish in 240 s and was killed during step late" in whats
     assert report.command_output("after", 1) is None
     assert "(not run)" in "\n".join(format_report(report.to_json()))

@@ -6,11 +6,13 @@ Exit status: 0 success, 1 the work was refused (a conversion or check found a pr
 
 import argparse
 import os
+import signal
 import sys
 from importlib import import_module
 
 from . import __version__
 from .errors import KlpError
+from .text import escape
 
 # Sub-commands in the order --help lists them: name -> (module, one-line help). Only the chosen
 # command's module is imported (each pulls in its own layers; a conversion should not pay for
@@ -32,8 +34,16 @@ COMMANDS = {
 PROG = "klp-convert"
 
 
-class _HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter with the terminal width found as shutil.get_terminal_size() finds
+CLASSIC_FORMS = f"""the old command lines still work (the first argument is an existing file):
+  {PROG} IN.ko OUT.ko                 annotations only (convert IN.ko -o OUT.ko)
+  {PROG} Symbols.list IN.ko OUT.ko    with the old symbol list (convert --symbols ...)
+
+exit status: 0 done, 1 refused (nothing written), 2 usage error or unreadable input,
+130 interrupted (SIGINT), 143 terminated (SIGTERM)"""
+
+
+class _Width:
+    """argparse's formatters with the terminal width found as shutil.get_terminal_size() finds
     it: argparse makes a formatter for every option added, and its own imports shutil (and
     through it bz2 and lzma) at every start to learn the width."""
 
@@ -41,6 +51,14 @@ class _HelpFormatter(argparse.HelpFormatter):
         if width is None:
             width = _terminal_columns() - 2
         super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _HelpFormatter(_Width, argparse.HelpFormatter):
+    pass
+
+
+class _RawDescriptionHelpFormatter(_Width, argparse.RawDescriptionHelpFormatter):
+    pass
 
 
 def _terminal_columns():
@@ -68,6 +86,7 @@ def build_parser(chosen=None):
         prog=PROG,
         description="Convert a livepatch module's references to unexported kernel and module "
                     "symbols into livepatch relocations (.klp.rela.* / .klp.sym.*).",
+        epilog=CLASSIC_FORMS, formatter_class=_RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
@@ -88,16 +107,36 @@ def chosen_command(argv):
 
 
 def _classic_form(argv):
-    """`klp-convert [Symbols.list] IN OUT`, the old tool's command lines, still work."""
+    """`klp-convert [Symbols.list] IN OUT`, the old tool's command lines, still work: only when
+    the first argument is an existing file, so that a mistyped command is not taken for one."""
     if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
-        mapped = import_module(COMMANDS["convert"][0]).legacy_argv(argv)
-        if mapped is not None:
-            return mapped
+        if os.path.isfile(argv[0]):
+            mapped = import_module(COMMANDS["convert"][0]).legacy_argv(argv)
+            if mapped is not None:
+                return mapped
+        import difflib  # only for this message: not every start's cost
+        close = difflib.get_close_matches(argv[0], sorted(COMMANDS), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise _UsageError(f"unknown command '{argv[0]}' (commands: "
+                          f"{', '.join(sorted(COMMANDS))}){hint}")
     return argv
+
+
+class _UsageError(Exception):
+    pass
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that clean-ups run (like KeyboardInterrupt)."""
+
+
+def _on_sigterm(_signum, _frame):
+    raise Terminated()
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         argv = _classic_form(argv)
         parser = build_parser(chosen_command(argv))
@@ -106,11 +145,19 @@ def main(argv=None):
             parser.print_help(sys.stderr)
             return 2
         return args.run(args)
+    except _UsageError as e:
+        print(f"{PROG}: error: {escape(str(e))}", file=sys.stderr)
+        return 2
     except KlpError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return getattr(e, "exit_status", 2)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -50,6 +50,7 @@ class _Parser:
         codec, hdr = self.read_header()
         self.codec = codec
         raw = self.read_section_headers(hdr)
+        self.check_layout(raw)
         names = self.read_section_names(hdr, raw)
         sections = [self.make_section(i, r, names[i]) for i, r in enumerate(raw)]
         self.sections = sections
@@ -122,6 +123,21 @@ class _Parser:
             if raw_align(align) is None:
                 self.fail(f"section [{i}] sh_addralign {align} is not a power of two")
         return raw
+
+    def check_layout(self, raw):
+        """Sections of a relocatable object never share bytes, and it has one symbol table
+        (gABI). Checked before anything is decoded: otherwise a small crafted file whose
+        section headers all point at one region, or that holds many overlapping symbol tables,
+        would be decoded once per header and take gigabytes."""
+        tables = [i for i, r in enumerate(raw) if r[1] == SHT_SYMTAB]
+        if len(tables) > 1:
+            self.fail(f"{len(tables)} symbol tables (sections {tables[0]} and {tables[1]}, ...): "
+                      f"a relocatable object has one")
+        extents = sorted((r[4], r[4] + r[5], i) for i, r in enumerate(raw)
+                         if i and r[5] and r[1] not in (SHT_NOBITS, SHT_NULL))
+        for (_start, end, first), (start, _end, second) in zip(extents, extents[1:]):
+            if start < end:
+                self.fail(f"sections [{first}] and [{second}] overlap in the file")
 
     def read_section_names(self, hdr, raw):
         r = raw[self.shstrndx]

@@ -7,12 +7,14 @@ finished chunks, so a distribution's 4,000 modules cost about what the slowest c
 """
 
 import os
+import signal
 import sqlite3
 import sys
 import tempfile
 
 from ..elf.constants import EM_386, EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
 from ..errors import KlpError
+from ..files import remove_stale, same_file
 from ..kernel.generations import rules_for_release
 from .sources import (
     SYMBOLS_LIST_HEADER, SymdbError, find_module_files, read_head, read_module,
@@ -29,6 +31,8 @@ PARALLEL_THRESHOLD = 200
 # Modules per scratch database: small enough for a smooth progress bar, large enough that the
 # per-chunk cost (a file, an ATTACH) stays negligible.
 CHUNK = 128
+# The scratch directory of a build: SCRATCH_PREFIX<pid>.<random> in the temporary directory.
+SCRATCH_PREFIX = "klp-convert-symdb."
 # Inputs up to this size are recorded with their sha256, larger ones with their size only.
 HASH_LIMIT = 64 << 20
 
@@ -68,6 +72,7 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     """Write a new database at ``output`` from ``sources``; returns a BuildReport."""
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux, --modules or a Symbols.list")
+    refuse_input_as_output(output, sources)
     with _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
         writer = DatabaseWriter(output)
         try:
@@ -91,6 +96,7 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
     already in the database is an error naming both files."""
     first_id = _check_is_database(database)
     sources = Sources(modules=module_paths, symvers=symvers)
+    refuse_input_as_output(database, sources)
     with _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
         writer = DatabaseWriter(database, base=database)
         try:
@@ -104,6 +110,20 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
         finally:
             writer.abort()
     return report
+
+
+def refuse_input_as_output(output, sources):
+    """An output that is one of the inputs (a System.map, a module, Module.symvers) would be
+    destroyed by the build that reads it: refused before anything is read or written."""
+    given = [sources.vmlinux, sources.symvers, *sources.symbols_lists, *sources.modules]
+    given = [path for path in given if path]
+    if not os.path.exists(output):
+        return
+    if any(os.path.isdir(path) for path in sources.modules):
+        given += [path for path, _key in find_module_files(sources.modules)]
+    for path in given:
+        if same_file(output, path):
+            raise KlpError(output, f"the output is an input ({path}): give another -o")
 
 
 def _check_is_database(path):
@@ -223,7 +243,10 @@ class _ModuleReader:
         self.pool = None
 
     def __enter__(self):
-        self.tmpdir = tempfile.TemporaryDirectory(prefix="klp-convert-symdb.")
+        # The scratch directory's name holds our pid: a run that was killed (SIGKILL) leaves
+        # it behind, and the next build removes it.
+        remove_stale(tempfile.gettempdir(), SCRATCH_PREFIX)
+        self.tmpdir = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}.")
         tasks = []
         for start in range(0, len(self.files), CHUNK):
             chunk = [(path, self.first_id + start + i)
@@ -234,7 +257,15 @@ class _ModuleReader:
         if len(self.files) >= PARALLEL_THRESHOLD and workers > 1:
             import multiprocessing
             method = "fork" if sys.platform.startswith("linux") else "spawn"
-            self.pool = multiprocessing.get_context(method).Pool(workers)
+            # SIGINT is blocked while the workers start, so that a Ctrl-C in that moment
+            # reaches a worker only once it ignores it (_worker_signals); the main process
+            # gets it when it unblocks.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self.pool = multiprocessing.get_context(method).Pool(
+                    workers, initializer=_worker_signals)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             self.results = self.pool.imap(_read_chunk, tasks)  # starts working right away
         else:
             self.results = map(_read_chunk, tasks)
@@ -261,6 +292,15 @@ class _ModuleReader:
             self.tmpdir.cleanup()
 
 
+def _worker_signals():
+    """Workers leave SIGINT (a Ctrl-C reaches the whole process group) to the main process,
+    which stops them, and die quietly on the SIGTERM Pool.terminate() sends after a failure:
+    no traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _worker_count():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return min(4, cores or 1)
@@ -275,23 +315,38 @@ def _read_chunk(task):
     results = []
     try:
         for path, object_id in chunk:
-            try:
-                obj = read_module(path)
-            except KlpError as e:
-                results.append((path, ("skipped", e.detail)))
-                continue
-            except (OSError, MemoryError, ValueError) as e:
-                results.append((path, ("skipped", str(e))))
-                continue
-            if obj is None:
-                results.append((path, ("livepatch",)))
-                continue
-            writer.add_object(object_id, obj)
-            results.append((path, ("module", obj.name, len(obj.rows), obj.input_size,
-                                   obj.machine, obj.vermagic)))
+            results.append((path, _read_one(writer, path, object_id)))
     finally:
         writer.close()
     return results
+
+
+def _read_one(writer, path, object_id):
+    """Store one module in a scratch database; its outcome (see _read_chunk). Whatever goes
+    wrong with one module skips that module only: a tree build never ends on one bad file
+    (--strict turns the skip into an error)."""
+    try:
+        obj = read_module(path)
+        if obj is None:
+            return ("livepatch",)
+        try:
+            writer.add_object(object_id, obj)
+        except BaseException:
+            writer.remove_object(object_id)
+            raise
+        return ("module", obj.name, len(obj.rows), obj.input_size, obj.machine, obj.vermagic)
+    except Exception as e:  # noqa: BLE001 -- see _skip_reason
+        return ("skipped", _skip_reason(e))
+
+
+def _skip_reason(error):
+    """Why a module is skipped: our error's message; for anything else (a defect met on odd
+    input, or no memory left) its type and text, and the build goes on."""
+    if isinstance(error, KlpError):
+        return error.detail
+    if isinstance(error, MemoryError):
+        return "out of memory while reading it"
+    return f"unreadable ({type(error).__name__}: {error})"
 
 
 def _check_not_empty(path, report):
@@ -330,6 +385,7 @@ def write_symbols_list(output, sources, strict=False, warn=None, progress=None):
     from ..elf import write_atomically
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux or --modules")
+    refuse_input_as_output(output, sources)
     report = BuildReport()
     write_atomically(output, _symbols_list_chunks(output, sources, report, strict, warn,
                                                   progress))
@@ -358,8 +414,8 @@ def _symbols_list_chunks(output, sources, report, strict, warn, progress):
             outcome = ("livepatch",) if obj is None else \
                 ("module", obj.name, len(obj.listed_names), obj.input_size, obj.machine,
                  obj.vermagic)
-        except KlpError as e:
-            obj, outcome = None, ("skipped", e.detail)
+        except Exception as e:  # noqa: BLE001 -- see _skip_reason
+            obj, outcome = None, ("skipped", _skip_reason(e))
         _account(report, seen, path, outcome, strict, warn, None)
         if obj is not None:
             yield _listed_block(obj, report, counted=True)

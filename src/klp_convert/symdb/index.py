@@ -14,7 +14,7 @@ from .sources import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
 )
 from .storage import (
-    StorageError, is_database, open_database, positions_flag, to_unsigned,
+    StorageError, from_sql, is_database, open_database, positions_flag, sql_name, to_unsigned,
 )
 
 
@@ -25,7 +25,8 @@ class _DatabaseInput:
     def __init__(self, path):
         self.path = str(path)
         self.db = open_database(path)
-        self.meta = dict(self._query("SELECT key, value FROM meta"))
+        self.meta = {key: from_sql(value)
+                     for key, value in self._query("SELECT key, value FROM meta")}
         self.info = {}  # objname -> (id, kind, positions), filled as objects are met
         self.names_by_id = {}  # id -> objname, likewise
         self.names = None
@@ -40,14 +41,14 @@ class _DatabaseInput:
     def object_names(self):
         """Every object name in the database."""
         if self.names is None:
-            self.names = [name for (name,) in self._query("SELECT name FROM objects")]
+            self.names = [from_sql(name) for (name,) in self._query("SELECT name FROM objects")]
         return self.names
 
     def object_info(self, objname):
         """(kind, positions flag) of an object, or None if the database does not have it."""
         if objname not in self.info:
             found = self._query("SELECT id, kind, positions FROM objects WHERE name = ?",
-                                (objname,))
+                                (sql_name(objname),))
             self.info[objname] = (found[0][0], found[0][1], positions_flag(found[0][2])) \
                 if found else None
         info = self.info[objname]
@@ -81,12 +82,16 @@ class _DatabaseInput:
         """{name: {objname: [row...]}} for many names: one indexed query per BATCH names
         instead of one per name (a huge patch asks for tens of thousands)."""
         by_id = {}
-        for batch, marks in _batches(names):
+        for batch, marks, asked in _sql_batches(names):
             for object_id, sym, flags, value, size, section, source in self._query(
                     f"SELECT object, name, flags, value, size, section, source_file FROM symbols "
                     f"WHERE name IN ({marks}) ORDER BY id", batch):
-                by_id.setdefault(object_id, {}).setdefault(sym, []).append(
-                    (sym, flags, to_unsigned(value), size, section, source))
+                name = asked.get(sym) or from_sql(sym)
+                if not _integers(flags, value, size, section, source):
+                    raise StorageError(self.path, f"unreadable symbol database (a row of "
+                                                  f"'{name}' holds a value of the wrong type)")
+                by_id.setdefault(object_id, {}).setdefault(name, []).append(
+                    (name, flags, to_unsigned(value), to_unsigned(size), section, source))
         found = {}
         for object_id, objname in self._object_names(by_id).items():
             for sym, rows in by_id[object_id].items():
@@ -100,6 +105,7 @@ class _DatabaseInput:
             for object_id, name, kind, positions in self._query(
                     f"SELECT id, name, kind, positions FROM objects WHERE id IN ({marks}) "
                     f"ORDER BY id", batch):
+                name = from_sql(name)
                 self.info.setdefault(name, (object_id, kind, positions_flag(positions)))
                 known[object_id] = name
         return {object_id: known[object_id] for object_id in sorted(object_ids)
@@ -112,15 +118,21 @@ class _DatabaseInput:
     def exports_many(self, names):
         """{name: [Export...]} for many names, batched like rows_many."""
         found = {}
-        for batch, marks in _batches(names):
+        for batch, marks, asked in _sql_batches(names):
             for name, obj, export_type, namespace in self._query(
                     f"SELECT name, object, export_type, namespace FROM exports "
                     f"WHERE name IN ({marks})", batch):
-                found.setdefault(name, []).append(Export(obj, export_type, namespace))
+                found.setdefault(asked.get(name) or from_sql(name), []).append(
+                    Export(from_sql(obj), from_sql(export_type), from_sql(namespace)))
         return found
 
     def close(self):
         self.db.close()
+
+
+def _integers(flags, *optional):
+    """A symbols row's integer columns hold integers (a hand-made database may hold anything)."""
+    return type(flags) is int and all(v is None or type(v) is int for v in optional)
 
 
 # Up to this many names, searching the file once per name beats one pass over all of it.
@@ -312,8 +324,13 @@ class SymbolIndex:
                     if len(found) > 1 else found:
                 kind, positions = source.object_info(obj)
                 mine = [e for e in exports if e.objname == obj]
-                records.extend(ranked_records(obj, kind, positions, rows, mine,
-                                              *source.lists(obj)))
+                try:
+                    records.extend(ranked_records(obj, kind, positions, rows, mine,
+                                                  *source.lists(obj)))
+                except (IndexError, TypeError):  # a section or file index the lists lack
+                    raise StorageError(source.path, f"unreadable symbol database (object "
+                                                    f"'{obj}' has rows its name lists do not "
+                                                    f"match)") from None
             self._records_cache[name] = records
         return records
 
@@ -365,12 +382,19 @@ def _object_order(objname):
 BATCH = 500
 
 
-def _batches(names):
-    """(names, '?, ?, ...') in slices of at most BATCH."""
-    names = list(names)
-    for start in range(0, len(names), BATCH):
-        batch = names[start:start + BATCH]
+def _batches(values):
+    """(values, '?, ?, ...') in slices of at most BATCH."""
+    values = list(values)
+    for start in range(0, len(values), BATCH):
+        batch = values[start:start + BATCH]
         yield batch, ", ".join("?" * len(batch))
+
+
+def _sql_batches(names):
+    """(names as SQLite stores them, '?, ...', {stored form: name}) in slices of BATCH."""
+    for batch, marks in _batches(names):
+        stored = [sql_name(name) for name in batch]
+        yield stored, marks, dict(zip(stored, batch))
 
 
 def open_symbols(paths):
