@@ -281,7 +281,8 @@ def test_candidates_that_no_position_can_name_are_marked(toy):
 NOT_FOR_CONVERT = ["klp_convert.kbuild", "klp_convert.symdb.build", "klp_convert.commands.check",
                    "klp_convert.commands.kbuild", "klp_convert.commands.show",
                    "klp_convert.commands.symbols", "dataclasses", "inspect", "subprocess",
-                   "multiprocessing", "tempfile", "hashlib", "shutil", "pathlib", "typing"]
+                   "multiprocessing", "tempfile", "hashlib", "shutil", "pathlib", "typing",
+                   "urllib.parse", "ipaddress", "difflib"]
 
 
 def test_a_conversion_imports_only_its_own_code(toy):
