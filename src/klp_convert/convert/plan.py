@@ -91,6 +91,9 @@ def make_plan(obj, notes, index, options):
         plan.problems.append(Problem(
             f"annotation for '{notes.choices[key].symbol.name}', which the module does not "
             f"otherwise reference"))
+    if index is not None:  # every name the decisions below will ask about, in one go
+        index.prefetch(sym.name for sym in obj.symbols
+                       if id(sym) in references and id(sym) not in notes.reloc_symbols)
     for sym in obj.symbols:
         refs = references.get(id(sym))
         if refs is None:

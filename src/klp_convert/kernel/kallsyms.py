@@ -12,7 +12,7 @@ kernel/generations.py.
 """
 
 import re
-from dataclasses import dataclass
+from ..records import record
 from operator import itemgetter
 
 from ..elf.constants import (
@@ -23,7 +23,7 @@ from ..elf.constants import (
 STB_GNU_UNIQUE = 10
 
 
-@dataclass(frozen=True)
+@record
 class NameFilter:
     """Names a filter drops: exact ``names``, ``prefixes``, ``suffixes``, ``substrings`` and
     ``patterns`` (compiled regular expressions that must match the whole name)."""
@@ -43,7 +43,7 @@ class NameFilter:
         return bool(self.patterns) and any(p.fullmatch(name) for p in self.patterns)
 
 
-@dataclass(frozen=True)
+@record
 class KallsymsRules:
     """scripts/mksysmap and scripts/kallsyms.c of one kernel generation."""
 

@@ -17,8 +17,8 @@ from ..errors import KlpError
 from ..files import remove_stale, same_file
 from ..kernel.generations import rules_for_release
 from .sources import (
-    SymdbError, find_module_files, format_symbols_list, read_head, read_module,
-    read_symbols_list, read_symvers, read_vmlinux, vmlinux_release,
+    SYMBOLS_LIST_HEADER, SymdbError, find_module_files, read_head, read_module,
+    read_symbols_list, read_symvers, read_vmlinux, symbols_list_block, vmlinux_release,
 )
 from .storage import (
     DatabaseWriter, PartWriter, StorageError, file_digest, is_database, open_database,
@@ -73,18 +73,20 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux, --modules or a Symbols.list")
     refuse_input_as_output(output, sources)
-    writer = DatabaseWriter(output)
-    try:
-        report = _fill(writer, sources, {}, strict, warn, progress)
-        _check_not_empty(output, report)
-        writer.set_meta(kernel_release=report.kernel_release, arch=report.arch,
-                        kernel_generation=report.rules.generation.name if report.rules else None)
-        _record_inputs(writer, sources, report)
-        writer.commit()
-    except sqlite3.Error as e:  # a full disk, say: the temporary file goes, nothing is left
-        raise StorageError(output, f"cannot write: {e}") from None
-    finally:
-        writer.abort()
+    with _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
+        writer = DatabaseWriter(output)
+        try:
+            report = _fill(writer, reader, sources, {}, strict, warn)
+            _check_not_empty(output, report)
+            writer.set_meta(kernel_release=report.kernel_release, arch=report.arch,
+                            kernel_generation=report.rules.generation.name if report.rules
+                            else None)
+            _record_inputs(writer, sources, report)
+            writer.commit()
+        except sqlite3.Error as e:  # a full disk, say: the temporary file goes, nothing is left
+            raise StorageError(output, f"cannot write: {e}") from None
+        finally:
+            writer.abort()
     return report
 
 
@@ -92,20 +94,21 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
                     progress=None):
     """Extend an existing database with more modules (out-of-tree ones built later); a module
     already in the database is an error naming both files."""
-    _check_is_database(database)
-    refuse_input_as_output(database, Sources(modules=module_paths, symvers=symvers))
-    writer = DatabaseWriter(database, base=database)
-    try:
-        known = writer.object_names()
-        report = _fill(writer, Sources(modules=module_paths, symvers=symvers), known, strict,
-                       warn, progress, existing=database)
-        _check_not_empty(module_paths[0] if module_paths else database, report)
-        _record_inputs(writer, Sources(modules=module_paths, symvers=symvers), report)
-        writer.commit()
-    except sqlite3.Error as e:
-        raise StorageError(database, f"cannot write: {e}") from None
-    finally:
-        writer.abort()
+    first_id = _check_is_database(database)
+    sources = Sources(modules=module_paths, symvers=symvers)
+    refuse_input_as_output(database, sources)
+    with _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
+        writer = DatabaseWriter(database, base=database)
+        try:
+            known = writer.object_names()
+            report = _fill(writer, reader, sources, known, strict, warn, existing=database)
+            _check_not_empty(module_paths[0] if module_paths else database, report)
+            _record_inputs(writer, sources, report)
+            writer.commit()
+        except sqlite3.Error as e:
+            raise StorageError(database, f"cannot write: {e}") from None
+        finally:
+            writer.abort()
     return report
 
 
@@ -124,14 +127,21 @@ def refuse_input_as_output(output, sources):
 
 
 def _check_is_database(path):
+    """Refuse anything but a database of ours; returns the first free object id."""
     if not is_database(read_head(path)):
         raise SymdbError(path, "not a klp-convert symbol database")
-    open_database(path).close()  # ours, and a schema we write
+    db = open_database(path)  # ours, and a schema we write
+    try:
+        return 1 + db.execute("SELECT COALESCE(MAX(id), 0) FROM objects").fetchone()[0]
+    except sqlite3.Error as e:
+        raise StorageError(path, f"unreadable symbol database ({e})") from None
+    finally:
+        db.close()
 
 
-def _fill(writer, sources, known, strict, warn, progress, existing=None):
-    """Store every object of ``sources`` (vmlinux first, modules in kbuild's order) and the
-    exports; ``known``: {object name: path} already in the database."""
+def _fill(writer, reader, sources, known, strict, warn, existing=None):
+    """Store every object of ``sources`` (vmlinux first, then the modules ``reader`` reads, in
+    kbuild's order) and the exports; ``known``: {object name: path} already in the database."""
     report = BuildReport()
     seen = dict(known)
     symvers = read_symvers(sources.symvers) if sources.symvers else {}
@@ -142,28 +152,26 @@ def _fill(writer, sources, known, strict, warn, progress, existing=None):
     writer.add_exports(new)
     exported.update((name, obj) for name, obj, _type, _namespace in new)
     writer.create_export_index()
-    files = find_module_files(sources.modules)
-    first_module_id = writer.next_object
-    writer.next_object += len(files)  # vmlinux and Symbols.list objects are numbered after
-    with _ModuleReader(files, first_module_id, progress) as reader:
-        first = []
-        if sources.vmlinux:
-            report.rules = vmlinux_rules(sources, files)
-            if report.rules.release and report.rules.note() and warn:
-                warn(f"{sources.vmlinux}: {report.rules.note()}")
-            first.extend(read_vmlinux(sources.vmlinux, rules=report.rules.generation.kallsyms))
-        for path in sources.symbols_lists:
-            first.extend(read_symbols_list(path))
-        for obj in first:
-            _claim(seen, obj.name, obj.path, existing)
-            writer.add_object(obj, exported)
-            report.objects += 1
-            report.symbols += len(obj.rows)
-            _learn(report, obj.machine, obj.vermagic)
-        for part, results in reader.parts():
-            for path, outcome in results:
-                _account(report, seen, path, outcome, strict, warn, existing)
-            writer.merge(part)
+    # The reader numbers the modules from its first id; vmlinux and Symbols.list objects after.
+    writer.next_object = reader.first_id + len(reader.files)
+    first = []
+    if sources.vmlinux:
+        report.rules = vmlinux_rules(sources, reader.files)
+        if report.rules.release and report.rules.note() and warn:
+            warn(f"{sources.vmlinux}: {report.rules.note()}")
+        first.extend(read_vmlinux(sources.vmlinux, rules=report.rules.generation.kallsyms))
+    for path in sources.symbols_lists:
+        first.extend(read_symbols_list(path))
+    for obj in first:
+        _claim(seen, obj.name, obj.path, existing)
+        writer.add_object(obj, exported)
+        report.objects += 1
+        report.symbols += len(obj.rows)
+        _learn(report, obj.machine, obj.vermagic)
+    for part, results in reader.parts():
+        for path, outcome in results:
+            _account(report, seen, path, outcome, strict, warn, existing)
+        writer.merge(part)
     report.kernel_release = sources.kernel_release or report.kernel_release
     return report
 
@@ -223,17 +231,22 @@ def _learn(report, machine, vermagic):
 
 class _ModuleReader:
     """Reads module files chunk by chunk into scratch databases, in a worker pool when there
-    are many; parts() yields (scratch path, [(module path, outcome)]) in file order."""
+    are many; parts() yields (scratch path, [(module path, outcome)]) in file order.
+
+    Enter it before opening any database: the workers are forked then, and an SQLite
+    connection must never be carried across a fork. Leaving it normally lets the workers
+    finish and exit on their own (close, join); only a failure kills them (terminate)."""
 
     def __init__(self, files, first_id, progress):
         self.files, self.first_id, self.progress = files, first_id, progress
+        self.tmpdir = None
+        self.pool = None
+
+    def __enter__(self):
         # The scratch directory's name holds our pid: a run that was killed (SIGKILL) leaves
         # it behind, and the next build removes it.
         remove_stale(tempfile.gettempdir(), SCRATCH_PREFIX)
         self.tmpdir = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}.")
-        self.pool = None
-
-    def __enter__(self):
         tasks = []
         for start in range(0, len(self.files), CHUNK):
             chunk = [(path, self.first_id + start + i)
@@ -267,16 +280,22 @@ class _ModuleReader:
             yield part, results
             os.unlink(part)
 
-    def __exit__(self, *exc):
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-        self.tmpdir.cleanup()
+    def __exit__(self, exc_type, *exc):
+        try:
+            if self.pool is not None:
+                if exc_type is None:
+                    self.pool.close()  # every task is done: let the workers exit
+                else:
+                    self.pool.terminate()
+                self.pool.join()
+        finally:
+            self.tmpdir.cleanup()
 
 
 def _worker_signals():
     """Workers leave SIGINT (a Ctrl-C reaches the whole process group) to the main process,
-    which stops them, and die quietly on the SIGTERM Pool.terminate() sends: no traceback."""
+    which stops them, and die quietly on the SIGTERM Pool.terminate() sends after a failure:
+    no traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -361,21 +380,34 @@ def _under(file_path, given):
 
 def write_symbols_list(output, sources, strict=False, warn=None, progress=None):
     """Write the old Symbols.list text for ``sources`` (atomically): vmlinux, then every
-    non-livepatch module in kbuild's order (sorted by path in its tree)."""
+    non-livepatch module in kbuild's order (sorted by path in its tree). Each object is
+    written as soon as it is read, so memory holds one module at a time, not the kernel."""
     from ..elf import write_atomically
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux or --modules")
     refuse_input_as_output(output, sources)
     report = BuildReport()
+    write_atomically(output, _symbols_list_chunks(output, sources, report, strict, warn,
+                                                  progress))
+    return report
+
+
+def _symbols_list_chunks(output, sources, report, strict, warn, progress):
+    """The encoded Symbols.list, object by object, counting into ``report``; raises before
+    the last chunk when there is nothing to list (so no file is left)."""
+    yield (SYMBOLS_LIST_HEADER + "\n").encode()
+    files = find_module_files(sources.modules)
     objects = []
     if sources.vmlinux:
-        report.rules = vmlinux_rules(sources, find_module_files(sources.modules))
+        report.rules = vmlinux_rules(sources, files)
         objects = read_vmlinux(sources.vmlinux, want_listed=True,
                                rules=report.rules.generation.kallsyms)
     for path in sources.symbols_lists:
         objects.extend(read_symbols_list(path))
     seen = {o.name: o.path for o in objects}
-    files = find_module_files(sources.modules)
+    for obj in objects:
+        yield _listed_block(obj, report)
+    del objects
     for done, (path, _key) in enumerate(files, 1):
         try:
             obj = read_module(path, want_listed=True)
@@ -386,12 +418,14 @@ def write_symbols_list(output, sources, strict=False, warn=None, progress=None):
             obj, outcome = None, ("skipped", _skip_reason(e))
         _account(report, seen, path, outcome, strict, warn, None)
         if obj is not None:
-            objects.append(obj)
+            yield _listed_block(obj, report, counted=True)
         if progress:
             progress(done, len(files))
-    report.objects = len(objects)
-    report.symbols = sum(len(o.listed_names if o.listed_names is not None else o.rows)
-                         for o in objects)
     _check_not_empty(output, report)
-    write_atomically(output, format_symbols_list(objects).encode("utf-8", "surrogateescape"))
-    return report
+
+
+def _listed_block(obj, report, counted=False):
+    if not counted:  # _account counted the modules already
+        report.objects += 1
+        report.symbols += len(obj.listed_names if obj.listed_names is not None else obj.rows)
+    return symbols_list_block(obj).encode("utf-8", "surrogateescape")

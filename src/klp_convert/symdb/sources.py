@@ -544,14 +544,15 @@ def read_symbols_list(path):
 def format_symbols_list(objects):
     """The old text format, as kbuild's recipe wrote it: vmlinux then each module in the order
     given, every name nm lists (undefined ones included), in nm's order (C collation)."""
-    out = [SYMBOLS_LIST_HEADER]
-    for obj in objects:
-        title = VMLINUX if obj.kind == VMLINUX else kbuild_object_name(obj.path)
-        out.append("*" + title)
-        names = obj.listed_names if obj.listed_names is not None else \
-            sorted((r[0] for r in obj.rows), key=_c_collation)
-        out.extend(names)
-    return "\n".join(out) + "\n"
+    return SYMBOLS_LIST_HEADER + "\n" + "".join(symbols_list_block(obj) for obj in objects)
+
+
+def symbols_list_block(obj):
+    """One object's part of a Symbols.list: '*<title>' and its names, one a line."""
+    title = VMLINUX if obj.kind == VMLINUX else kbuild_object_name(obj.path)
+    names = obj.listed_names if obj.listed_names is not None else \
+        sorted((r[0] for r in obj.rows), key=_c_collation)
+    return "\n".join(["*" + title, *names]) + "\n"
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -608,6 +609,7 @@ def _shorten(text, limit=60):
 __all__ = [
     "SymdbError", "read_vmlinux", "read_vmlinux_elf", "system_map_view", "read_system_map",
     "read_kallsyms", "find_module_files", "read_module", "read_module_bytes", "read_symvers",
-    "read_symbols_list", "is_symbols_list", "format_symbols_list", "kbuild_object_name",
+    "read_symbols_list", "is_symbols_list", "format_symbols_list", "symbols_list_block",
+    "kbuild_object_name",
     "read_head",
 ]
