@@ -582,6 +582,11 @@ def _text_lines(path):
 def _fields(line):
     """A text line's blank-separated fields: blanks are spaces and tabs only (str.split()
     would also split at control characters a name may hold)."""
+    fields = line.split()
+    # str.split() is four times faster than the regular expression: keep its answer when
+    # the line holds no blank but spaces and tabs (every real System.map line).
+    if sum(map(len, fields)) + line.count(" ") + line.count("\t") == len(line):
+        return fields
     return [field for field in _BLANKS.split(line) if field]
 
 
