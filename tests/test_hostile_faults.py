@@ -216,6 +216,12 @@ def _scratch(tmpdir):
     return [p.name for p in Path(tmpdir).iterdir() if p.name.startswith("klp-convert-symdb.")]
 
 
+def _default_sigint():
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT
+    # (as it should: nohup'd builds are not interrupted): the test wants the terminal's case.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_workers(tmpdir, proc):
     """Until a worker wrote its first scratch part (the pool is at work), or the build ended."""
     deadline = time.monotonic() + 60
@@ -235,7 +241,7 @@ def test_signals_during_a_build_leave_one_line_and_nothing_behind(big_tree, tmp_
     proc = subprocess.Popen([sys.executable, "-m", "klp_convert", "symbols", "--modules",
                              str(big_tree), "-o", str(out_dir / "t.symdb")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
     _wait_for_workers(tmpdir, proc)
     # As a terminal does for Ctrl-C, the whole process group gets SIGINT; SIGTERM goes to the
     # main process only, as kill(1) sends it.
