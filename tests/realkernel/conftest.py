@@ -11,7 +11,7 @@ from klp_convert.elf import ElfObject
 from support.broken import INIT_CORE_FORCED, VARIANTS, renamed_klp_symbol
 from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, guest_directory, kernel_symbol_database,
-    make_modules, scenario_symbol_problems, target_kernel, timed,
+    make_modules, prepared_kernel, scenario_symbol_problems, timed,
 )
 from support.kernels import selected
 
@@ -28,6 +28,11 @@ def pytest_terminal_summary(terminalreporter):
     total = sum(seconds for steps in TIMES.values() for step, seconds in steps.items()
                 if step != "guest")
     terminalreporter.write_line(f"{'total':<28} {total:6.1f}  (builds, databases, boots)")
+
+
+# Seconds per boot: every scenario (and the kallsyms dump) in one boot takes 1-2 minutes under
+# TCG, four times that on a 2-core machine other jobs load (load average 15 seen).
+SUITE_BOOT_TIMEOUT = 600
 
 
 class BuildContext:
@@ -130,11 +135,18 @@ class Suite:
         return self.boot_result.step(name)
 
 
+def kernels_in_run(session):
+    """The kernels the collected tests run on (after -k and deselection), in order."""
+    names = (item.callspec.params.get("kernel") for item in session.items
+             if hasattr(item, "callspec"))
+    return list(dict.fromkeys(name for name in names if name))
+
+
 @pytest.fixture(scope="session", params=selected())
 def kernel(request):
     """Each kernel of support/kernels.py in turn: every test of the suite runs on each, and
     its id names the kernel."""
-    return target_kernel(request.param)
+    return prepared_kernel(request.param, kernels_in_run(request.session))
 
 
 @pytest.fixture(scope="session")
@@ -160,7 +172,8 @@ def suite(ctx):
             failures[name] = str(e)
     initrd = guest.build_initramfs(workdir / "initrd.cpio.gz", guest_dirs, kernel.arch,
                                    kernel.busybox)
-    result = guest.boot(kernel.arch, kernel.image, initrd, workdir, kernel.kernel_args)
+    result = guest.boot(kernel.arch, kernel.image, initrd, workdir, kernel.kernel_args,
+                        timeout=SUITE_BOOT_TIMEOUT)
     TIMES.setdefault(f"{kernel.name} (boot)", {})["qemu"] = result.seconds
     for name, report in result.steps.items():
         if report.seconds is not None:
@@ -191,7 +204,7 @@ def broken(ctx):
     initrd = guest.build_initramfs(ctx.workdir / "broken.cpio.gz", guest_dirs, ctx.kernel.arch,
                                    ctx.kernel.busybox)
     result = guest.boot(ctx.kernel.arch, ctx.kernel.image, initrd, ctx.workdir / "broken",
-                        ctx.kernel.broken_kernel_args)
+                        ctx.kernel.broken_kernel_args, timeout=SUITE_BOOT_TIMEOUT)
     TIMES[f"{ctx.kernel.name} broken"]["qemu"] = result.seconds
     databases = [ctx.kernel_database, source / "target.symdb"]
     return result, modules, databases

@@ -85,6 +85,20 @@ def host_archive_uris():
     return main, security
 
 
+# The machine's apt settings a release's own apt (in a chroot, tests/support/buildroot.py) needs
+# to reach the archive as the machine does: proxies, and whether an expired Release file is
+# accepted (a mirror that lags behind the clock).
+ACQUIRE_SETTINGS = ("Acquire::Check-Valid-Until", "Acquire::http::Proxy",
+                    "Acquire::https::Proxy", "Acquire::Retries")
+
+
+def host_acquire_configuration():
+    """apt.conf lines repeating the machine's ACQUIRE_SETTINGS that are set."""
+    dump = subprocess.run(["apt-config", "dump"], capture_output=True, text=True).stdout
+    return "".join(line + "\n" for line in dump.splitlines()
+                   if line.split(" ", 1)[0] in ACQUIRE_SETTINGS)
+
+
 class AptError(RuntimeError):
     """An apt command failed; the message holds its output."""
 

@@ -5,7 +5,8 @@ linked against its release's C library, so modules for Debian 11, 13 or unstable
 that release's own userland (KERNEL-RULES.md section 6). The chroot is made once per release and
 kernel ABI with `debootstrap --variant=buildd`, then the kernel's headers and python3 are
 installed by its own apt, which reads the archive the machine uses (the private apt
-configuration's sources, tests/support/apt.py). It is cached under
+configuration's sources, tests/support/apt.py) with the machine's proxy and Release-expiry
+settings. It is cached under
 ${KLP_CONVERT_CACHE}/chroots/<release>-<abi>, built in a temporary directory under a lock and
 renamed when complete.
 
@@ -20,7 +21,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from support.apt import cache_dir, fill_atomically, locked
+from support.apt import cache_dir, fill_atomically, host_acquire_configuration, locked
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,6 +63,7 @@ class BuildRoot:
             detail = log.read_text()[-3000:] if log.exists() else proc.stderr[-3000:]
             raise BuildRootError(f"debootstrap {self.apt_release.codename} failed:\n{detail}")
         (root / "etc/apt/sources.list").write_text(self.apt_release.sources_list())
+        (root / "etc/apt/apt.conf.d/99klp-convert-host").write_text(host_acquire_configuration())
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         for command in (["apt-get", "update", "-q"],
                         ["apt-get", "install", "-y", "-q", "--no-install-recommends",

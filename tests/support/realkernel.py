@@ -2,6 +2,7 @@
 and building the suite's scenarios (target modules with plain kbuild, livepatches with
 `klp-convert kbuild`) into directories the guest runs (klp_convert.guest)."""
 
+import concurrent.futures
 import mmap
 import os
 import platform
@@ -45,6 +46,23 @@ def target_kernel(name):
     (support/kernels.py) and return it."""
     require_real_kernel_host()
     return KERNELS[name].prepare()
+
+
+_PREPARING = {}
+
+
+def prepared_kernel(name, names):
+    """Kernel ``name`` prepared, the others of ``names`` being prepared meanwhile in the
+    background, two at a time: their downloads and chroots (network and disk) overlap the
+    current kernel's builds and boots (CPU) instead of following them."""
+    require_real_kernel_host()
+    if not _PREPARING:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=2,
+                                                     thread_name_prefix="prepare")
+        for other in names:
+            _PREPARING[other] = pool.submit(KERNELS[other].prepare)
+        pool.shutdown(wait=False)
+    return _PREPARING[name].result()
 
 
 def timed(scenario, step):
