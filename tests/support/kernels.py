@@ -87,6 +87,9 @@ class TargetKernel:
     scenario_symbols = SYMBOLS_5_10
     #: the interpreter that runs `python -m klp_convert` where modules are built
     python = None
+    #: more -D values for the scenarios' livepatches ({name: value or None}): what the build
+    #: userland needs
+    defines = {}
 
     def prepare(self):
         raise NotImplementedError
@@ -184,12 +187,13 @@ class DebianKernel(TargetKernel):
     # Packages named by the kernel ABI cannot be listed in scripts/test; installed here.
     HOST_PACKAGES = ["qemu-system-x86", "busybox-static", "make", "gcc"]
 
-    def __init__(self, codename, generation, scenario_symbols):
+    def __init__(self, codename, generation, scenario_symbols, defines=None):
         #: '6.12'; None for a release whose kernel moves (unstable): its newest
         self.generation = generation
         self.codename = codename
         self.name = f"debian-{generation or codename}"
         self.scenario_symbols = scenario_symbols
+        self.defines = defines or {}
         self.userland = None
         self.python = None
 
@@ -241,8 +245,13 @@ class DebianKernel(TargetKernel):
 # Every kernel the suite knows, in the order it runs them: the generation livepatch authors
 # target, the Debian release that ships it, the scenario names that kernel has. Unstable's
 # kernel moves: its generation is whatever the archive has today (test_newest_kernel_is_known).
+#: Debian 11's GNU as (2.35.2) cannot assemble a quoted symbol name holding ',' in an operand
+#: (`"....cfb_tab32,2"`: "missing closing '\"'"): its livepatches spell KLP_RELOC_SYMBOL's
+#: position with '.', which it takes.
+DOT_SPELLING = {"KLP_RELOC_SYMBOL_DOT": None}
+
 KERNELS = {kernel.name: kernel for kernel in (
-    DebianKernel("bullseye", "5.10", SYMBOLS_5_10),
+    DebianKernel("bullseye", "5.10", SYMBOLS_5_10, DOT_SPELLING),
     DebianKernel("bookworm", "6.1", SYMBOLS_5_10),
     DebianKernel("trixie", "6.12", SYMBOLS_6_12),
     DebianKernel("sid", None, SYMBOLS_7_2),

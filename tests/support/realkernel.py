@@ -140,8 +140,9 @@ def kernel_symbol_database(kernel, path):
 
 def scenario_cflags(kernel, defines=None):
     """KCFLAGS= for a scenario's livepatch: the kernel's scenario names (-D, support/kernels.py
-    ScenarioSymbols) and ``defines`` ({name: value or None}); kbuild's shell reads it."""
-    values = {**kernel.scenario_symbols.defines(), **(defines or {})}
+    ScenarioSymbols), what its build userland needs (TargetKernel.defines) and ``defines``
+    ({name: value or None}); kbuild's shell reads it."""
+    values = {**kernel.scenario_symbols.defines(), **kernel.defines, **(defines or {})}
     return "KCFLAGS=" + " ".join(f"-D{name}" if value is None else
                                  f"-D{name}={shlex.quote(value)}"
                                  for name, value in values.items())

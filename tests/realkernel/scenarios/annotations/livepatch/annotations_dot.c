@@ -4,7 +4,9 @@
  * klp-convert's v3): defined per file, before klp-convert.h is included.
  */
 #include <linux/kernel.h>
+#ifndef KLP_RELOC_SYMBOL_DOT	/* the whole build may use it (tests/support/kernels.py) */
 #define KLP_RELOC_SYMBOL_DOT
+#endif
 #include "klp-convert.h"
 #include "klp-test.h"
 #include "annotations.h"
