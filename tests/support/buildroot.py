@@ -11,9 +11,11 @@ ${KLP_CONVERT_CACHE}/chroots/<release>-<abi>, built in a temporary directory und
 renamed when complete.
 
 Each command runs in a mount namespace of its own (unshare): /proc (objtool reads it) and the
-directories the build names (the repository, the test's work directory, the chroot itself so
-the headers' host path works inside) are mounted there and vanish with the process, so nothing
-is left mounted whatever happens.
+directories the build names (the repository, the test's work directory) are mounted there at
+their own paths and vanish with the process, so nothing is left mounted whatever happens. Paths
+into the chroot (the headers) are given as the host sees them and translated: kbuild 6.13+
+takes a -C directory that is not the tree's own path for an output directory and writes its
+Makefile and the module's build there.
 """
 
 import os
@@ -38,7 +40,7 @@ class BuildRoot:
         self.apt_release = apt_release
         self.packages = list(packages)
         self.path = cache_dir() / "chroots" / f"{apt_release.codename}-{key}"
-        self.shared = {REPOSITORY, self.path}
+        self.shared = {REPOSITORY}
 
     def prepare(self):
         """Create the chroot when the cache has none (about 3 minutes); returns self."""
@@ -76,7 +78,12 @@ class BuildRoot:
 
     def run(self, command, cwd=None, env=None):
         """Run ``command`` inside (its paths as on the host); the CompletedProcess, as text."""
-        return self._run_in(self.path, command, cwd or "/", env or {}, self.shared)
+        return self._run_in(self.path, [self.inside(c) for c in command],
+                            self.inside(cwd or "/"), env or {}, self.shared)
+
+    def inside(self, text):
+        """``text`` with host paths into the chroot made paths inside it."""
+        return str(text).replace(str(self.path) + "/", "/")
 
     @staticmethod
     def _run_in(root, command, cwd, env, shared):
