@@ -67,9 +67,17 @@ def test_proc_kallsyms_equals_elf_and_system_map(suite, ctx):
 
     in_guest, from_elf = name_address_letter(guest), name_address_letter(elf)
     assert in_guest == from_elf, first_difference(from_elf, in_guest)
-    in_guest = [(r[0], r[2]) for r in guest.rows]
+    in_guest = [(r[0], r[2]) for r in guest.rows
+                if not r[0].startswith(kallsyms_only_prefixes(ctx.kernel))]
     from_map = [(r[0], r[2]) for r in text.rows]
     assert in_guest == from_map, first_difference(from_map, in_guest)
+
+
+def kallsyms_only_prefixes(kernel):
+    """Names /proc/kallsyms lists and System.map cannot: Linux 5.10's scripts/kallsyms.c keeps
+    the compiler's local labels (.LC0, ... : 1,236 in Debian 11's kernel), which
+    scripts/mksysmap drops (' .L'); 6.1's kallsyms drops them too (seen in the guests)."""
+    return (".L",) if release_version(kernel.release) < (6, 1) else ()
 
 
 def test_cmdline_livepatch_without_conversion(suite):
