@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from klp_convert import guest
+from klp_convert.kernel.modinfo import release_version  # noqa: F401 (the suite's tests use it)
 from support import debian
 from support.apt import AptRelease, host_codename
 from support.buildroot import BuildRoot
@@ -169,12 +170,6 @@ def find_in(trees, patterns, release, what):
             return path
     raise RuntimeError(f"no {what} of {release} in {', '.join(map(str, trees))} "
                        f"(looked for {', '.join(p.format(release=release) for p in patterns)})")
-
-
-def release_version(release):
-    """'6.12.118+deb13-amd64' -> (6, 12); None when it does not start with a version."""
-    match = re.match(r"(\d+)\.(\d+)", release or "")
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 class DebianKernel(TargetKernel):
