@@ -99,6 +99,10 @@ def host_acquire_configuration():
                    if line.split(" ", 1)[0] in ACQUIRE_SETTINGS)
 
 
+# (release root, apt-cache arguments) -> output, for this process (AptRelease.apt_cache).
+_ANSWERS = {}
+
+
 class AptError(RuntimeError):
     """An apt command failed; the message holds its output."""
 
@@ -126,6 +130,10 @@ class AptRelease:
             "Dir::Etc::SourceParts": "/dev/null",
             "Dir::State::Lists": self.root / "lists",
             "Dir::Cache": self.root / "cache",
+            # Kept even where the machine's apt keeps none (Docker images): without it each
+            # apt-cache call parses the whole lists again (10 s for unstable on a busy machine).
+            "Dir::Cache::pkgcache": "pkgcache.bin",
+            "Dir::Cache::srcpkgcache": "srcpkgcache.bin",
             "Dir::State::status": self.root / "status",
             "APT::Architecture": self.arches[0],
             "Acquire::Languages": "none",
@@ -174,15 +182,22 @@ class AptRelease:
             if proc.returncode != 0 and not any((self.root / "lists").glob("*Packages*")):
                 raise AptError(f"apt-get update for {self.codename} failed:\n{proc.stderr}")
             stamp.touch()
+            for key in [k for k in _ANSWERS if k[0] == self.root]:
+                del _ANSWERS[key]
 
     def apt_cache(self, *args):
+        """apt-cache's output for ``args``; answers are kept for the process (each call
+        takes seconds on unstable's lists) until the lists are read again."""
         self.update()
-        proc = subprocess.run(["apt-cache", *self._options(), *args],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise AptError(f"apt-cache {' '.join(args)} ({self.codename}) failed: "
-                           f"{proc.stderr.strip()}")
-        return proc.stdout
+        key = (self.root, args)
+        if key not in _ANSWERS:
+            proc = subprocess.run(["apt-cache", *self._options(), *args],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise AptError(f"apt-cache {' '.join(args)} ({self.codename}) failed: "
+                               f"{proc.stderr.strip()}")
+            _ANSWERS[key] = proc.stdout
+        return _ANSWERS[key]
 
     # -- questions ----------------------------------------------------------------------------
 

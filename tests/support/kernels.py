@@ -8,6 +8,7 @@ every scenario on each selected kernel; a test's id names the kernel
 selects kernels (`-k debian-6.12` too).
 """
 
+import concurrent.futures
 import os
 import re
 import subprocess
@@ -197,6 +198,16 @@ class DebianKernel(TargetKernel):
         self.abi = apt.kernel_abi(FLAVOUR)
         self.release = f"{self.abi}-{FLAVOUR}"
         self._check_generation()
+        # The downloads (the -dbg package is about 1 GB) go on while the headers install.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            downloads = pool.submit(self._download, apt)
+            self._install_headers(apt)
+            downloads.result()
+        self.symvers = self.headers / "Module.symvers"
+        self.busybox = Path("/bin/busybox")
+        return self
+
+    def _install_headers(self, apt):
         headers = f"linux-headers-{self.release}"
         if self.codename == host_codename():
             debian.ensure_installed([*self.HOST_PACKAGES, headers])
@@ -206,15 +217,14 @@ class DebianKernel(TargetKernel):
             self.userland = BuildRoot(apt, self.abi, [headers, "python3"]).prepare()
             self.headers = self.userland.path / "usr" / "src" / headers
             self.python = "python3"
+
+    def _download(self, apt):
         trees = [apt.unpacked(p) for p in image_packages(apt, self.abi)]
         self.image = find_in(trees, IMAGE_PATHS, self.release, "boot image")
         self.modules = find_in(trees, MODULE_TREES, self.release, "module tree").parent
         debug = [apt.extracted(f"linux-image-{self.release}-dbg", DEBUG_MEMBERS)]
         self.system_map = find_in(debug, SYSTEM_MAPS, self.release, "System.map")
         self._vmlinux = find_in(debug, VMLINUXES, self.release, "vmlinux")
-        self.symvers = self.headers / "Module.symvers"
-        self.busybox = Path("/bin/busybox")
-        return self
 
     def _check_generation(self):
         if self.generation and release_version(self.release) != release_version(self.generation):
