@@ -274,3 +274,28 @@ def test_candidates_that_no_position_can_name_are_marked(toy):
     assert "cannot be picked: #2 while the module loads but #1 once it is live" \
         in lines[core + 1]
     assert "--sympos twins:helper" not in proc.stderr
+
+
+# Modules a conversion must not import: other commands' code, the database build (worker pool,
+# hashing), and standard modules that cost milliseconds at every start (issue 13).
+NOT_FOR_CONVERT = ["klp_convert.kbuild", "klp_convert.symdb.build", "klp_convert.commands.check",
+                   "klp_convert.commands.kbuild", "klp_convert.commands.show",
+                   "klp_convert.commands.symbols", "dataclasses", "inspect", "subprocess",
+                   "multiprocessing", "tempfile", "hashlib", "shutil", "pathlib", "typing",
+                   "urllib.parse", "ipaddress", "difflib"]
+
+
+def test_a_conversion_imports_only_its_own_code(toy):
+    """A whole conversion with a database in a fresh interpreter, then what it imported."""
+    _target, directory, db = toy
+    module = livepatch(toy, "imports")
+    script = ("import sys; from klp_convert.cli import main; "
+              "status = main(sys.argv[1:]); print(' '.join(sorted(sys.modules))); "
+              "sys.exit(status)")
+    proc = subprocess.run([sys.executable, "-c", script, "convert", "--symbols", str(db),
+                           str(module), "-o", str(directory / "imports-klp.ko")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    imported = set(proc.stdout.split())
+    assert {"klp_convert.convert", "klp_convert.check", "klp_convert.symdb.index"} <= imported
+    assert sorted(imported & set(NOT_FOR_CONVERT)) == []

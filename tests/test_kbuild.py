@@ -88,8 +88,42 @@ def test_kbuild_fails_with_the_converters_message(headers, module_tree, capfd):
     assert (f"klp-convert: error: {module_tree}/klp_saved_cmdline.unconverted.ko: "
             "annotation for 'panic_on_oops', which the module does not otherwise reference"
             in err)
+    # Nothing unconverted is left where the converted module belongs; kbuild's is kept aside.
+    assert not (module_tree / "klp_saved_cmdline.ko").exists()
+    assert klp_sections(module_tree / "klp_saved_cmdline.unconverted.ko") == []
+
+
+@pytest.mark.debian
+def test_kbuild_passes_the_options_its_advice_names(headers, module_tree, capfd):
+    """--sympos and --symbol-file reach the conversion (issue 11, class 12): a position given
+    for seq_printf converts it; a source file without a database is refused as convert
+    refuses it, and the module kbuild linked is not left as NAME.ko."""
     livepatch = module_tree / "klp_saved_cmdline.ko"
-    assert klp_sections(livepatch) == []  # not converted, not half-written
+    assert main(["kbuild", "-C", str(headers), "--sympos", "vmlinux:seq_printf=1",
+                 f"M={module_tree}"]) == 0
+    assert f"KLP     {livepatch}: 2 symbol(s) converted" in capfd.readouterr().out
+    assert ".klp.sym.vmlinux.seq_printf,1" in {s.name for s in ElfObject.read(livepatch).symbols}
+    status = main(["kbuild", "-C", str(headers), "--symbol-file",
+                   "vmlinux:seq_printf=fs/seq_file.c", f"M={module_tree}"])
+    assert status == 1
+    assert "--symbol-file vmlinux:seq_printf=fs/seq_file.c: a source-file choice needs a " \
+           "symbol database (--symbols)" in capfd.readouterr().err
+    assert not livepatch.exists()
+
+
+@pytest.mark.debian
+def test_annotation_only_warns_about_what_the_loader_cannot_resolve(headers, module_tree,
+                                                                    capfd):
+    """Without --symbols, an unannotated reference to an unexported symbol is no silent
+    success: the warning names it and the option to add (issue 11, class 10)."""
+    source = module_tree / "klp_saved_cmdline.c"
+    source.write_text(source.read_text() + "\nextern int panic_on_oops;\n"
+                      "int klp_test_read(void) { return panic_on_oops; }\n")
+    assert main(["kbuild", "-C", str(headers), f"M={module_tree}"]) == 0
+    err = capfd.readouterr().err
+    assert "no --symbols: 1 undefined symbol(s) neither annotated nor exported in " \
+           f"{headers}/Module.symvers" in err and ": panic_on_oops" in err
+    assert "give --symbols kernel.symdb" in err
 
 
 @pytest.mark.debian

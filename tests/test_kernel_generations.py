@@ -230,3 +230,35 @@ def test_absolute_percpu_only_where_the_generation_has_it():
     assert not absolute_percpu(system_map, KALLSYMS_6_12, EM_PPC64)
     moved = [(a + 0x1000, l, n) for a, l, n in system_map]
     assert not absolute_percpu(moved, KALLSYMS_6_12, EM_X86_64)
+
+
+def test_kallsyms_dump_of_a_newer_kernel_is_told_from_system_map(tmp_path):
+    """Since 6.2 /proc/kallsyms lists the kallsyms tables too, so a dump without modules is
+    told from System.map by its order at one address (kallsyms: fewer underscores first)."""
+    from klp_convert.symdb.sources import read_vmlinux
+    lines = ["ffffffff81000000 T startup_64", "ffffffff81000000 T _stext",
+             "ffffffff81000000 T _text", "ffffffff82000000 R kallsyms_num_syms"]
+    dump = tmp_path / "kallsyms"
+    dump.write_text("\n".join(lines) + "\n")
+    system_map = tmp_path / "System.map"
+    system_map.write_text("\n".join(sorted(lines[:3], key=lambda l: l.split()[2]) + lines[3:])
+                          + "\n")
+    [from_dump] = read_vmlinux(dump, rules=LINUX_6_12.kallsyms)
+    [from_map] = read_vmlinux(system_map, rules=LINUX_6_12.kallsyms)
+    assert from_dump.path == str(dump) and from_map.path == str(system_map)
+    # the dump is taken as it is; System.map is sorted as kallsyms sorts
+    assert [r[0] for r in from_dump.rows][:3] == ["startup_64", "_stext", "_text"]
+    assert [r[0] for r in from_map.rows][:3] == ["startup_64", "_stext", "_text"]
+    from klp_convert.symdb.sources import _looks_like_kallsyms
+    assert _looks_like_kallsyms(lines) and not _looks_like_kallsyms(
+        system_map.read_text().splitlines())
+
+
+def test_convert_says_which_rules_it_assumed(tmp_path, capsys):
+    from support.broken_modules import build_good
+    module = build_good(tmp_path, "6.15.0-1-amd64")
+    assert main(["convert", str(module), "-o", str(tmp_path / "out.ko")]) == 0
+    err = capsys.readouterr().err
+    assert f"klp-convert: {module}: note: Linux 6.15.0-1-amd64 (the module's vermagic) is not a " \
+           "known generation (5.10, 6.1, 6.12, 7.2): the rules of the nearest, Linux 6.12, are " \
+           "assumed" in err.splitlines()

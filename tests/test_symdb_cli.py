@@ -199,16 +199,79 @@ def test_symbols_list_format_equals_kbuild_recipe(tmp_path, modules, capsys):
         assert index.objects() == ["vmlinux", "demo_mod", "one_mod"]
 
 
-def test_defaults_use_the_running_system(tmp_path, capsys, monkeypatch):
+def system_root(root, modules, release, system_map=None, kallsyms=None):
+    """A directory laid out like a system: boot/System.map-R, proc/kallsyms, lib/modules/R."""
+    root.mkdir()
+    if modules is not None:
+        make_tree(root / "lib" / "modules" / release, modules)
+    if system_map is not None:
+        (root / "boot").mkdir()
+        (root / "boot" / f"System.map-{release}").write_text(system_map)
+    if kallsyms is not None:
+        (root / "proc").mkdir()
+        (root / "proc" / "kallsyms").write_text(kallsyms)
+    return root
+
+
+def use_system(monkeypatch, root):
+    """Point the running system's defaults (kernel/installed.py) at ``root``."""
+    where = "klp_convert.commands.symbols."
+    monkeypatch.setattr(where + "unstripped_vmlinux", lambda release: ())
+    monkeypatch.setattr(where + "system_maps",
+                        lambda release: (f"{root}/boot/System.map-{release}",))
+    monkeypatch.setattr(where + "KALLSYMS", f"{root}/proc/kallsyms")
+    monkeypatch.setattr(where + "module_dir", lambda release: (
+        f"{root}/lib/modules/{release}" if os.path.isdir(f"{root}/lib/modules/{release}")
+        else None))
+
+
+def test_defaults_use_the_running_system(tmp_path, modules, capsys, monkeypatch):
+    """No inputs: /proc/kallsyms (or a System.map) and /lib/modules/R of the running kernel,
+    and the command says what it read (issue 11, class 11)."""
     if not os.access("/proc/kallsyms", os.R_OK):
         pytest.skip("/proc/kallsyms is not readable here")
-    monkeypatch.setattr("klp_convert.commands.symbols._readable_input", lambda path: False)
+    release = os.uname().release
+    root = system_root(tmp_path / "root", modules, release,
+                       kallsyms=Path("/proc/kallsyms").read_text())
+    use_system(monkeypatch, root)
     db = tmp_path / "running.symdb"
     status, out = run("symbols", "-o", db, capsys=capsys)
+    if status == 2 and "every address is 0" in out.err:
+        pytest.skip("/proc/kallsyms hides its addresses here (not root)")
     assert status == 0, out.err
+    assert f"no inputs given: reading {root}/proc/kallsyms and the modules under " \
+           f"{root}/lib/modules/{release} (kernel {release})" in out.err
     with open_symbols([db]) as index:
-        assert index.kernel_release == os.uname().release
-        assert index.lookup_in("vmlinux", "_stext")
+        assert index.kernel_release == release
+        assert index.lookup_in("vmlinux", "_stext") and index.has_object("demo_mod")
+
+
+def test_defaults_refuse_what_cannot_describe_the_kernel(tmp_path, modules, capsys,
+                                                          monkeypatch):
+    release = os.uname().release
+    system_map = "".join(f"ffffffff81{i:06x} T name_{i}\n" for i in range(300))
+    kallsyms = "".join(f"0000000000000000 T name_{i}\n" for i in range(10))
+    cases = [  # (root, --kernel-release, what the error says)
+        (system_root(tmp_path / "a", modules, "9.9.9-other"), "9.9.9-other",
+         "kernel 9.9.9-other is not the running kernel"),
+        (system_root(tmp_path / "b", None, release, system_map=system_map), None,
+         "are not installed here"),
+        (system_root(tmp_path / "c", modules, release, kallsyms=kallsyms), None,
+         "every address is 0"),
+    ]
+    for root, option, message in cases:
+        use_system(monkeypatch, root)
+        argv = ["symbols", "-o", tmp_path / "x.symdb"] + \
+            (["--kernel-release", option] if option else [])
+        status, out = run(*argv, capsys=capsys)
+        assert status == 2 and message in out.err.splitlines()[-1], out.err
+        assert not (tmp_path / "x.symdb").exists()
+    # A System.map of that other kernel makes it fine.
+    root = system_root(tmp_path / "d", modules, "9.9.9-other", system_map=system_map)
+    use_system(monkeypatch, root)
+    status, out = run("symbols", "--kernel-release", "9.9.9-other", "-o", tmp_path / "y.symdb",
+                      capsys=capsys)
+    assert status == 0, out.err
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path, modules, capsys, monkeypatch):

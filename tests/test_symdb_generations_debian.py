@@ -98,3 +98,59 @@ def test_placeholder_and_vmlinuz_say_what_to_use(release, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "a bootable kernel image (vmlinuz), which has no symbol table" in err
     assert package in err and err.count("\n") == 1
+
+
+# -- the facts of kernel/generations.py, against each release's own source ---------------------
+
+SOURCE_FILES = ("kernel/livepatch/core.c", "arch/x86/kernel/module.c", "scripts/mksysmap",
+                "scripts/kallsyms.c", "arch/powerpc/kernel/module_64.c")
+SOURCES = {"bullseye": "5.10", "bookworm": "6.1", "trixie": "6.12", "sid": "7.2"}
+
+
+def kernel_sources(codename, version):
+    """{file: text} of SOURCE_FILES from linux-source-<version> of that release (the tarball is
+    taken out of the .deb once, the few files out of the tarball once; both cached)."""
+    from support.apt import AptRelease, cache_dir, fill_atomically, locked
+    import subprocess
+    apt = AptRelease(codename)
+    package = f"linux-source-{version}"
+    tarball_dir = apt.extracted(package, [f"./usr/src/{package}.tar.xz"])
+    target = cache_dir() / "extracted" / codename / f"{package}-files"
+    with locked(target.with_name(target.name + ".lock")):
+        if not (target / ".complete").exists():
+            members = [f"{package}/{f}" for f in SOURCE_FILES]
+            fill_atomically(target, lambda tmp: subprocess.run(
+                ["tar", "-xJf", str(tarball_dir / "usr" / "src" / f"{package}.tar.xz"),
+                 "-C", str(tmp), *members], check=True))
+    return {f: (target / package / f).read_text(errors="replace") for f in SOURCE_FILES}
+
+
+@pytest.mark.parametrize("codename", sorted(SOURCES))
+def test_generation_facts_are_in_that_kernels_source(codename):
+    from klp_convert.elf.constants import EM_PPC64, EM_X86_64
+    from klp_convert.kernel.generations import GENERATIONS
+
+    version = SOURCES[codename]
+    generation = next(g for g in GENERATIONS if g.name == version)
+    src = kernel_sources(codename, version)
+    core, x86 = src["kernel/livepatch/core.c"], src["arch/x86/kernel/module.c"]
+    assert f'"{generation.not_livepatch_format}\\n"' in core
+    loader = generation.loader_for(EM_X86_64)
+    assert f'"{loader.nonzero_format}\\n"' in x86
+    assert f'"{loader.overflow_format}\\n"' in x86
+    assert generation.clears_module_relocs == ("klp_clear_object_relocs" in core)
+    for name in (".parainstructions", ".ibt_endbr_seal", ".call_sites", ".cfi_sites"):
+        assert (name in generation.special_sections) == (f'"{name}"' in x86), name
+    rules = generation.kallsyms
+    assert bool(rules.absolute_percpu_machines) == ("absolute-percpu" in src["scripts/kallsyms.c"])
+    kallsyms_c = src["scripts/kallsyms.c"]
+    start = kallsyms_c.index("static bool is_ignored_symbol(")
+    is_ignored_symbol = kallsyms_c[start:kallsyms_c.index("\n}\n", start)]
+    assert ("kallsyms_num_syms" in rules.ignored_names.names) == \
+        ('"kallsyms_num_syms"' in is_ignored_symbol)
+    mksysmap = src["scripts/mksysmap"]
+    assert ("__mod_device_table__" in rules.mksysmap_names.prefixes) == \
+        ("__mod_device_table__" in mksysmap)
+    assert ("__kstrtab_" in rules.mksysmap_names.prefixes) == ("__kstrtab_" in mksysmap)
+    assert (132 in generation.loader_for(EM_PPC64).accepted) == \
+        ("case R_PPC64_PCREL34" in src["arch/powerpc/kernel/module_64.c"])

@@ -2,11 +2,13 @@
 right but are not: the placeholder System.map and a compressed vmlinuz."""
 
 import lzma
+import os
 
 import pytest
 
 from klp_convert.cli import main
 from klp_convert.commands import symbols
+from klp_convert.errors import KlpError
 from klp_convert.kernel import installed
 
 PLACEHOLDER = "ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n"
@@ -73,9 +75,17 @@ def test_running_system_defaults_follow_each_layout(tmp_path, monkeypatch, layou
     assert installed.kbuild_dir(RELEASE) == str(lib / RELEASE / "build")
 
 
-def test_running_system_prefers_a_real_system_map_over_kallsyms(monkeypatch):
+def test_running_system_prefers_a_real_system_map_over_kallsyms(tmp_path, monkeypatch):
+    running = os.uname().release
+    for release in {RELEASE, running}:
+        (tmp_path / release).mkdir()
+    monkeypatch.setattr(installed, "MODULE_ROOTS", (str(tmp_path),))
     real = f"/usr/lib/debug/lib/modules/{RELEASE}/System.map"
     monkeypatch.setattr(symbols, "_readable_input", lambda path: path == real)
     assert symbols._running_system(RELEASE).vmlinux == real
     monkeypatch.setattr(symbols, "_readable_input", lambda path: False)
-    assert symbols._running_system(RELEASE).vmlinux == "/proc/kallsyms"
+    assert symbols._running_system(running).vmlinux == "/proc/kallsyms"
+    # /proc/kallsyms describes the running kernel only (issue 11, class 11).
+    if RELEASE != running:
+        with pytest.raises(KlpError, match="is not the running kernel"):
+            symbols._running_system(RELEASE)

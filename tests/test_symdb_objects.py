@@ -94,6 +94,35 @@ def index(tree, vmlinux, tmp_path_factory):
         yield index
 
 
+def test_batched_lookups_answer_as_single_ones(index, monkeypatch):
+    """prefetch() asks for many names in one query (in slices of BATCH, made small here so
+    there are several); what lookup(), lookup_in() and exporters() then answer is what a
+    fresh index answers name by name."""
+    db = index.inputs[0].path
+    with open_symbols([db]) as single:
+        everything = sorted({r.name for obj in single.objects()
+                             for r in _all_records(single, obj)})
+        names = everything + ["no_such_symbol"]
+        expected = {n: (single.lookup(n), single.lookup_in("demo_mod", n), single.exporters(n))
+                    for n in names}
+    assert len(everything) > 20 and any(expected[n][2] for n in names)
+    monkeypatch.setattr("klp_convert.symdb.index.BATCH", 7)
+    with open_symbols([db]) as batched:
+        batched.prefetch(names)
+        got = {n: (batched.lookup(n), batched.lookup_in("demo_mod", n), batched.exporters(n))
+               for n in names}
+    assert got == expected
+
+
+def _all_records(index, objname):
+    """Every record of one object, through the database itself (the API looks up by name)."""
+    source = index.inputs[0]
+    names = [name for (name,) in source.db.execute(
+        "SELECT s.name FROM symbols s JOIN objects o ON o.id = s.object WHERE o.name = ?",
+        (objname,))]
+    return [r for name in names for r in index.lookup_in(objname, name)]
+
+
 def test_two_locals_from_two_compilation_units(index):
     helpers = index.lookup_in("demo_mod", "helper")
     assert [(h.position, h.count, h.source_file) for h in helpers] == \

@@ -99,6 +99,31 @@ def test_symbols_list_has_names_only(tmp_path):
         assert [tuple(e) for e in index.exporters("do_work")] == [("vmlinux", None, None)]
 
 
+def test_symbols_list_answers_alike_one_name_or_many(tmp_path):
+    """Many names are looked up in one pass over the file (each object's lines as a set), a
+    few one by one; both give the same records, repeated names and '__ksymtab_' exports
+    included, and a name in no object gives nothing."""
+    text = SYMBOLS_LIST + "*other-mod\nhelper\nlonely\n" + "".join(
+        f"filler_{n}\n" for n in range(40))
+    path = write(tmp_path, "Symbols.list", text)
+    names = ["type_show", "helper", "do_work", "lonely", "absent"] + \
+        [f"filler_{n}" for n in range(0, 40, 3)]
+
+    def answers(index):
+        return {name: ([(r.objname, r.name, r.count) for r in index.lookup(name)],
+                       [tuple(e) for e in index.exporters(name)]) for name in names}
+
+    with open_symbols([path]) as one_by_one:
+        single = answers(one_by_one)
+    with open_symbols([path]) as batched:
+        batched.prefetch(names)
+        assert answers(batched) == single
+    assert single["helper"][0] == [("demo_mod", "helper", 2), ("demo_mod", "helper", 2),
+                                   ("other_mod", "helper", 1)]
+    assert single["do_work"][1] == [("vmlinux", None, None)]
+    assert single["absent"] == ([], [])
+
+
 def test_symbols_list_combines_with_a_database(tmp_path):
     db = tmp_path / "k.symdb"
     build_database(db, Sources(str(write(tmp_path, "System.map", SYSTEM_MAP))))

@@ -4,8 +4,9 @@ README's hello_klp, the real-kernel suite's late and broken scenarios), broken v
 with our ELF layer (support/broken.py).
 
 Two boots: one where everything works (two livepatches, a module from Debian's tree with its
-dependency, late patching, a target reloaded, unpatching), one where one livepatch is refused
-and another oopses when its code runs. The set-up errors need no boot.
+dependency, late patching, a target reloaded, unpatching), one where one livepatch is refused,
+another oopses when its code runs, and a patched target cannot be reloaded (Linux 6.1). The
+set-up errors need no boot.
 """
 
 import json
@@ -133,10 +134,12 @@ def test_late_patching(working):
 
 @pytest.fixture(scope="module")
 def failing(kernel, built):
-    """One boot: a livepatch the kernel refuses, then one that oopses when /proc/cmdline is
-    read. Text output, as a user reads it."""
+    """One boot: a livepatch the kernel refuses, one that oopses when /proc/cmdline is read,
+    and klp_late, whose target bar cannot come back under it on 6.1. Text output, as a user
+    reads it."""
     return klp_try(kernel, "--accel", "tcg", "--timeout", "400", "--load", built["hmod"],
-                   "--run", CMDLINE, built["hello_refused"], built["klp_broken_oops"])
+                   "--late", built["bar"], "--reload-target", "bar", "--run", CMDLINE,
+                   built["hello_refused"], built["klp_broken_oops"], built["klp_late"])
 
 
 def test_refused_livepatch(failing):
@@ -157,6 +160,16 @@ def test_oops_when_the_patch_runs(failing):
     assert "Oops:" in out and "the kernel is tainted D" in out
     assert "timed out" not in out and "did not finish" not in out
     assert "Traceback" not in failing.stderr
+
+
+def test_target_reload_under_the_patch(failing):
+    """--reload-target: Linux 6.1 keeps bar's relocations in klp_late applied after bar goes
+    (KERNEL-RULES rule 10), so bar cannot load again; the report says why, with the kernel's
+    line."""
+    out = failing.stdout
+    assert ("  reload: bar could not be loaded again under the livepatch: a known limit of "
+            "Linux 6.1") in out, out
+    assert "Skipping invalid relocation target, existing value is nonzero" in out
 
 
 def test_missing_qemu(kernel, built, tmp_path):

@@ -17,7 +17,7 @@ from klp_convert.commands.try_ import format_report
 from klp_convert.errors import KlpError
 from klp_convert.guest import BootResult
 from klp_convert.guest.accel import choose_accel
-from klp_convert.guest.modules import ModuleTree, find_module, load_order
+from klp_convert.guest.modules import ModuleTree, find_module, load_order, read_guest_module
 from klp_convert.guest.trial import Trial, TrialReport, TrialRequest
 from klp_convert.kernel.health import taint_letters, trouble_reports
 from support.toolchains import compile_c, require_tool
@@ -62,6 +62,7 @@ def objects(tmp_path_factory):
     image.write_bytes(b"not booted by these tests")
     return {"vmlinuz": image,
             "tiny_klp": module(directory, "tiny_klp", ["livepatch=Y", "license=GPL"]),
+            "other_klp": module(directory, "other_klp", ["livepatch=Y", "license=GPL"]),
             "plain": module(directory, "plain", ["license=GPL"]),
             "bar": module(directory, "bar", ["license=GPL"])}
 
@@ -117,6 +118,17 @@ def test_architecture_without_a_guest(try_main, tmp_path, vmlinuz):
     i686 = module(tmp_path, "klp_i686", ["livepatch=Y"], target="i686")
     line = one_error_line(try_main("--kernel", vmlinuz, i686))
     assert "cannot boot a guest of this module's architecture" in line
+
+
+def test_busybox_must_be_static_for_the_guest(try_main, tmp_path, vmlinuz, livepatch):
+    """A dynamically linked program (the host's own ls), or a file that is no program at all,
+    cannot be the guest's busybox."""
+    line = one_error_line(try_main("--kernel", vmlinuz, "--busybox", "/bin/ls", livepatch))
+    assert "/bin/ls: dynamically linked: the guest needs a static busybox for x86_64" in line
+    short = tmp_path / "busybox"
+    short.write_bytes(b"\x7fELF")
+    line = one_error_line(try_main("--kernel", vmlinuz, "--busybox", short, livepatch))
+    assert "busybox: not built for x86_64" in line and "busybox-static:amd64" in line
 
 
 def test_module_name_not_in_tree(try_main, tmp_path, vmlinuz, livepatch):
@@ -191,13 +203,13 @@ def guest_report(steps):
 PATCHED = {
     "boot": (["release=6.1.0-test", "tainted=0"], 0, []),
     "load": (["tainted=0"], 0, []),
-    "before.1": (["console=ttyS0"], 0, []),
+    "before.1": (["> console=ttyS0"], 0, []),
     "patch": (["insmod.tiny_klp=ok", "tiny_klp.enabled=1", "tiny_klp.transition=0",
                "tainted=45056"], 0,
               ["livepatch: enabling patch 'tiny_klp'",
                "livepatch: 'tiny_klp': patching complete"]),
     "late": (["insmod.bar=ok", "tainted=45056"], 0, []),
-    "after.1": (["patched: console=ttyS0"], 0, []),
+    "after.1": (["> patched: console=ttyS0"], 0, []),
     "end": (["tainted=45056"], 0, []),
 }
 
@@ -238,11 +250,26 @@ def test_verdict_refused(objects):
                                   "insmod.tiny_klp=failed", "tiny_klp.enabled=absent",
                                   "tiny_klp.transition=absent", "tainted=0"], 0, [message]))
     report = judged(trial(objects), steps)
-    assert report.problems == [{"step": "patch", "what": "the kernel refused tiny_klp.ko",
-                                "lines": [message]}]
+    assert report.problems == [{"kind": "refused", "step": "patch",
+                                "what": "the kernel refused tiny_klp.ko", "lines": [message]}]
     lines = format_report(report.to_json())
     assert "verdict: FAILED (1 problem(s))" in lines and f"      {message}" in lines
     assert "livepatch tiny_klp: not loaded" in lines
+
+
+def test_refusal_quotes_what_is_not_about_the_other_patch(objects):
+    t = trial(objects)
+    t.patches.append(read_guest_module(objects["other_klp"]))
+    refusal = "livepatch: symbol position 2 for symbol 'x' in object 'vmlinux' not found"
+    steps = dict(PATCHED, patch=(
+        ["insmod.tiny_klp=failed", "insmod.other_klp=ok", "other_klp.enabled=1",
+         "other_klp.transition=0", "tainted=45056"], 0,
+        ["tiny_klp: tainting kernel with TAINT_LIVEPATCH", refusal,
+         "livepatch: enabling patch 'other_klp'", "livepatch: 'other_klp': patching complete"]))
+    report = judged(t, steps)
+    assert [(p["what"], p["lines"]) for p in report.problems] == [
+        ("the kernel refused tiny_klp.ko",
+         ["tiny_klp: tainting kernel with TAINT_LIVEPATCH", refusal])]
 
 
 def test_verdict_oops_and_taint(objects):
@@ -251,12 +278,30 @@ def test_verdict_oops_and_taint(objects):
             "---[ end trace 0000000000000000 ]---", "unrelated later line"]
     steps = dict(PATCHED, **{"after.1": ([], 137, oops), "end": (["tainted=45184"], 0, [])})
     report = judged(trial(objects), steps)
-    assert [(p["step"], p["what"]) for p in report.problems] == [
-        ("after.1", "the kernel reported: " + oops[0]),
-        ("end", "the kernel is tainted D")]
+    lines = format_report(report.to_json())
+    # The kernel messages show the oops' first line; the verdict quotes all of it.
+    assert "  after.1: " + oops[0] + "  [5 lines: see the verdict]" in lines
+    assert "           unrelated later line" in lines and "      Call Trace:" in lines
+    assert [(p["kind"], p["step"], p["what"]) for p in report.problems] == [
+        ("kernel-report", "after.1", "the kernel reported: " + oops[0]),
+        ("taint", "end", "the kernel is tainted D")]
     # (The harness strips each message's timestamp and the blanks after it.)
     assert report.problems[0]["lines"] == [line.strip() for line in oops[:5]]
     assert report.command_output("after", 1)["status"] == 137
+
+
+@pytest.mark.parametrize("release, limit", [("6.1.0-56-amd64", True),
+                                            ("6.12.118+deb13-amd64", False)])
+def test_reload_failure_names_the_generation_limit(objects, release, limit):
+    """A target that cannot come back under the patch: on 6.1 a known kernel limit (its
+    generation's fact, kernel/generations.py), on 6.12 just a failure."""
+    steps = dict(PATCHED, boot=([f"release={release}", "tainted=0"], 0, []),
+                 reload=(["rmmod.bar=ok", "insmod.bar=failed", "tainted=45056"], 0,
+                         ["bar: Skipping invalid relocation target"]))
+    report = judged(trial(objects, reload_target=["bar"]), steps)
+    reload = [p for p in report.problems if p["kind"] == "reload"]
+    assert [p["lines"] for p in reload] == [["bar: Skipping invalid relocation target"]]
+    assert ("a known limit of Linux 6.1" in reload[0]["what"]) == limit, reload
 
 
 def test_verdict_transition_and_timeout(objects):
@@ -265,7 +310,7 @@ def test_verdict_transition_and_timeout(objects):
                       0, [])
     report = judged(trial(objects), steps, timed_out=True)
     whats = [p["what"] for p in report.problems]
-    assert "tiny_klp's transition did not finish (transition=1 after 60 s)" in whats
+    assert "tiny_klp's transition did not finish (after 60 s)" in whats
     assert "the guest did not finish in 240 s and was killed during step late" in whats
     assert report.command_output("after", 1) is None
     assert "(not run)" in "\n".join(format_report(report.to_json()))

@@ -5,56 +5,159 @@ Exit status: 0 success, 1 the work was refused (a conversion or check found a pr
 """
 
 import argparse
+import os
+import signal
 import sys
+from importlib import import_module
 
 from . import __version__
-from .commands import check, convert, kbuild, show, symbols, try_
 from .errors import KlpError
+from .text import escape
 
-# Sub-command modules, in the order --help lists them.
-COMMANDS = [convert, check, kbuild, show, symbols, try_]
+# Sub-commands in the order --help lists them: name -> (module, one-line help). Only the chosen
+# command's module is imported (each pulls in its own layers; a conversion should not pay for
+# kbuild's or the database build's imports), so the help of the others is written here.
+COMMANDS = {
+    "convert": ("klp_convert.commands.convert",
+                "turn references to unexported symbols into livepatch relocations"),
+    "check": ("klp_convert.commands.check",
+              "predict what the kernel will do with livepatch modules"),
+    "kbuild": ("klp_convert.commands.kbuild",
+               "build out-of-tree livepatch modules with kbuild and convert them"),
+    "show": ("klp_convert.commands.show",
+             "list a module's livepatch relocations by object and section"),
+    "symbols": ("klp_convert.commands.symbols", "build or query the kernel symbol database"),
+    "try": ("klp_convert.commands.try_",
+            "boot the target kernel under QEMU and try livepatch modules in it"),
+}
 
 PROG = "klp-convert"
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
+CLASSIC_FORMS = f"""the old command lines still work (the first argument is an existing file):
+  {PROG} IN.ko OUT.ko                 annotations only (convert IN.ko -o OUT.ko)
+  {PROG} Symbols.list IN.ko OUT.ko    with the old symbol list (convert --symbols ...)
+
+exit status: 0 done, 1 refused (nothing written), 2 usage error or unreadable input,
+130 interrupted (SIGINT), 143 terminated (SIGTERM)"""
+
+
+class _Width:
+    """argparse's formatters with the terminal width found as shutil.get_terminal_size() finds
+    it: argparse makes a formatter for every option added, and its own imports shutil (and
+    through it bz2 and lzma) at every start to learn the width."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _HelpFormatter(_Width, argparse.HelpFormatter):
+    pass
+
+
+class _RawDescriptionHelpFormatter(_Width, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _terminal_columns():
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+        if columns > 0:
+            return columns
+    except ValueError:
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def __init__(self, *args, formatter_class=_HelpFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
+def build_parser(chosen=None):
+    """The parser; the sub-command ``chosen`` gets its full options, the others their name
+    and help only (enough for `klp-convert --help`)."""
+    parser = _ArgumentParser(
         prog=PROG,
         description="Convert a livepatch module's references to unexported kernel and module "
                     "symbols into livepatch relocations (.klp.rela.* / .klp.sym.*).",
+        epilog=CLASSIC_FORMS, formatter_class=_RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub)
-    parser.command_names = set(sub.choices)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    for name, (module, help_text) in COMMANDS.items():
+        if name == chosen:
+            import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
-def _classic_form(parser, argv):
-    """`klp-convert [Symbols.list] IN OUT`, the old tool's command lines, still work."""
-    if argv and argv[0] not in parser.command_names and not argv[0].startswith("-"):
-        mapped = convert.legacy_argv(argv)
-        if mapped is not None:
-            return mapped
+def chosen_command(argv):
+    """The sub-command argv names (its first word that is not an option), or None."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def _classic_form(argv):
+    """`klp-convert [Symbols.list] IN OUT`, the old tool's command lines, still work: only when
+    the first argument is an existing file, so that a mistyped command is not taken for one."""
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        if os.path.isfile(argv[0]):
+            mapped = import_module(COMMANDS["convert"][0]).legacy_argv(argv)
+            if mapped is not None:
+                return mapped
+        import difflib  # only for this message: not every start's cost
+        close = difflib.get_close_matches(argv[0], sorted(COMMANDS), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise _UsageError(f"unknown command '{argv[0]}' (commands: "
+                          f"{', '.join(sorted(COMMANDS))}){hint}")
     return argv
+
+
+class _UsageError(Exception):
+    pass
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that clean-ups run (like KeyboardInterrupt)."""
+
+
+def _on_sigterm(_signum, _frame):
+    raise Terminated()
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    argv = _classic_form(parser, argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        argv = _classic_form(argv)
+        parser = build_parser(chosen_command(argv))
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):
             parser.print_help(sys.stderr)
             return 2
         return args.run(args)
+    except _UsageError as e:
+        print(f"{PROG}: error: {escape(str(e))}", file=sys.stderr)
+        return 2
     except KlpError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return getattr(e, "exit_status", 2)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

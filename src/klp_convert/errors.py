@@ -2,8 +2,14 @@
 
 Library code raises these; only the command-line layer turns them into messages and exit codes.
 Every message is one line and starts with the file it is about, so the CLI can print
-``klp-convert: error: <message>`` as it is.
+``klp-convert: error: <message>`` as it is. A message quotes names read from inputs, which may
+hold anything: every error escapes control characters and undecodable bytes (text.escape) in
+its path and message, whatever its class, so no input can break a message's line or forge
+another. A refusal with details passes a list of lines: each is escaped, the newlines between
+them are ours.
 """
+
+from .text import escape, escape_lines
 
 
 class KlpError(Exception):
@@ -14,19 +20,14 @@ class KlpError(Exception):
 
     def __init__(self, path, message):
         self.path = str(path) if path is not None else None
-        self.detail = message
-        super().__init__(f"{self.path}: {message}" if self.path else message)
+        #: the message as given (unescaped: it is escaped again wherever it is quoted)
+        self.detail = message if isinstance(message, str) else "\n".join(message)
+        text = escape(message) if isinstance(message, str) else escape_lines(message)
+        super().__init__(f"{escape(self.path)}: {text}" if self.path else text)
 
 
 class ElfError(KlpError):
-    """The input is not an ELF relocatable object we can read, or an edit cannot be written.
-
-    Its message quotes names read from the file, which may hold anything: control characters
-    are escaped so that the message stays one line."""
-
-    def __init__(self, path, message):
-        super().__init__(path, "".join(c if c.isprintable() else repr(c)[1:-1]
-                                       for c in message))
+    """The input is not an ELF relocatable object we can read, or an edit cannot be written."""
 
 
 class RefusedError(KlpError):

@@ -29,12 +29,13 @@ class KbuildOptions:
     """What `klp-convert kbuild` was asked besides make's own arguments."""
 
     def __init__(self, kernel_dir=None, jobs=None, symbol_paths=(), keep_module_exports=False,
-                 make="make"):
+                 make="make", sympos=(), symbol_files=()):
         self.kernel_dir = kernel_dir
         self.jobs = jobs
         self.symbol_paths = list(symbol_paths)
         self.keep_module_exports = keep_module_exports
         self.make = make
+        self.sympos, self.symbol_files = list(sympos), list(symbol_files)
 
 
 class ConvertedModule:
@@ -126,18 +127,28 @@ def unconverted_path(path):
     return Path(path).with_suffix(UNCONVERTED_SUFFIX)
 
 
-def convert_built_module(path, options, log=None):
+def convert_built_module(path, options, log=None, symvers=()):
     """Convert a livepatch module kbuild just linked, in place, keeping the linked file beside
-    it. RefusedError (the converter's message) when it cannot be converted; then the module
-    kbuild linked is left as it was."""
+    it. RefusedError (the converter's message) when it cannot be converted; then the linked
+    module is only kept as NAME.unconverted.ko: NAME.ko, where the converted module belongs,
+    is removed, so nobody loads or installs the unconverted one by mistake."""
     path = Path(path)
     unconverted = unconverted_path(path)
     linked = path.stat()
     if not (unconverted.is_file() and unconverted.stat().st_mtime_ns == linked.st_mtime_ns):
         # kbuild relinked the module since our last conversion (or never converted it).
-        shutil.copy2(path, unconverted)
-    plan = convert_file(unconverted, path, options.symbol_paths,
-                        keep_module_exports=options.keep_module_exports, log=log)
+        try:
+            shutil.copy2(path, unconverted)
+        except OSError as e:
+            raise KlpError(unconverted, f"cannot write: {e.strerror}") from None
+    try:
+        plan = convert_file(unconverted, path, options.symbol_paths,
+                            keep_module_exports=options.keep_module_exports, log=log,
+                            sympos=options.sympos, symbol_files=options.symbol_files,
+                            symvers=symvers)
+    except KlpError:
+        path.unlink()
+        raise
     mtime = unconverted.stat().st_mtime_ns
     os.utime(path, ns=(mtime, mtime))
     return ConvertedModule(path, unconverted, plan)
@@ -149,8 +160,13 @@ def kbuild(make_args, options, cwd=None, log=None):
     Returns [ConvertedModule]. Raises KlpError when make fails, RefusedError (exit 1) with the
     converter's message when a module cannot be converted."""
     run_make(make_args, options, cwd)
+    directory = module_dir(make_args, cwd)
+    kernel_dir = Path(make_command(make_args, options, cwd)[2])
+    # What the module loader will resolve, for annotation-only conversions (no --symbols).
+    symvers = [p for p in (kernel_dir / "Module.symvers", directory / "Module.symvers")
+               if p.is_file()]
     converted = []
-    for path in built_modules(module_dir(make_args, cwd)):
+    for path in built_modules(directory):
         if is_livepatch(path):
-            converted.append(convert_built_module(path, options, log))
+            converted.append(convert_built_module(path, options, log, symvers))
     return converted

@@ -12,7 +12,7 @@ from ..elf import ElfObject
 from .context import CheckContext
 from .findings import ERROR, WARNING, Finding, will_load
 from .static_rules import STATIC_RULES
-from .symbol_rules import SYMBOL_RULES
+from .symbol_rules import SYMBOL_RULES, names_looked_up
 
 __all__ = ["check_module", "check_module_rules", "Finding", "will_load", "ERROR", "WARNING", "STATIC_RULES",
            "SYMBOL_RULES"]
@@ -37,6 +37,7 @@ def check_module_rules(module, index=None, label=None, rules=None):
     for rule in STATIC_RULES:
         rule(ctx)
     if index is not None:
+        index.prefetch(names_looked_up(ctx))
         for rule in SYMBOL_RULES:
             rule(ctx)
     # errors first, each kind in rule order

@@ -1,12 +1,12 @@
 """What check reports: findings, and the verdict they add up to."""
 
-from dataclasses import asdict, dataclass
+from ..records import as_dict, record
 
 ERROR = "error"
 WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """One problem with one module.
 
@@ -23,7 +23,7 @@ class Finding:
     fix: str = None
 
     def to_json(self):
-        return asdict(self)
+        return as_dict(self)
 
     def lines(self):
         """The finding as text: 'MODULE: error: what', then the predicted kernel line and the fix."""

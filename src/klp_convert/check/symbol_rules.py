@@ -26,6 +26,20 @@ LOADER_RESOLVED = {(EM_PPC64, ".TOC."), (EM_X86_64, "_GLOBAL_OFFSET_TABLE_"),
                    (EM_386, "_GLOBAL_OFFSET_TABLE_")}
 
 
+def names_looked_up(ctx):
+    """The names the rules below ask the database about (to ask for them in one batch): the
+    target names of livepatch symbols and the undefined symbols that need an export."""
+    names = []
+    for sym in ctx.obj.symbols[1:]:
+        if is_livepatch_symbol(sym):
+            scan = scan_klp_sym(sym.name)
+            if scan.count == 3:
+                names.append(scan.symname)
+        elif _needs_export(ctx, sym):
+            names.append(sym.name)
+    return names
+
+
 def rule_vermagic(ctx):
     """The module must be built for the kernel the database describes."""
     release = ctx.index.kernel_release

@@ -8,10 +8,23 @@ import sys
 
 from ..check import WARNING, check_module_rules, will_load
 from ..errors import KlpError
+from . import say, warn
+
+
+# Without a database the verdicts cover the module's own structure only: say so.
+NOT_RESOLVED = ("no --symbols: symbol resolution was not checked (that every .klp.sym symbol "
+                "names one symbol of the target kernel, that the others are exported); give "
+                "--symbols kernel.symdb")
 
 
 def register(sub):
-    p = sub.add_parser("check", help="predict what the kernel will do with livepatch modules")
+    p = sub.add_parser(
+        "check", help="predict what the kernel will do with livepatch modules",
+        description="Apply the kernel's rules for livepatch modules (names, flags, relocation "
+                    "types, special sections, the cross-object rule) and say, per module, "
+                    "'will load' or what will fail and why. With --symbols, every .klp.sym "
+                    "symbol is resolved as the kernel will resolve it and every other undefined "
+                    "symbol must be exported; without it, resolution is not checked.")
     p.add_argument("modules", nargs="+", metavar="MODULE", help="livepatch modules (.ko)")
     p.add_argument("--symbols", action="append", default=[], metavar="DB",
                    help="the target kernel's symbol database (.symdb) or an old Symbols.list; "
@@ -34,6 +47,8 @@ def run(args):
     else:
         for report in reports:
             _print_report(report)
+        if index is None and any(not r["error"] for r in reports):
+            warn(NOT_RESOLVED)
     return max(_exit_status(r) for r in reports)
 
 
@@ -65,17 +80,18 @@ def _report_json(report):
 
 def _print_report(report):
     if report["error"]:
-        print(f"klp-convert: error: {report['error']}", file=sys.stderr)
+        print(f"klp-convert: error: {report['error']}", file=sys.stderr)  # escaped by KlpError
         return
     # which generation's messages and limits the findings quote (or which were assumed)
     print(f"{report['module']}: kernel: {report['kernel'].describe()}")
     for finding in report["findings"]:
-        print("\n".join(finding.lines()))
+        for line in finding.lines():
+            say(line)
     warnings = sum(f.severity == WARNING for f in report["findings"])
     errors = len(report["findings"]) - warnings
     counts = f" ({_plural(errors, 'error')}, {_plural(warnings, 'warning')})" \
         if report["findings"] else ""
-    print(f"{report['module']}: {report['verdict']}{counts}")
+    say(f"{report['module']}: {report['verdict']}{counts}")
 
 
 def _plural(n, word):

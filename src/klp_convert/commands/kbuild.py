@@ -1,9 +1,9 @@
 """`klp-convert kbuild [options] [MAKE_ARG...]`: build an out-of-tree livepatch with kbuild and
 convert it where kbuild put it."""
 
-import sys
-
 from ..kbuild import KbuildOptions, kbuild
+from . import note, say
+from .convert import object_symbol_value
 
 
 def register(sub):
@@ -22,6 +22,11 @@ def register(sub):
     p.add_argument("--symbols", metavar="DB", action="append", default=[],
                    help="symbol database (.symdb) or Symbols.list; repeat to combine the "
                         "kernel's with one of out-of-tree target modules; none: annotations only")
+    p.add_argument("--sympos", metavar="OBJ:NAME=N", action="append", default=[],
+                   type=object_symbol_value(int), help="pick position N of NAME in OBJ")
+    p.add_argument("--symbol-file", metavar="OBJ:NAME=FILE", action="append", default=[],
+                   type=object_symbol_value(str),
+                   help="pick the NAME of OBJ defined in source file FILE")
     p.add_argument("--keep-module-exports", action="store_true",
                    help="leave symbols exported by modules as normal relocations")
     p.add_argument("-v", "--verbose", action="store_true", help="print each conversion's plan")
@@ -32,16 +37,13 @@ def register(sub):
 
 
 def run(args):
-    options = KbuildOptions(args.kernel_dir, args.jobs, args.symbols, args.keep_module_exports)
-    converted = kbuild(args.make_args, options, log=_note)
+    options = KbuildOptions(args.kernel_dir, args.jobs, args.symbols, args.keep_module_exports,
+                            sympos=args.sympos, symbol_files=args.symbol_file)
+    converted = kbuild(args.make_args, options, log=note)
     for module in converted:
         # kbuild's own style, so the line sits well among make's output.
-        print(f"  KLP     {module.path}: {len(module.plan.conversions)} symbol(s) converted")
+        say(f"  KLP     {module.path}: {len(module.plan.conversions)} symbol(s) converted")
         if args.verbose:
             for line in module.plan.lines():
-                print(f"    {line}")
+                say(f"    {line}")
     return 0
-
-
-def _note(message):
-    print(f"klp-convert: {message}", file=sys.stderr)

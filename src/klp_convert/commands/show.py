@@ -6,12 +6,20 @@ import sys
 from ..elf import ElfObject
 from ..kernel.names import KlpName, is_klp_rela_name, parse_klp_rela_name
 from ..kernel.relocs import reloc_type_name
+from . import say
 
 
 def register(sub):
-    p = sub.add_parser("show", help="list a module's livepatch relocations by object and section")
+    p = sub.add_parser(
+        "show", help="list a module's livepatch relocations by object and section",
+        description="List the livepatch relocations (.klp.rela.* sections) of a module, grouped "
+                    "by object and target section, or (--disassemble) objdump's listing with "
+                    "every klp relocation shown at its offset.")
     p.add_argument("module", metavar="MODULE", help="a livepatch module (.ko)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--disassemble", action="store_true",
+                   help="objdump -d's listing with every relocation (klp ones too) at its "
+                        "offset")
     p.set_defaults(run=run)
 
 
@@ -31,6 +39,11 @@ def klp_relocation_groups(obj):
 
 def run(args):
     obj = ElfObject.read(args.module)
+    if args.disassemble:
+        from ..disassemble import disassembly
+        for line in disassembly(obj):
+            say(line.expandtabs(8))  # tabs as objdump lays them out; escape() would show \t
+        return 0
     groups = klp_relocation_groups(obj)
     if args.json:
         doc = {"module": args.module, "sections": [_section_json(obj, o, s, r)
@@ -39,20 +52,20 @@ def run(args):
         print()
         return 0
     if not groups:
-        print(f"{args.module}: no livepatch relocations")
+        say(f"{args.module}: no livepatch relocations")
         return 0
     for objname, sec, relocs in groups:
         target = sec.target.name if sec.target is not None else "?"
         count = f"{len(relocs)} entr{'y' if len(relocs) == 1 else 'ies'}"
-        print(f"Relocation section '{sec.name}' (object {objname or '?'}, for {target}) "
-              f"contains {count}:")
-        print(f"  {'Offset':<18} {'Type':<24} Symbol's Name + Addend")
+        say(f"Relocation section '{sec.name}' (object {objname or '?'}, for {target}) "
+            f"contains {count}:")
+        say(f"  {'Offset':<18} {'Type':<24} Symbol's Name + Addend")
         for rel in relocs:
             addend = rel.addend or 0
             sign = "-" if addend < 0 else "+"
-            print(f"  {rel.offset:#018x} {reloc_type_name(obj.machine, rel.type):<24} "
-                  f"{rel.symbol.name} {sign} {abs(addend)}")
-        print()
+            say(f"  {rel.offset:#018x} {reloc_type_name(obj.machine, rel.type):<24} "
+                f"{rel.symbol.name} {sign} {abs(addend)}")
+        say()
     return 0
 
 

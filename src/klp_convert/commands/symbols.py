@@ -15,8 +15,10 @@ from ..symdb import Sources, add_to_database, build_database, open_symbols, writ
 from ..symdb.sources import is_symbols_list, read_head
 from ..symdb.storage import database_summary
 from ..errors import KlpError
+from . import PROG, say, warn
 
-PROG = "klp-convert"
+# The running kernel's symbols when nothing better is installed.
+KALLSYMS = "/proc/kallsyms"
 # Trees with fewer modules than this finish too fast for a progress bar to help.
 PROGRESS_MIN_FILES = 100
 
@@ -24,6 +26,10 @@ PROGRESS_MIN_FILES = 100
 def register(sub):
     p = sub.add_parser(
         "symbols", help="build or query the kernel symbol database",
+        usage="%(prog)s [--vmlinux FILE] [--modules PATH]... [--symvers FILE] [options] -o FILE\n"
+              "       %(prog)s --add DB MODULE...\n"
+              "       %(prog)s --info DB\n"
+              "       %(prog)s --lookup NAME DB...",
         description="Build a symbol database (SQLite) of vmlinux and modules in the kernel's own "
                     "order, extend it with more modules, summarise it or look names up. With no "
                     "inputs, the running kernel's unstripped vmlinux or System.map from its -dbg "
@@ -38,7 +44,8 @@ def register(sub):
                    help="an old Symbols.list to include (names only: positions unknown)")
     p.add_argument("--kernel-release", metavar="RELEASE",
                    help="kernel release to record (default: from the modules' vermagic)")
-    p.add_argument("-o", "--output", metavar="FILE", help="database (or Symbols.list) to write")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="required to build: the database (or Symbols.list) to write")
     p.add_argument("--format", choices=("sqlite", "symbols-list"), default="sqlite",
                    help="output format (default sqlite; symbols-list: the old text format)")
     p.add_argument("--strict", action="store_true",
@@ -91,7 +98,7 @@ def _with_progress(action, *args):
     """Run a build step with warnings on stderr and a progress bar when stderr is a terminal."""
     progress = _Progress() if sys.stderr.isatty() else None
     try:
-        return action(*args, warn=_warn, progress=progress)
+        return action(*args, warn=warn, progress=progress)
     finally:
         if progress:
             progress.finish()
@@ -99,12 +106,27 @@ def _with_progress(action, *args):
 
 def _running_system(release):
     """Defaults for a running system: the unstripped vmlinux of its -dbg package (source files
-    too), else a real System.map, else /proc/kallsyms; its module tree (kernel/installed.py)."""
-    release = release or os.uname().release
+    too), else a real System.map, else /proc/kallsyms; its module tree (kernel/installed.py).
+    Said on stderr, and refused when they cannot describe the kernel asked for: a kernel that
+    is not the running one has no /proc/kallsyms, a missing module tree would give a database
+    without modules."""
+    running = os.uname().release
+    release = release or running
     candidates = [*unstripped_vmlinux(release), *system_maps(release)]
-    vmlinux = next((p for p in candidates if _readable_input(p)), "/proc/kallsyms")
+    vmlinux = next((p for p in candidates if _readable_input(p)), None)
+    if vmlinux is None and release != running:
+        raise KlpError(None, f"no inputs given, and kernel {release} is not the running kernel "
+                             f"({running}) and has no vmlinux or System.map installed here: "
+                             f"give one with --vmlinux and its modules with --modules")
+    vmlinux = vmlinux or KALLSYMS
     modules = module_dir(release)
-    return Sources(vmlinux, [modules] if modules else [], None, (), release)
+    if modules is None:
+        raise KlpError(None, f"no inputs given, and the modules of kernel {release} are not "
+                             f"installed here (/lib/modules/{release}): give --vmlinux and "
+                             f"--modules (or --vmlinux alone for a database without modules)")
+    say(f"{PROG}: no inputs given: reading {vmlinux} and the modules under {modules} "
+        f"(kernel {release})", sys.stderr)
+    return Sources(vmlinux, [modules], None, (), release)
 
 
 def _readable_input(path):
@@ -119,33 +141,28 @@ def _summary(output, report):
     message = f"{output}: {report.objects} objects, {report.symbols} symbols"
     if report.livepatch:
         message += f", {len(report.livepatch)} livepatch modules left out"
-    print(message, file=sys.stderr)
+    say(message, sys.stderr)
     if report.skipped:
-        print(f"{PROG}: warning: {len(report.skipped)} unreadable module files skipped",
-              file=sys.stderr)
-
-
-def _warn(message):
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
+        warn(f"{len(report.skipped)} unreadable module files skipped")
 
 
 def _info(path):
     if is_symbols_list(read_head(path)):
         raise KlpError(path, "an old Symbols.list (names only) has no summary; see --lookup")
     summary = database_summary(path)
-    print(f"database: {path}")
+    say(f"database: {path}")
     for key in sorted(summary.meta):
-        print(f"  {key}: {summary.meta[key]}")
-    print("inputs:")
+        say(f"  {key}: {summary.meta[key]}")
+    say("inputs:")
     for kind, ipath, files, size, digest in summary.inputs:
         detail = f"{files} files, {size} bytes" if kind == "modules" else f"{size} bytes"
         if digest:
             detail += f", sha256 {digest[:16]}"
-        print(f"  {kind}: {ipath} ({detail})")
+        say(f"  {kind}: {ipath} ({detail})")
     for kind, objects, symbols in summary.kinds:
-        print(f"{kind}: {objects} object{'s' if objects != 1 else ''}, {symbols} symbols")
-    print(f"exports: {summary.exports}")
-    print(f"names duplicated within an object: {summary.duplicated}")
+        say(f"{kind}: {objects} object{'s' if objects != 1 else ''}, {symbols} symbols")
+    say(f"exports: {summary.exports}")
+    say(f"names duplicated within an object: {summary.duplicated}")
     return 0
 
 
@@ -156,19 +173,19 @@ def _lookup(name, paths):
         records = index.lookup(name)
         exports = index.exporters(name)
     if not records and not exports:
-        print(f"{name}: not found", file=sys.stderr)
+        say(f"{name}: not found", sys.stderr)
         return 1
-    print(f"{'object':<20} {'pos':>7} {'core':>7} {'type':<4} {'bind':<6} {'kind':<7} "
-          f"{'address/value':<18} {'size':>6} source/section  export")
+    say(f"{'object':<20} {'pos':>7} {'core':>7} {'type':<4} {'bind':<6} {'kind':<7} "
+        f"{'address/value':<18} {'size':>6} source/section  export")
     for r in records:
-        print(f"{r.objname:<20} {_pos(r.position, r.count):>7} "
-              f"{_pos(r.core_position, r.core_count):>7} {r.type_letter or '?':<4} "
-              f"{r.bind or '?':<6} {r.sym_type or '?':<7} {_hex(r.address):<18} "
-              f"{'' if r.size is None else r.size:>6} {_where(r)}  {_export(r)}")
+        say(f"{r.objname:<20} {_pos(r.position, r.count):>7} "
+            f"{_pos(r.core_position, r.core_count):>7} {r.type_letter or '?':<4} "
+            f"{r.bind or '?':<6} {r.sym_type or '?':<7} {_hex(r.address):<18} "
+            f"{'' if r.size is None else r.size:>6} {_where(r)}  {_export(r)}")
     for e in exports:
         if not any(r.objname == e.objname for r in records):
-            print(f"{e.objname:<20} exports {name} ({e.export_type or 'export'}"
-                  f"{', namespace ' + e.namespace if e.namespace else ''}); symbol not listed")
+            say(f"{e.objname:<20} exports {name} ({e.export_type or 'export'}"
+                f"{', namespace ' + e.namespace if e.namespace else ''}); symbol not listed")
     return 0
 
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 from ..guest.qemu import ACCELERATORS, BOOT_TIMEOUT
-from ..guest.trial import Trial, TrialRequest
+from ..guest.trial import SetupError, Trial, TrialRequest
 from ..kernel.health import taint_description
 
 # The widest a column of the side-by-side listing grows before its lines just run on.
@@ -81,9 +81,12 @@ def run(args):
         livepatches=args.livepatches, kernel=args.kernel, modules=args.modules, load=args.load,
         run=args.commands, late=args.late, reload_target=args.reload_target, unpatch=args.unpatch,
         busybox=args.busybox, accel=args.accel, timeout=args.timeout)
-    trial = Trial(request)
-    with tempfile.TemporaryDirectory(prefix="klp-convert-try-") as workdir:
-        report = trial.run(workdir)
+    try:
+        trial = Trial(request)
+        with tempfile.TemporaryDirectory(prefix="klp-convert-try-") as workdir:
+            report = trial.run(workdir)
+    except OSError as e:  # busybox, the work directory, the initramfs, starting QEMU
+        raise SetupError(e.filename or "klp-convert try", e.strerror or str(e)) from None
     data = report.to_json()
     if args.json:
         json.dump(data, sys.stdout, indent=2, sort_keys=True)
@@ -116,7 +119,8 @@ def format_report(data):
     named = ", ".join(f"{letter} ({taint_description(letter)})" for letter in taint)
     lines.append(f"new taint: {named or 'none'}; by design: "
                  + " ".join(data["taint"]["by_design"]))
-    messages = [(s["name"], s["kernel"]) for s in data["steps"] if s["kernel"]]
+    messages = [(s["name"], _without_trouble(s["kernel"], s["name"], data["problems"]))
+                for s in data["steps"] if s["kernel"]]
     if messages:
         lines += ["", "kernel messages:"]
         width = max(len(name) for name, _ in messages) + 2
@@ -133,6 +137,22 @@ def format_report(data):
         lines.append(f"  {problem['step']}: {problem['what']}")
         lines += [f"      {line}" for line in problem["lines"]]
     return lines
+
+
+def _without_trouble(messages, step, problems):
+    """A step's kernel messages, each oops, BUG or WARN the verdict quotes in full reduced to
+    its first line."""
+    quoted = [p["lines"] for p in problems if p["step"] == step and p["kind"] == "kernel-report"]
+    kept, index = [], 0
+    while index < len(messages):
+        report = next((q for q in quoted if messages[index:index + len(q)] == q), None)
+        if report is None:
+            kept.append(messages[index])
+            index += 1
+        else:
+            kept.append(f"{report[0]}  [{len(report)} lines: see the verdict]")
+            index += len(report)
+    return kept
 
 
 def _side_by_side(command, phases):

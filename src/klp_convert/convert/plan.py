@@ -67,6 +67,9 @@ class Plan:
     def __init__(self):
         self.decisions = []
         self.problems = []
+        # Annotation-only mode: the names of the undefined symbols left to the module loader,
+        # which finds only exported ones (the caller tells the user about the others).
+        self.left_to_loader = []
 
     @property
     def conversions(self):
@@ -88,6 +91,9 @@ def make_plan(obj, notes, index, options):
         plan.problems.append(Problem(
             f"annotation for '{notes.choices[key].symbol.name}', which the module does not "
             f"otherwise reference"))
+    if index is not None:  # every name the decisions below will ask about, in one go
+        index.prefetch(sym.name for sym in obj.symbols
+                       if id(sym) in references and id(sym) not in notes.reloc_symbols)
     for sym in obj.symbols:
         refs = references.get(id(sym))
         if refs is None:
@@ -143,6 +149,7 @@ def _decide(obj, sym, refs, notes, index, options, plan):
         return _decide_reloc_symbol(decision, reloc_name, index, plan)
     choice = _explicit_choice(sym, notes, options)
     if choice is None and index is None:
+        plan.left_to_loader.append(sym.name)
         return None  # annotation-only mode: the loader resolves everything else
     try:
         check_symname(sym.name)

@@ -1,13 +1,15 @@
 """ElfObject: one relocatable object in memory, with the edits klp-convert needs."""
 
 import os
-import tempfile
 
 from .constants import SHF_INFO_LINK, SHF_LINK_ORDER, SHT_RELA, SHT_REL, SHT_SYMTAB
 from .model import GroupSection, RelocationSection, Section, SymbolTable
 from .reader import parse
 from .writer import serialize
 from ..errors import ElfError
+from ..files import (
+    TMP_SUFFIX, open_regular, output_mode, remove_stale_temporaries, temp_prefix,
+)
 
 
 class SaveResult:
@@ -36,7 +38,7 @@ class ElfObject:
     def read(cls, path):
         """Read and check the object at ``path``; raise ElfError for anything wrong with it."""
         try:
-            with open(path, "rb") as f:
+            with open_regular(path, ElfError) as f:
                 data = f.read()
         except OSError as e:
             raise ElfError(path, f"cannot read: {e.strerror}") from None
@@ -172,22 +174,36 @@ class ElfObject:
         return SaveResult(str(path), dropped)
 
 
+def _create_beside(directory, path):
+    """(fd, name) of a new temporary file for output ``path`` in ``directory``, named as
+    files.temp_prefix says (mode 0600, as tempfile.mkstemp gives; tempfile is not imported: it
+    costs a conversion more than its write)."""
+    while True:
+        tmp = os.path.join(directory, f"{temp_prefix(path)}{os.urandom(6).hex()}{TMP_SUFFIX}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), tmp
+        except FileExistsError:
+            continue
+
+
 def write_atomically(path, data):
-    """Write ``data`` to ``path`` through a temporary file and a rename; ElfError on failure."""
+    """Write ``data`` to ``path`` through a temporary file and a rename; ElfError on failure.
+    The file keeps the old one's permissions, never its set-user/group-ID bits. ``data`` is
+    bytes, or an iterable of bytes written as it comes (a large text need not be held whole);
+    an exception it raises leaves no file either."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+    mode = output_mode(path)
+    remove_stale_temporaries(path)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                                   suffix=".tmp")
+        fd, tmp = _create_beside(directory, path)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                f.write(data)
+            else:
+                for chunk in data:
+                    f.write(chunk)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
         tmp = None

@@ -50,6 +50,7 @@ class _Parser:
         codec, hdr = self.read_header()
         self.codec = codec
         raw = self.read_section_headers(hdr)
+        self.check_layout(raw)
         names = self.read_section_names(hdr, raw)
         sections = [self.make_section(i, r, names[i]) for i, r in enumerate(raw)]
         self.sections = sections
@@ -114,7 +115,10 @@ class _Parser:
         hdr.shstrndx = shstrndx  # resolved; the writer computes the field anew
         raw = list(codec.shdr.iter_unpack(data[hdr.shoff:end]))
         for i, (_n, sh_type, _f, _a, offset, size, link, _i, align, _es) in enumerate(raw):
-            if sh_type not in (SHT_NOBITS, SHT_NULL) and offset + size > len(data):
+            # Section 0 keeps the extended count in sh_size; any other SHT_NULL entry's extent
+            # is checked like the rest (the writer keeps it where it was).
+            if sh_type != SHT_NOBITS and (sh_type != SHT_NULL or i) and \
+                    offset + size > len(data):
                 self.fail(f"section [{i}] data ({size} bytes at {offset:#x}) extends past the "
                           f"end of the file ({len(data)} bytes)")
             if link >= count and i:
@@ -122,6 +126,21 @@ class _Parser:
             if raw_align(align) is None:
                 self.fail(f"section [{i}] sh_addralign {align} is not a power of two")
         return raw
+
+    def check_layout(self, raw):
+        """Sections of a relocatable object never share bytes, and it has one symbol table
+        (gABI). Checked before anything is decoded: otherwise a small crafted file whose
+        section headers all point at one region, or that holds many overlapping symbol tables,
+        would be decoded once per header and take gigabytes."""
+        tables = [i for i, r in enumerate(raw) if r[1] == SHT_SYMTAB]
+        if len(tables) > 1:
+            self.fail(f"{len(tables)} symbol tables (sections {tables[0]} and {tables[1]}, ...): "
+                      f"a relocatable object has one")
+        extents = sorted((r[4], r[4] + r[5], i) for i, r in enumerate(raw)
+                         if i and r[5] and r[1] not in (SHT_NOBITS, SHT_NULL))
+        for (_start, end, first), (start, _end, second) in zip(extents, extents[1:]):
+            if start < end:
+                self.fail(f"sections [{first}] and [{second}] overlap in the file")
 
     def read_section_names(self, hdr, raw):
         r = raw[self.shstrndx]

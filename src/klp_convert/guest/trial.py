@@ -19,6 +19,7 @@ from ..elf.codec import codec_for
 from ..elf.constants import ELFMAG
 from ..errors import KlpError
 from ..kernel.health import BY_DESIGN, by_design_letters, taint_letters, trouble_reports
+from ..kernel.generations import RELEASE_KEYED, rules_for_release
 from ..kernel.names import module_runtime_name
 from . import accel as accel_probe
 from .arches import arch_for_machine
@@ -28,6 +29,8 @@ from .qemu import BOOT_TIMEOUT, boot, kernel_args
 from .report import strip_timestamp
 
 # Phases in which the commands run, in boot order, and the step that precedes each.
+# Each line a command printed carries this prefix in the report.
+OUTPUT_PREFIX = "> "
 PHASES = ("before", "after", "reloaded", "unpatched")
 PT_INTERP = 3
 
@@ -232,16 +235,18 @@ def insmod_lines(modules, step):
 
 def command_script(command):
     """The user's command in a subshell (if it oopses, the kernel kills that shell only), its
-    exit status the step's. Its output goes straight to the report port, a tty: through a
-    pipe, `cat` would splice, and an oops while it holds the pipe's lock hangs the reader."""
-    return f"(\n{command}\n)\n"
+    output collected in a file, then copied to the report with a prefix (nothing it prints can
+    pass for one of the report's own lines), its exit status the step's. Not through a pipe:
+    `cat` would splice into it, and an oops while it holds the pipe's lock hangs the reader."""
+    return (f"(\n{command}\n) > /tmp/output 2>&1\nstatus=$?\n"
+            f"sed 's/^/{OUTPUT_PREFIX}/' /tmp/output\nexit $status\n")
 
 
 def executable_facts(path):
     """(e_machine, dynamically linked) of an ELF executable; (None, False) for anything else."""
     with open(path, "rb") as f:
         data = f.read(1 << 16)
-    if data[:4] != ELFMAG:
+    if len(data) < 64 or data[:4] != ELFMAG:  # 64: the larger (ELF64) header
         return None, False
     try:
         codec = codec_for(data[4], data[5])
@@ -284,52 +289,62 @@ class TrialReport:
     def ok(self):
         return not self.problems
 
-    def problem(self, step, what, lines=()):
-        self.problems.append({"step": step, "what": what, "lines": list(lines)})
+    def problem(self, kind, step, what, lines=()):
+        """One reason for exit status 1. ``kind``: module, refused, not-enabled, transition,
+        reload, unpatch, kernel-report, taint or guest (a stable name for --json readers)."""
+        self.problems.append({"kind": kind, "step": step, "what": what, "lines": list(lines)})
 
     def _judge(self):
-        for step, modules in (("load", self.trial.loads), ("late", self.trial.late_loads)):
-            for module in modules:
-                if self.finished(step) and self.value(step, f"insmod.{module.name}") != "ok":
-                    self.problem(step, f"{module.source.name} did not load",
-                                 self.kernel_lines(step))
+        self._judge_modules()
         self._judge_patches()
-        for module in self.trial.reloads:
-            if self.finished("reload") and self.value("reload", f"insmod.{module.name}") != "ok":
-                self.problem("reload", f"{module.name} could not be loaded again under the "
-                                       "livepatch", self.kernel_lines("reload"))
-        for patch in self.trial.patches:
-            if self.finished("unpatch") and self.value("unpatch", f"unpatch.{patch.name}") \
-                    not in ("ok", None):
-                self.problem("unpatch", f"{patch.name} could not be disabled and unloaded",
-                             self.kernel_lines("unpatch"))
+        self._judge_reload_and_unpatch()
         for name in self.step_names:
             found = self.step(name)
             for report in trouble_reports(found.kmsg if found else []):
-                self.problem(name, f"the kernel reported: {report[0]}", report)
+                self.problem("kernel-report", name, f"the kernel reported: {report[0]}", report)
         self._judge_taint()
         self._judge_boot()
+
+    def _judge_modules(self):
+        for step, modules in (("load", self.trial.loads), ("late", self.trial.late_loads)):
+            for module in modules:
+                if self.finished(step) and self.value(step, f"insmod.{module.name}") != "ok":
+                    self.problem("module", step, f"{module.source.name} did not load",
+                                 self.kernel_lines(step))
 
     def _judge_patches(self):
         if not self.finished("patch"):
             return
         for patch in self.trial.patches:
             state = self.patch_state(patch)
+            lines = self.lines_about(patch)
             if self.value("patch", f"insmod.{patch.name}") != "ok":
-                self.problem("patch", f"the kernel refused {patch.source.name}",
-                             self.kernel_lines("patch"))
+                self.problem("refused", "patch", f"the kernel refused {patch.source.name}", lines)
             elif state["enabled"] != "1":
-                self.problem("patch", f"{patch.name} is not enabled "
-                                      f"(enabled={state['enabled']})", self.kernel_lines("patch"))
+                self.problem("not-enabled", "patch",
+                             f"{patch.name} is not enabled (enabled={state['enabled']})", lines)
             elif state["transition"] != "0":
-                self.problem("patch", f"{patch.name}'s transition did not finish "
-                                      "(transition=1 after 60 s)", self.kernel_lines("patch"))
+                self.problem("transition", "patch",
+                             f"{patch.name}'s transition did not finish (after 60 s)", lines)
+
+    def _judge_reload_and_unpatch(self):
+        for module in self.trial.reloads:
+            if self.finished("reload") and self.value("reload", f"insmod.{module.name}") != "ok":
+                self.problem("reload", "reload",
+                             f"{module.name} could not be loaded again under the livepatch"
+                             + self.reload_limit(), self.kernel_lines("reload"))
+        for patch in self.trial.patches:
+            if self.finished("unpatch") and \
+                    self.value("unpatch", f"unpatch.{patch.name}") not in ("ok", None):
+                self.problem("unpatch", "unpatch",
+                             f"{patch.name} could not be disabled and unloaded",
+                             self.kernel_lines("unpatch"))
 
     def _judge_taint(self):
-        new = self.new_taint()
-        unexpected = [letter for letter in new if letter not in BY_DESIGN]
+        unexpected = [letter for letter in self.new_taint() if letter not in BY_DESIGN]
         if unexpected:
-            self.problem(self.last_step(), "the kernel is tainted " + " ".join(unexpected))
+            self.problem("taint", self.last_step(),
+                         "the kernel is tainted " + " ".join(unexpected))
 
     def _judge_boot(self):
         result = self.result
@@ -345,13 +360,29 @@ class TrialReport:
                    .splitlines()]
         reports = trouble_reports(console)
         lines = [line for report in reports for line in report] or console[-20:]
-        self.problem(where, f"{why} during step {where}", lines)
+        self.problem("guest", where, f"{why} during step {where}", lines)
 
     # -- what the report shows ------------------------------------------------------------
 
     def kernel_lines(self, step):
         found = self.step(step)
         return list(found.kmsg) if found else []
+
+    def reload_limit(self):
+        """Why a reload may fail on the guest's kernel, when its generation says so."""
+        rules = rules_for_release(self.value("boot", "release"), "the guest")
+        if rules.generation.clears_module_relocs:
+            return ""
+        since = ".".join(map(str, RELEASE_KEYED["clears_module_relocs"][0]))
+        return (f": a known limit of Linux {rules.generation.name}, which keeps a module's "
+                f"livepatch relocations applied after it unloads (cleared since {since})")
+
+    def lines_about(self, patch):
+        """The patch step's kernel messages that are not about another livepatch: the
+        loader's and livepatch's complaints often name no module at all."""
+        others = [p.name for p in self.trial.patches if p.name != patch.name]
+        return [line for line in self.kernel_lines("patch")
+                if patch.name in line or not any(other in line for other in others)]
 
     def patch_state(self, patch):
         return {key: self.value("patch", f"{patch.name}.{key}") for key in ("enabled",
@@ -377,7 +408,9 @@ class TrialReport:
         found = self.step(f"{phase}.{number}")
         if found is None:
             return None
-        return {"output": list(found.lines), "status": found.status, "kernel": list(found.kmsg),
+        output = [line[len(OUTPUT_PREFIX):] if line.startswith(OUTPUT_PREFIX) else line
+                  for line in found.lines]
+        return {"output": output, "status": found.status, "kernel": list(found.kmsg),
                 "finished": found.ended}
 
     def phases(self):

@@ -24,7 +24,7 @@ known exactly (RELEASE_KEYED) are keyed on that release instead.
 """
 
 import re
-from dataclasses import dataclass, replace
+from ..records import record, replace
 
 from . import kallsyms, loader
 from .modinfo import modinfo_value, read_modinfo, release_version, vermagic_release
@@ -33,7 +33,7 @@ from .special_sections import COMMON
 RELEASES_PER_MAJOR = 20
 
 
-@dataclass(frozen=True)
+@record
 class Generation:
     """The facts of one kernel generation that our rules depend on."""
 
@@ -122,7 +122,7 @@ def nearest_generation(version):
                                            -_ordinal(g.version)))
 
 
-@dataclass(frozen=True)
+@record
 class KernelRules:
     """The rules chosen for one target kernel, and why: pass this down, never a release."""
 

@@ -58,7 +58,7 @@ TROUBLE_STARTS = (
 )
 # The line that ends such a report (kernel/panic.c print_oops_end_marker).
 TROUBLE_END = "---[ end trace"
-TROUBLE_LINES_MAX = 40
+TROUBLE_LINES_MAX = 100  # an x86 oops with its call trace and registers takes 50-70
 
 
 def is_trouble(message):

@@ -12,7 +12,7 @@ kernel/generations.py.
 """
 
 import re
-from dataclasses import dataclass
+from ..records import record
 from operator import itemgetter
 
 from ..elf.constants import (
@@ -23,7 +23,7 @@ from ..elf.constants import (
 STB_GNU_UNIQUE = 10
 
 
-@dataclass(frozen=True)
+@record
 class NameFilter:
     """Names a filter drops: exact ``names``, ``prefixes``, ``suffixes``, ``substrings`` and
     ``patterns`` (compiled regular expressions that must match the whole name)."""
@@ -35,12 +35,15 @@ class NameFilter:
     patterns: tuple = ()
 
     def matches(self, name):
-        return (name in self.names or name.startswith(self.prefixes)
-                or name.endswith(self.suffixes) or any(s in name for s in self.substrings)
-                or any(p.fullmatch(name) for p in self.patterns))
+        if name in self.names or name.startswith(self.prefixes) or name.endswith(self.suffixes):
+            return True
+        # runs for each of a vmlinux's ~200,000 symbols: no generator when there is nothing
+        if self.substrings and any(s in name for s in self.substrings):
+            return True
+        return bool(self.patterns) and any(p.fullmatch(name) for p in self.patterns)
 
 
-@dataclass(frozen=True)
+@record
 class KallsymsRules:
     """scripts/mksysmap and scripts/kallsyms.c of one kernel generation."""
 

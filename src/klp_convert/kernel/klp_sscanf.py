@@ -12,16 +12,21 @@ stays in the input, so a 56-character object name makes the following '.' mismat
 white space, needs a digit and ignores what follows the number.
 """
 
-from dataclasses import dataclass
+import re
+from functools import lru_cache
+
+from ..records import record
 
 from .names import KLP_RELA_PREFIX, KLP_SYM_PREFIX, MODULE_NAME_MAX, SYMBOL_NAME_MAX
 
 OBJNAME_WIDTH = MODULE_NAME_MAX  # %55[^.]
 SYMNAME_WIDTH = SYMBOL_NAME_MAX  # %511[^,]
 ULONG_MASK = (1 << 64) - 1
+# isspace() in the kernel's lib/ctype.c, then the digits (ASCII only, unlike Python's \d)
+_ULONG = re.compile(r"[ \t\n\v\f\r]*([0-9]+)")
 
 
-@dataclass(frozen=True)
+@record
 class Scan:
     """Fields the kernel's sscanf filled (``count`` of them) and where it stopped."""
 
@@ -35,9 +40,9 @@ class Scan:
 
 def _scan_set(text, pos, width, stop):
     """A '%<width>[^<stop>]' conversion: (field, new pos) or (None, pos) when nothing matches."""
-    end = pos
-    while end < len(text) and end - pos < width and text[end] != stop:
-        end += 1
+    end = text.find(stop, pos, pos + width)
+    if end < 0:
+        end = min(len(text), pos + width)
     if end == pos:
         return None, pos
     return text[pos:end], end
@@ -45,14 +50,10 @@ def _scan_set(text, pos, width, stop):
 
 def _scan_ulong(text, pos):
     """A '%lu' conversion: white space skipped, then decimal digits (wrapping like the C code)."""
-    while pos < len(text) and text[pos] in " \t\n\v\f\r":
-        pos += 1
-    end = pos
-    while end < len(text) and "0" <= text[end] <= "9":
-        end += 1
-    if end == pos:
+    match = _ULONG.match(text, pos)
+    if match is None:
         return None, pos
-    return int(text[pos:end]) & ULONG_MASK, end
+    return int(match.group(1)) & ULONG_MASK, match.end()
 
 
 def _scan_objname(name, prefix):
@@ -63,6 +64,11 @@ def _scan_objname(name, prefix):
     return _scan_set(name, len(prefix), OBJNAME_WIDTH, ".")
 
 
+# The check rules read each klp name several times; a huge patch has tens of thousands.
+SCANS_KEPT = 1 << 16
+
+
+@lru_cache(maxsize=SCANS_KEPT)
 def scan_klp_rela(name):
     """How the kernel reads a section name flagged SHF_RELA_LIVEPATCH: Scan(count 0 or 1)."""
     objname, pos = _scan_objname(name, KLP_RELA_PREFIX)
@@ -71,6 +77,7 @@ def scan_klp_rela(name):
     return Scan(1, objname=objname, rest=name[pos:])
 
 
+@lru_cache(maxsize=SCANS_KEPT)
 def scan_klp_sym(name):
     """How klp_resolve_symbols() reads a symbol name: Scan(count 0..3); 3 means accepted."""
     objname, pos = _scan_objname(name, KLP_SYM_PREFIX)

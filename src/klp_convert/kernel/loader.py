@@ -8,12 +8,12 @@ generations we know (5.10, 6.1, 6.12, 7.2: checked against Debian's linux-source
 versions are below; kernel/generations.py says which generation uses which.
 """
 
-from dataclasses import dataclass, replace
+from ..records import record, replace
 
 from ..elf.constants import EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
 
 
-@dataclass(frozen=True)
+@record
 class ModuleLoader:
     """One architecture's apply_relocate_add()."""
 

@@ -1,4 +1,6 @@
-"""What the module loader does with a module's symbols (Linux 6.1 kernel/module/).
+"""What the module loader does with a module's symbols (kernel/module/kallsyms.c, kernel/module.c
+in 5.10): the same result in 5.10, 6.1, 6.12 and 7.2 (is_core_symbol tests init sections
+through mod_mem_type_is_init() since 6.4, through INIT_OFFSET_MASK before).
 
 Livepatch finds a module symbol by walking that module's kallsyms symbol table in ELF .symtab
 order, skipping undefined symbols (module_kallsyms_on_each_symbol). Which table it walks depends

@@ -18,10 +18,10 @@ Usage: ``special_section_for(".static_call_sites", generation.special_sections)`
 -> SpecialSection or None.
 """
 
-from dataclasses import dataclass
+from ..records import record
 
 
-@dataclass(frozen=True)
+@record
 class SpecialSection:
     """A section the kernel consumes at module load time."""
 
@@ -82,6 +82,7 @@ _TABLE = (
 )
 
 SPECIAL_SECTIONS = {s.name: s for s in _TABLE}
+_SUFFIXED = tuple(name + "." for name in SPECIAL_SECTIONS)
 
 # Processed by every generation we know (5.10, 6.1, 6.12, 7.2)
 COMMON = frozenset({
@@ -101,6 +102,8 @@ def special_section_for(section_name, names):
     """
     if section_name in names:
         return SPECIAL_SECTIONS[section_name]
+    if not section_name.startswith(_SUFFIXED):  # the common case, in one call: not special
+        return None
     for name in names:
         if section_name.startswith(name + "."):
             return SPECIAL_SECTIONS[name]

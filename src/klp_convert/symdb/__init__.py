@@ -5,15 +5,32 @@
     index.exporters("printk")      -> [Export(objname, export_type, namespace)]
 
 Building: build.build_database / add_to_database / write_symbols_list from build.Sources.
+
+The names below are imported from their modules on first use: a conversion needs the query
+side only, not the build's (worker pool, scratch files, hashing).
 """
 
-from .build import BuildReport, Sources, add_to_database, build_database, write_symbols_list
-from .index import SymbolIndex, open_symbols
-from .model import Export, SymbolRecord
-from .sources import SymdbError
-from .storage import StorageError
+from importlib import import_module
 
-__all__ = [
-    "open_symbols", "SymbolIndex", "SymbolRecord", "Export", "Sources", "BuildReport",
-    "build_database", "add_to_database", "write_symbols_list", "SymdbError", "StorageError",
-]
+_HOMES = {
+    "open_symbols": "index", "SymbolIndex": "index",
+    "SymbolRecord": "model", "Export": "model",
+    "Sources": "build", "BuildReport": "build", "build_database": "build",
+    "add_to_database": "build", "write_symbols_list": "build",
+    "SymdbError": "sources", "StorageError": "storage",
+}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES))

@@ -7,16 +7,18 @@ finished chunks, so a distribution's 4,000 modules cost about what the slowest c
 """
 
 import os
+import signal
 import sqlite3
 import sys
 import tempfile
 
 from ..elf.constants import EM_386, EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
 from ..errors import KlpError
+from ..files import remove_stale, same_file
 from ..kernel.generations import rules_for_release
 from .sources import (
-    SymdbError, find_module_files, format_symbols_list, read_head, read_module,
-    read_symbols_list, read_symvers, read_vmlinux, vmlinux_release,
+    SYMBOLS_LIST_HEADER, SymdbError, find_module_files, read_head, read_module,
+    read_symbols_list, read_symvers, read_vmlinux, symbols_list_block, vmlinux_release,
 )
 from .storage import (
     DatabaseWriter, PartWriter, StorageError, file_digest, is_database, open_database,
@@ -29,6 +31,8 @@ PARALLEL_THRESHOLD = 200
 # Modules per scratch database: small enough for a smooth progress bar, large enough that the
 # per-chunk cost (a file, an ATTACH) stays negligible.
 CHUNK = 128
+# The scratch directory of a build: SCRATCH_PREFIX<pid>.<random> in the temporary directory.
+SCRATCH_PREFIX = "klp-convert-symdb."
 # Inputs up to this size are recorded with their sha256, larger ones with their size only.
 HASH_LIMIT = 64 << 20
 
@@ -68,18 +72,21 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     """Write a new database at ``output`` from ``sources``; returns a BuildReport."""
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux, --modules or a Symbols.list")
-    writer = DatabaseWriter(output)
-    try:
-        report = _fill(writer, sources, {}, strict, warn, progress)
-        _check_not_empty(output, report)
-        writer.set_meta(kernel_release=report.kernel_release, arch=report.arch,
-                        kernel_generation=report.rules.generation.name if report.rules else None)
-        _record_inputs(writer, sources, report)
-        writer.commit()
-    except sqlite3.Error as e:  # a full disk, say: the temporary file goes, nothing is left
-        raise StorageError(output, f"cannot write: {e}") from None
-    finally:
-        writer.abort()
+    refuse_input_as_output(output, sources)
+    with _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
+        writer = DatabaseWriter(output)
+        try:
+            report = _fill(writer, reader, sources, {}, strict, warn)
+            _check_not_empty(output, report)
+            writer.set_meta(kernel_release=report.kernel_release, arch=report.arch,
+                            kernel_generation=report.rules.generation.name if report.rules
+                            else None)
+            _record_inputs(writer, sources, report)
+            writer.commit()
+        except sqlite3.Error as e:  # a full disk, say: the temporary file goes, nothing is left
+            raise StorageError(output, f"cannot write: {e}") from None
+        finally:
+            writer.abort()
     return report
 
 
@@ -87,31 +94,54 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
                     progress=None):
     """Extend an existing database with more modules (out-of-tree ones built later); a module
     already in the database is an error naming both files."""
-    _check_is_database(database)
-    writer = DatabaseWriter(database, base=database)
-    try:
-        known = writer.object_names()
-        report = _fill(writer, Sources(modules=module_paths, symvers=symvers), known, strict,
-                       warn, progress, existing=database)
-        _check_not_empty(module_paths[0] if module_paths else database, report)
-        _record_inputs(writer, Sources(modules=module_paths, symvers=symvers), report)
-        writer.commit()
-    except sqlite3.Error as e:
-        raise StorageError(database, f"cannot write: {e}") from None
-    finally:
-        writer.abort()
+    first_id = _check_is_database(database)
+    sources = Sources(modules=module_paths, symvers=symvers)
+    refuse_input_as_output(database, sources)
+    with _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
+        writer = DatabaseWriter(database, base=database)
+        try:
+            known = writer.object_names()
+            report = _fill(writer, reader, sources, known, strict, warn, existing=database)
+            _check_not_empty(module_paths[0] if module_paths else database, report)
+            _record_inputs(writer, sources, report)
+            writer.commit()
+        except sqlite3.Error as e:
+            raise StorageError(database, f"cannot write: {e}") from None
+        finally:
+            writer.abort()
     return report
 
 
+def refuse_input_as_output(output, sources):
+    """An output that is one of the inputs (a System.map, a module, Module.symvers) would be
+    destroyed by the build that reads it: refused before anything is read or written."""
+    given = [sources.vmlinux, sources.symvers, *sources.symbols_lists, *sources.modules]
+    given = [path for path in given if path]
+    if not os.path.exists(output):
+        return
+    if any(os.path.isdir(path) for path in sources.modules):
+        given += [path for path, _key in find_module_files(sources.modules)]
+    for path in given:
+        if same_file(output, path):
+            raise KlpError(output, f"the output is an input ({path}): give another -o")
+
+
 def _check_is_database(path):
+    """Refuse anything but a database of ours; returns the first free object id."""
     if not is_database(read_head(path)):
         raise SymdbError(path, "not a klp-convert symbol database")
-    open_database(path).close()  # ours, and a schema we write
+    db = open_database(path)  # ours, and a schema we write
+    try:
+        return 1 + db.execute("SELECT COALESCE(MAX(id), 0) FROM objects").fetchone()[0]
+    except sqlite3.Error as e:
+        raise StorageError(path, f"unreadable symbol database ({e})") from None
+    finally:
+        db.close()
 
 
-def _fill(writer, sources, known, strict, warn, progress, existing=None):
-    """Store every object of ``sources`` (vmlinux first, modules in kbuild's order) and the
-    exports; ``known``: {object name: path} already in the database."""
+def _fill(writer, reader, sources, known, strict, warn, existing=None):
+    """Store every object of ``sources`` (vmlinux first, then the modules ``reader`` reads, in
+    kbuild's order) and the exports; ``known``: {object name: path} already in the database."""
     report = BuildReport()
     seen = dict(known)
     symvers = read_symvers(sources.symvers) if sources.symvers else {}
@@ -122,28 +152,26 @@ def _fill(writer, sources, known, strict, warn, progress, existing=None):
     writer.add_exports(new)
     exported.update((name, obj) for name, obj, _type, _namespace in new)
     writer.create_export_index()
-    files = find_module_files(sources.modules)
-    first_module_id = writer.next_object
-    writer.next_object += len(files)  # vmlinux and Symbols.list objects are numbered after
-    with _ModuleReader(files, first_module_id, progress) as reader:
-        first = []
-        if sources.vmlinux:
-            report.rules = vmlinux_rules(sources, files)
-            if report.rules.release and report.rules.note() and warn:
-                warn(f"{sources.vmlinux}: {report.rules.note()}")
-            first.extend(read_vmlinux(sources.vmlinux, rules=report.rules.generation.kallsyms))
-        for path in sources.symbols_lists:
-            first.extend(read_symbols_list(path))
-        for obj in first:
-            _claim(seen, obj.name, obj.path, existing)
-            writer.add_object(obj, exported)
-            report.objects += 1
-            report.symbols += len(obj.rows)
-            _learn(report, obj.machine, obj.vermagic)
-        for part, results in reader.parts():
-            for path, outcome in results:
-                _account(report, seen, path, outcome, strict, warn, existing)
-            writer.merge(part)
+    # The reader numbers the modules from its first id; vmlinux and Symbols.list objects after.
+    writer.next_object = reader.first_id + len(reader.files)
+    first = []
+    if sources.vmlinux:
+        report.rules = vmlinux_rules(sources, reader.files)
+        if report.rules.release and report.rules.note() and warn:
+            warn(f"{sources.vmlinux}: {report.rules.note()}")
+        first.extend(read_vmlinux(sources.vmlinux, rules=report.rules.generation.kallsyms))
+    for path in sources.symbols_lists:
+        first.extend(read_symbols_list(path))
+    for obj in first:
+        _claim(seen, obj.name, obj.path, existing)
+        writer.add_object(obj, exported)
+        report.objects += 1
+        report.symbols += len(obj.rows)
+        _learn(report, obj.machine, obj.vermagic)
+    for part, results in reader.parts():
+        for path, outcome in results:
+            _account(report, seen, path, outcome, strict, warn, existing)
+        writer.merge(part)
     report.kernel_release = sources.kernel_release or report.kernel_release
     return report
 
@@ -203,14 +231,22 @@ def _learn(report, machine, vermagic):
 
 class _ModuleReader:
     """Reads module files chunk by chunk into scratch databases, in a worker pool when there
-    are many; parts() yields (scratch path, [(module path, outcome)]) in file order."""
+    are many; parts() yields (scratch path, [(module path, outcome)]) in file order.
+
+    Enter it before opening any database: the workers are forked then, and an SQLite
+    connection must never be carried across a fork. Leaving it normally lets the workers
+    finish and exit on their own (close, join); only a failure kills them (terminate)."""
 
     def __init__(self, files, first_id, progress):
         self.files, self.first_id, self.progress = files, first_id, progress
-        self.tmpdir = tempfile.TemporaryDirectory(prefix="klp-convert-symdb.")
+        self.tmpdir = None
         self.pool = None
 
     def __enter__(self):
+        # The scratch directory's name holds our pid: a run that was killed (SIGKILL) leaves
+        # it behind, and the next build removes it.
+        remove_stale(tempfile.gettempdir(), SCRATCH_PREFIX)
+        self.tmpdir = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}.")
         tasks = []
         for start in range(0, len(self.files), CHUNK):
             chunk = [(path, self.first_id + start + i)
@@ -221,7 +257,15 @@ class _ModuleReader:
         if len(self.files) >= PARALLEL_THRESHOLD and workers > 1:
             import multiprocessing
             method = "fork" if sys.platform.startswith("linux") else "spawn"
-            self.pool = multiprocessing.get_context(method).Pool(workers)
+            # SIGINT is blocked while the workers start, so that a Ctrl-C in that moment
+            # reaches a worker only once it ignores it (_worker_signals); the main process
+            # gets it when it unblocks.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self.pool = multiprocessing.get_context(method).Pool(
+                    workers, initializer=_worker_signals)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             self.results = self.pool.imap(_read_chunk, tasks)  # starts working right away
         else:
             self.results = map(_read_chunk, tasks)
@@ -236,11 +280,25 @@ class _ModuleReader:
             yield part, results
             os.unlink(part)
 
-    def __exit__(self, *exc):
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-        self.tmpdir.cleanup()
+    def __exit__(self, exc_type, *exc):
+        try:
+            if self.pool is not None:
+                if exc_type is None:
+                    self.pool.close()  # every task is done: let the workers exit
+                else:
+                    self.pool.terminate()
+                self.pool.join()
+        finally:
+            self.tmpdir.cleanup()
+
+
+def _worker_signals():
+    """Workers leave SIGINT (a Ctrl-C reaches the whole process group) to the main process,
+    which stops them, and die quietly on the SIGTERM Pool.terminate() sends after a failure:
+    no traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _worker_count():
@@ -257,23 +315,38 @@ def _read_chunk(task):
     results = []
     try:
         for path, object_id in chunk:
-            try:
-                obj = read_module(path)
-            except KlpError as e:
-                results.append((path, ("skipped", e.detail)))
-                continue
-            except (OSError, MemoryError, ValueError) as e:
-                results.append((path, ("skipped", str(e))))
-                continue
-            if obj is None:
-                results.append((path, ("livepatch",)))
-                continue
-            writer.add_object(object_id, obj)
-            results.append((path, ("module", obj.name, len(obj.rows), obj.input_size,
-                                   obj.machine, obj.vermagic)))
+            results.append((path, _read_one(writer, path, object_id)))
     finally:
         writer.close()
     return results
+
+
+def _read_one(writer, path, object_id):
+    """Store one module in a scratch database; its outcome (see _read_chunk). Whatever goes
+    wrong with one module skips that module only: a tree build never ends on one bad file
+    (--strict turns the skip into an error)."""
+    try:
+        obj = read_module(path)
+        if obj is None:
+            return ("livepatch",)
+        try:
+            writer.add_object(object_id, obj)
+        except BaseException:
+            writer.remove_object(object_id)
+            raise
+        return ("module", obj.name, len(obj.rows), obj.input_size, obj.machine, obj.vermagic)
+    except Exception as e:  # noqa: BLE001 -- see _skip_reason
+        return ("skipped", _skip_reason(e))
+
+
+def _skip_reason(error):
+    """Why a module is skipped: our error's message; for anything else (a defect met on odd
+    input, or no memory left) its type and text, and the build goes on."""
+    if isinstance(error, KlpError):
+        return error.detail
+    if isinstance(error, MemoryError):
+        return "out of memory while reading it"
+    return f"unreadable ({type(error).__name__}: {error})"
 
 
 def _check_not_empty(path, report):
@@ -307,36 +380,52 @@ def _under(file_path, given):
 
 def write_symbols_list(output, sources, strict=False, warn=None, progress=None):
     """Write the old Symbols.list text for ``sources`` (atomically): vmlinux, then every
-    non-livepatch module in kbuild's order (sorted by path in its tree)."""
+    non-livepatch module in kbuild's order (sorted by path in its tree). Each object is
+    written as soon as it is read, so memory holds one module at a time, not the kernel."""
     from ..elf import write_atomically
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux or --modules")
+    refuse_input_as_output(output, sources)
     report = BuildReport()
+    write_atomically(output, _symbols_list_chunks(output, sources, report, strict, warn,
+                                                  progress))
+    return report
+
+
+def _symbols_list_chunks(output, sources, report, strict, warn, progress):
+    """The encoded Symbols.list, object by object, counting into ``report``; raises before
+    the last chunk when there is nothing to list (so no file is left)."""
+    yield (SYMBOLS_LIST_HEADER + "\n").encode()
+    files = find_module_files(sources.modules)
     objects = []
     if sources.vmlinux:
-        report.rules = vmlinux_rules(sources, find_module_files(sources.modules))
+        report.rules = vmlinux_rules(sources, files)
         objects = read_vmlinux(sources.vmlinux, want_listed=True,
                                rules=report.rules.generation.kallsyms)
     for path in sources.symbols_lists:
         objects.extend(read_symbols_list(path))
     seen = {o.name: o.path for o in objects}
-    files = find_module_files(sources.modules)
+    for obj in objects:
+        yield _listed_block(obj, report)
+    del objects
     for done, (path, _key) in enumerate(files, 1):
         try:
             obj = read_module(path, want_listed=True)
             outcome = ("livepatch",) if obj is None else \
                 ("module", obj.name, len(obj.listed_names), obj.input_size, obj.machine,
                  obj.vermagic)
-        except KlpError as e:
-            obj, outcome = None, ("skipped", e.detail)
+        except Exception as e:  # noqa: BLE001 -- see _skip_reason
+            obj, outcome = None, ("skipped", _skip_reason(e))
         _account(report, seen, path, outcome, strict, warn, None)
         if obj is not None:
-            objects.append(obj)
+            yield _listed_block(obj, report, counted=True)
         if progress:
             progress(done, len(files))
-    report.objects = len(objects)
-    report.symbols = sum(len(o.listed_names if o.listed_names is not None else o.rows)
-                         for o in objects)
     _check_not_empty(output, report)
-    write_atomically(output, format_symbols_list(objects).encode("utf-8", "surrogateescape"))
-    return report
+
+
+def _listed_block(obj, report, counted=False):
+    if not counted:  # _account counted the modules already
+        report.objects += 1
+        report.symbols += len(obj.listed_names if obj.listed_names is not None else obj.rows)
+    return symbols_list_block(obj).encode("utf-8", "surrogateescape")

@@ -5,6 +5,7 @@ import json
 import re
 import sqlite3
 from bisect import bisect_right
+from collections import Counter
 
 from ..errors import KlpError
 from ..kernel.names import module_runtime_name
@@ -13,7 +14,7 @@ from .sources import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
 )
 from .storage import (
-    StorageError, is_database, open_database, positions_flag, to_unsigned,
+    StorageError, from_sql, is_database, open_database, positions_flag, sql_name, to_unsigned,
 )
 
 
@@ -24,8 +25,10 @@ class _DatabaseInput:
     def __init__(self, path):
         self.path = str(path)
         self.db = open_database(path)
-        self.meta = dict(self._query("SELECT key, value FROM meta"))
+        self.meta = {key: from_sql(value)
+                     for key, value in self._query("SELECT key, value FROM meta")}
         self.info = {}  # objname -> (id, kind, positions), filled as objects are met
+        self.names_by_id = {}  # id -> objname, likewise
         self.names = None
         self.name_lists = {}
 
@@ -38,14 +41,14 @@ class _DatabaseInput:
     def object_names(self):
         """Every object name in the database."""
         if self.names is None:
-            self.names = [name for (name,) in self._query("SELECT name FROM objects")]
+            self.names = [from_sql(name) for (name,) in self._query("SELECT name FROM objects")]
         return self.names
 
     def object_info(self, objname):
         """(kind, positions flag) of an object, or None if the database does not have it."""
         if objname not in self.info:
             found = self._query("SELECT id, kind, positions FROM objects WHERE name = ?",
-                                (objname,))
+                                (sql_name(objname),))
             self.info[objname] = (found[0][0], found[0][1], positions_flag(found[0][2])) \
                 if found else None
         info = self.info[objname]
@@ -75,49 +78,78 @@ class _DatabaseInput:
         for objname in wanted:
             self.name_lists.setdefault(objname, ([], []))
 
-    def rows(self, name, objname=None):
-        """{objname: [row...]} of the symbols called ``name``, each object's in its order."""
-        query = ("SELECT o.name, o.id, o.kind, o.positions, s.name, s.flags, s.value, s.size, "
-                 "s.section, s.source_file FROM symbols s JOIN objects o ON o.id = s.object "
-                 "WHERE s.name = ?")
-        args = [name]
-        if objname is not None:
-            query += " AND o.name = ?"
-            args.append(objname)
+    def rows_many(self, names):
+        """{name: {objname: [row...]}} for many names: one indexed query per BATCH names
+        instead of one per name (a huge patch asks for tens of thousands)."""
+        by_id = {}
+        for batch, marks, asked in _sql_batches(names):
+            for object_id, sym, flags, value, size, section, source in self._query(
+                    f"SELECT object, name, flags, value, size, section, source_file FROM symbols "
+                    f"WHERE name IN ({marks}) ORDER BY id", batch):
+                name = asked.get(sym) or from_sql(sym)
+                if not _integers(flags, value, size, section, source):
+                    raise StorageError(self.path, f"unreadable symbol database (a row of "
+                                                  f"'{name}' holds a value of the wrong type)")
+                by_id.setdefault(object_id, {}).setdefault(name, []).append(
+                    (name, flags, to_unsigned(value), to_unsigned(size), section, source))
         found = {}
-        info = self.info
-        for obj, object_id, kind, positions, sym, flags, value, size, section, source in \
-                self._query(query + " ORDER BY s.object, s.id", args):
-            if obj not in found:
-                info[obj] = (object_id, kind, positions_flag(positions))
-                found[obj] = []
-            found[obj].append((sym, flags, to_unsigned(value), size, section, source))
+        for object_id, objname in self._object_names(by_id).items():
+            for sym, rows in by_id[object_id].items():
+                found.setdefault(sym, {})[objname] = rows
         return found
 
-    def exports(self, name):
-        try:
-            return [Export(obj, export_type, namespace) for obj, export_type, namespace in
-                    self.db.execute("SELECT object, export_type, namespace FROM exports "
-                                    "WHERE name = ?", (name,))]
-        except sqlite3.Error as e:
-            raise StorageError(self.path, f"unreadable symbol database ({e})") from None
+    def _object_names(self, object_ids):
+        """{id: name} of these objects, their info recorded on the way (and kept)."""
+        known = self.names_by_id
+        for batch, marks in _batches([i for i in object_ids if i not in known]):
+            for object_id, name, kind, positions in self._query(
+                    f"SELECT id, name, kind, positions FROM objects WHERE id IN ({marks}) "
+                    f"ORDER BY id", batch):
+                name = from_sql(name)
+                self.info.setdefault(name, (object_id, kind, positions_flag(positions)))
+                known[object_id] = name
+        return {object_id: known[object_id] for object_id in sorted(object_ids)
+                if object_id in known}
+
+    def answers(self, names):
+        """(rows_many(names), exports_many(names))."""
+        return self.rows_many(names), self.exports_many(names)
+
+    def exports_many(self, names):
+        """{name: [Export...]} for many names, batched like rows_many."""
+        found = {}
+        for batch, marks, asked in _sql_batches(names):
+            for name, obj, export_type, namespace in self._query(
+                    f"SELECT name, object, export_type, namespace FROM exports "
+                    f"WHERE name IN ({marks})", batch):
+                found.setdefault(asked.get(name) or from_sql(name), []).append(
+                    Export(from_sql(obj), from_sql(export_type), from_sql(namespace)))
+        return found
 
     def close(self):
         self.db.close()
 
 
+def _integers(flags, *optional):
+    """A symbols row's integer columns hold integers (a hand-made database may hold anything)."""
+    return type(flags) is int and all(v is None or type(v) is int for v in optional)
+
+
+# Up to this many names, searching the file once per name beats one pass over all of it.
+FEW_NAMES = 8
+
+
 class _SymbolsListInput:
     """An old Symbols.list, searched where it lies instead of parsed whole: a distribution's is
-    about 16 MB and a conversion asks for a few dozen names. Each look-up finds the name's lines
-    with bytes.find (C speed) and the object each belongs to from the '*object' line offsets."""
-
-    _OBJECT_LINE = re.compile(rb"^\*(.*)$", re.M)
+    about 19 MB. The '*object' line offsets say which object a line belongs to; names are
+    looked up in batches (rows_many), so a lookup never costs a pass over the file per name."""
 
     def __init__(self, path):
         self.path = str(path)
         self.meta = {}
         data = read_text_bytes(path)
-        if re.search(rb"[ \t\r]", data):  # stray blanks: normalise once, names have none
+        # stray blanks: normalise once, names have none (bytes.find is ten times a regex)
+        if any(blank in data for blank in (b" ", b"\t", b"\r")):
             data = re.sub(rb"[ \t\r]+$|^[ \t]+", b"", data, flags=re.M)
         self.data = b"\n" + data + (b"" if data.endswith(b"\n") else b"\n")
         header = b"\n" + SYMBOLS_LIST_HEADER.encode() + b"\n"
@@ -125,13 +157,13 @@ class _SymbolsListInput:
             raise SymdbError(path, f"not a Symbols.list (first line is not "
                                    f"'{SYMBOLS_LIST_HEADER}')")
         self.starts, self.owners, self.objects = [], [], {}
-        for match in self._OBJECT_LINE.finditer(self.data):
-            objname = match.group(1).decode("utf-8", "surrogateescape")
+        for start, title in _object_lines(self.data):
+            objname = title.decode("utf-8", "surrogateescape")
             objname = objname if objname == VMLINUX else module_runtime_name(objname)
             if not objname:
-                line = self.data.count(b"\n", 0, match.start())
+                line = self.data.count(b"\n", 0, start)
                 raise SymdbError(path, f"line {line}: empty object name")
-            self.starts.append(match.start())
+            self.starts.append(start)
             self.owners.append(objname)
             self.objects[objname] = (VMLINUX if objname == VMLINUX else "module", False)
         self.owners_sorted = sorted(self.objects)
@@ -142,19 +174,48 @@ class _SymbolsListInput:
             raise SymdbError(path, f"line 2: symbol '{name[:60]}' before the first '*object' "
                                    f"line")
 
-    def rows(self, name, objname=None):
+    def rows(self, name):
+        """{objname: [row...]} of one name: its lines found with bytes.find (C speed)."""
         found = {}
         needle = b"\n" + name.encode("utf-8", "surrogateescape") + b"\n"
         at = self.data.find(needle)
         while at >= 0:
             owner = self.owners[bisect_right(self.starts, at) - 1]
-            if objname is None or owner == objname:
-                found.setdefault(owner, []).append((name, CORE, None, None, None, None))
+            found.setdefault(owner, []).append((name, CORE, None, None, None, None))
             at = self.data.find(needle, at + 1)
         return found
 
-    def exports(self, name):
-        return [Export(obj, None, None) for obj in self.rows(KSYMTAB_PREFIX + name)]
+    def rows_many(self, names):
+        """{name: {objname: [row...]}}. A few names are searched for one by one; more in one
+        pass over the file: each object's block of lines becomes a set that the wanted names
+        are intersected with (C speed), so the cost is the file's size plus the names, not
+        their product (a search costs about what a pass costs over a few dozen objects)."""
+        if len(names) <= FEW_NAMES:
+            return {name: rows for name in names for rows in [self.rows(name)] if rows}
+        wanted = {name.encode("utf-8", "surrogateescape") for name in names}
+        found = {}
+        data, starts, owners = self.data, self.starts, self.owners
+        for number, (start, owner) in enumerate(zip(starts, owners)):
+            end = starts[number + 1] if number + 1 < len(starts) else len(data)
+            lines = data[data.index(b"\n", start + 1) + 1:end].split(b"\n")
+            unique = set(lines)
+            hits = wanted.intersection(unique)
+            if not hits:
+                continue
+            # nm lists most names once per object; count (in C) only where some are repeated
+            counts = Counter(lines) if len(unique) < len(lines) else None
+            for hit in hits:
+                name = hit.decode("utf-8", "surrogateescape")
+                found.setdefault(name, {}).setdefault(owner, []).extend(
+                    [(name, CORE, None, None, None, None)] * (counts[hit] if counts else 1))
+        return found
+
+    def answers(self, names):
+        """(rows_many, {name: [Export...]}) of many names in one pass: an export is an object
+        listing '__ksymtab_<name>'."""
+        rows = self.rows_many([*names, *(KSYMTAB_PREFIX + name for name in names)])
+        return rows, {name: [Export(obj, None, None) for obj in rows[KSYMTAB_PREFIX + name]]
+                      for name in names if KSYMTAB_PREFIX + name in rows}
 
     def object_names(self):
         return self.owners_sorted
@@ -189,6 +250,9 @@ class SymbolIndex:
                     self.owner[objname] = source
         self.kernel_release = self._meta("kernel_release")
         self.arch = self._meta("arch")
+        self._answers = {}  # name -> ([(objname, input, rows)], [Export]) as read
+        self._records_cache = {}  # name -> [SymbolRecord] of every object, ranked
+        self._exports_cache = {}  # name -> [Export], one per object, in object order
 
     def _source_of(self, objname):
         """The input holding ``objname``, or None."""
@@ -201,39 +265,74 @@ class SymbolIndex:
         values = [s.meta[key] for s in self.inputs if s.meta.get(key)]
         return values[0] if values else None
 
+    def prefetch(self, names):
+        """Read the answers for many names at once (one batched query per input, not several
+        per name): a conversion or a check knows every name it will ask about up front. The
+        answers are kept, so later lookup(), lookup_in() and exporters() calls of these names,
+        the output check's included, do not ask the inputs again."""
+        names = [n for n in dict.fromkeys(names) if n not in self._answers]
+        if not names:
+            return
+        rows, exports = {}, {}
+        for source in self.inputs:
+            found, source_exports = source.answers(names)
+            for name, entries in source_exports.items():
+                exports.setdefault(name, []).extend(entries)
+            source.load_lists({obj for by_object in found.values() for obj in by_object})
+            for name, by_object in found.items():
+                rows.setdefault(name, []).extend(
+                    (obj, source, object_rows) for obj, object_rows in by_object.items())
+        for name in names:
+            self._answers[name] = (rows.get(name, ()), exports.get(name, ()))
+
     def lookup(self, name):
         """Every symbol called ``name`` in every object, ordered by (object, position)."""
-        return self._records(name, None)
+        return list(self._records_of(name))
 
     def lookup_in(self, objname, name):
         """The symbols called ``name`` in one object, in position order."""
-        return self._records(name, objname) if self._source_of(objname) else []
-
-    def _records(self, name, objname):
-        exports = self.exporters(name)
-        by_object = {}
-        sources = [self._source_of(objname)] if objname is not None else self.inputs
-        for source in sources:
-            found = source.rows(name, objname)
-            source.load_lists(found)
-            for obj, rows in found.items():
-                by_object[obj] = (source, rows)
-        records = []
-        for obj in sorted(by_object, key=_object_order):
-            source, rows = by_object[obj]
-            kind, positions = source.object_info(obj)
-            mine = [e for e in exports if e.objname == obj]
-            records.extend(ranked_records(obj, kind, positions, rows, mine,
-                                          *source.lists(obj)))
-        return records
+        if not self._source_of(objname):
+            return []
+        return [r for r in self._records_of(name) if r.objname == objname]
 
     def exporters(self, name):
         """Export(objname, export_type, namespace) for every object exporting ``name``."""
-        seen = {}
-        for source in self.inputs:
-            for export in source.exports(name):
+        exports = self._exports_cache.get(name)
+        if exports is None:
+            seen = {}
+            for export in self._answer(name)[1]:
                 seen.setdefault(export.objname, export)
-        return [seen[obj] for obj in sorted(seen, key=_object_order)]
+            exports = self._exports_cache[name] = \
+                [seen[obj] for obj in sorted(seen, key=_object_order)] if seen else []
+        return list(exports)
+
+    def _answer(self, name):
+        answer = self._answers.get(name)
+        if answer is None:
+            self.prefetch([name])
+            answer = self._answers[name]
+        return answer
+
+    def _records_of(self, name):
+        """SymbolRecords of one name, ranked when first asked for (and kept)."""
+        records = self._records_cache.get(name)
+        if records is None:
+            found = self._answer(name)[0]
+            exports = self.exporters(name) if found else []
+            records = []
+            for obj, source, rows in sorted(found, key=lambda f: _object_order(f[0])) \
+                    if len(found) > 1 else found:
+                kind, positions = source.object_info(obj)
+                mine = [e for e in exports if e.objname == obj]
+                try:
+                    records.extend(ranked_records(obj, kind, positions, rows, mine,
+                                                  *source.lists(obj)))
+                except (IndexError, TypeError):  # a section or file index the lists lack
+                    raise StorageError(source.path, f"unreadable symbol database (object "
+                                                    f"'{obj}' has rows its name lists do not "
+                                                    f"match)") from None
+            self._records_cache[name] = records
+        return records
 
     def has_object(self, objname):
         return self._source_of(objname) is not None
@@ -265,8 +364,37 @@ class SymbolIndex:
         self.close()
 
 
+def _object_lines(data):
+    """(offset of '*', title) of each '*object' line of a Symbols.list (``data`` starts with a
+    newline)."""
+    at = data.find(b"\n*")
+    while at >= 0:
+        end = data.index(b"\n", at + 1)
+        yield at + 1, data[at + 2:end]
+        at = data.find(b"\n*", end)
+
+
 def _object_order(objname):
     return (objname != VMLINUX, objname)
+
+
+# Names per batched query: well under SQLite's limit on bound parameters (999 before 3.32).
+BATCH = 500
+
+
+def _batches(values):
+    """(values, '?, ?, ...') in slices of at most BATCH."""
+    values = list(values)
+    for start in range(0, len(values), BATCH):
+        batch = values[start:start + BATCH]
+        yield batch, ", ".join("?" * len(batch))
+
+
+def _sql_batches(names):
+    """(names as SQLite stores them, '?, ...', {stored form: name}) in slices of BATCH."""
+    for batch, marks in _batches(names):
+        stored = [sql_name(name) for name in batch]
+        yield stored, marks, dict(zip(stored, batch))
 
 
 def open_symbols(paths):

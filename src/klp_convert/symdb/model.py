@@ -142,29 +142,44 @@ def ranked_records(objname, kind, positions_known, rows, exports, sections=(), f
     True (both views), "core" (a /proc/kallsyms dump shows a live module's core view only) or
     False (names only). vmlinux has one view, so core_position equals position there.
     """
-    unpacked = [(name, *unpack_flags(flags), value, size, section, source)
-                for name, flags, value, size, section, source in rows]
-    core_count = sum(1 for r in unpacked if r[1]) if kind != VMLINUX else len(rows)
+    is_vmlinux = kind == VMLINUX
+    count = len(rows)
+    fields = [_flag_fields(row[1]) for row in rows]
+    core_count = count if is_vmlinux else sum(1 for f in fields if f[0])
     export = exports[0] if exports else None
+    export_type = export and export.export_type
+    namespace = export and export.namespace
     records = []
     core_rank = 0
-    for rank, (name, core, letter, info, value, size, section, source) in \
-            enumerate(unpacked, 1):
-        in_core = core or kind == VMLINUX
+    for rank, ((name, _flags, value, size, section, source), (core, letter, bind, sym_type,
+                                                                 is_global)) in \
+            enumerate(zip(rows, fields), 1):
+        in_core = core or is_vmlinux
         if in_core:
             core_rank += 1
-        mine = export is not None and _is_global(letter, info)
+        mine = export is not None and is_global
         records.append(SymbolRecord(
-            objname, name,
-            position=rank if positions_known is True else None, count=len(rows),
-            core_position=(core_rank if in_core else None) if positions_known else None,
-            core_count=core_count,
-            type_letter=letter, bind=bind_name(info), sym_type=type_name(info), address=value,
-            size=size, section=None if section is None else sections[section],
-            source_file=None if source is None else files[source],
-            exported=mine, export_type=export.export_type if mine else None,
-            namespace=export.namespace if mine else None))
+            objname, name, rank if positions_known is True else None, count,
+            (core_rank if in_core else None) if positions_known else None, core_count,
+            letter, bind, sym_type, value, size,
+            None if section is None else sections[section],
+            None if source is None else files[source],
+            mine, export_type if mine else None, namespace if mine else None))
     return records
+
+
+# flags -> (core, letter, bind name, type name, global): a kernel's rows have few distinct
+# flags, and a huge patch ranks tens of thousands of names.
+_FLAG_FIELDS = {}
+
+
+def _flag_fields(flags):
+    fields = _FLAG_FIELDS.get(flags)
+    if fields is None:
+        core, letter, info = unpack_flags(flags)
+        fields = _FLAG_FIELDS[flags] = (core, letter, bind_name(info), type_name(info),
+                                        _is_global(letter, info))
+    return fields
 
 
 def _is_global(letter, info):

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from ..elf.constants import SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
 from ..errors import KlpError
+from ..files import open_regular
 from ..kernel.generations import DEFAULT, rules_for_release
 from ..kernel.kallsyms import (
     KALLSYMS_TABLE_LABELS, absolute_percpu, kallsyms_table, mksysmap_keeps, nm_letter,
@@ -18,6 +19,7 @@ from ..kernel.kallsyms import (
 )
 from ..kernel.modules import core_sections, in_core_section
 from ..kernel.names import module_runtime_name
+from ..text import decode_name
 from .model import CORE, VMLINUX, ObjectSymbols, pack_flags
 
 KSYMTAB_PREFIX = "__ksymtab_"
@@ -25,6 +27,13 @@ SYMBOLS_LIST_HEADER = "klp-convert-symbol-data.0.1"
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
 # /proc/kallsyms lists these pseudo-modules after the real ones: BPF programs and trampolines.
 KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
+# The largest module a build reads (plain or inflated). Debian's largest (amdgpu.ko) is about
+# 20 MB, 20 times that with debug info: this is far beyond any real module, and it bounds the
+# memory one module can take (each worker of a build holds one module at a time).
+MODULE_SIZE_LIMIT = 1 << 30
+_LIMIT_TEXT = "1 GiB"
+_BLANKS = re.compile("[ \t]+")
+_HEX = re.compile("[0-9a-fA-F]+")
 
 
 class SymdbError(KlpError):
@@ -185,6 +194,11 @@ def read_kallsyms(path, lines=None):
             modules.setdefault(module, []).append(row)
     if not vmlinux_rows:
         raise SymdbError(path, "no vmlinux symbols")
+    if not any(row[2] for row in vmlinux_rows):
+        # kernel.kptr_restrict: without CAP_SYSLOG every address reads as 0. The order is still
+        # right, but the addresses the database promises (and System.map checks) are not.
+        raise SymdbError(path, "every address is 0: the kernel hides them from users without "
+                               "CAP_SYSLOG (kernel.kptr_restrict); read it as root")
     exports = [(r[0][len(KSYMTAB_PREFIX):], None, None) for r in vmlinux_rows
                if r[0].startswith(KSYMTAB_PREFIX)]
     objects = [ObjectSymbols(VMLINUX, "vmlinux", str(path), vmlinux_rows, exports=exports,
@@ -206,7 +220,7 @@ def _looks_like_kallsyms(lines):
     for line in lines:
         if line.endswith("]") and "\t[" in line:
             return True
-        fields = line.split()
+        fields = _fields(line)
         if len(fields) != 3:
             continue
         address, _letter, name = fields
@@ -276,7 +290,7 @@ def _refuse_placeholder(path, lines):
 
 def _parse_symbol_line(path, number, line):
     """(address, letter, name, module or None) of a System.map or kallsyms line."""
-    fields = line.split()
+    fields = _fields(line)
     module = None
     if len(fields) == 4 and fields[3].startswith("[") and fields[3].endswith("]"):
         module = fields[3][1:-1]
@@ -284,11 +298,13 @@ def _parse_symbol_line(path, number, line):
     if len(fields) != 3 or len(fields[1]) != 1 or module == "":
         raise SymdbError(path, f"line {number}: expected 'ADDRESS TYPE NAME', got "
                                f"{_shorten(line)!r}")
-    try:
-        address = int(fields[0], 16)
-    except ValueError:
+    if not _HEX.fullmatch(fields[0]):  # int(x, 16) would also take '-5', '0x5', '1_0'
         raise SymdbError(path, f"line {number}: '{_shorten(fields[0])}' is not a hexadecimal "
-                               f"address") from None
+                               f"address")
+    address = int(fields[0], 16)
+    if address >= 1 << 64:  # no kernel has wider addresses; SQLite could not store it
+        raise SymdbError(path, f"line {number}: address '{_shorten(fields[0])}' is wider than "
+                               f"64 bits")
     return address, fields[1], fields[2], module
 
 
@@ -316,33 +332,51 @@ def find_module_files(paths):
 
 
 def read_module_bytes(path):
-    """The ELF bytes of a module, decompressed according to its suffix."""
+    """The ELF bytes of a module, decompressed according to its suffix, at most
+    MODULE_SIZE_LIMIT bytes: a larger module (or one that inflates beyond it) is refused while
+    it is read, before it can take the memory."""
     with _open_input(path) as f:
-        data = f.read()
+        if not path.endswith((".xz", ".gz", ".zst")):
+            if os.fstat(f.fileno()).st_size > MODULE_SIZE_LIMIT:
+                raise SymdbError(path, f"larger than {_LIMIT_TEXT}: not a kernel module")
+            return f.read()
+        return _inflate(path, f)
+
+
+def _inflate(path, f):
     import lzma
+    errors = (OSError, EOFError, ValueError, lzma.LZMAError)  # gzip's errors are OSErrors
+    if path.endswith(".xz"):
+        stream = lzma.LZMAFile(f)
+    elif path.endswith(".gz"):
+        import gzip
+        stream = gzip.GzipFile(fileobj=f)
+    else:
+        zstandard = _zstandard(path)
+        errors += (zstandard.ZstdError,)
+        stream = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
+    out = bytearray()
     try:
-        if path.endswith(".xz"):
-            return lzma.decompress(data)
-        if path.endswith(".gz"):
-            import gzip
-            return gzip.decompress(data)
-        if path.endswith(".zst"):
-            return _zstd_decompress(path, data)
-    except (OSError, EOFError, ValueError, lzma.LZMAError) as e:  # gzip's errors are OSErrors
+        with stream:
+            while True:
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    return bytes(out)
+                out += chunk
+                if len(out) > MODULE_SIZE_LIMIT:
+                    raise SymdbError(path, f"inflates to more than {_LIMIT_TEXT}: not a "
+                                           f"kernel module")
+    except errors as e:
         raise SymdbError(path, f"cannot decompress: {e}") from None
-    return data
 
 
-def _zstd_decompress(path, data):
+def _zstandard(path):
     try:
         import zstandard
     except ImportError:
         raise SymdbError(path, "reading .ko.zst needs the 'zstandard' package "
                                "(pip install 'klp-convert[zstd]')") from None
-    try:
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    except zstandard.ZstdError as e:
-        raise SymdbError(path, f"cannot decompress: {e}") from None
+    return zstandard
 
 
 def read_module(path, data=None, want_listed=False):
@@ -423,7 +457,7 @@ def _modinfo(scan, data):
             offset, size = scan.extents[index]
             raw = bytes(data[offset:offset + size])
             pairs = (item.partition("=") for item in
-                     raw.decode("utf-8", "replace").split("\0") if item)
+                     raw.decode("utf-8", "surrogateescape").split("\0") if item)
             return {key: value for key, _eq, value in pairs}
     return {}
 
@@ -447,9 +481,10 @@ def kbuild_object_name(path):
 
 # -- Module.symvers -----------------------------------------------------------------------------
 
-def read_symvers(path):
+def read_symvers(path, allow_empty=False):
     """{name: [(objname, export_type, namespace)]} from Module.symvers
-    (crc, name, module, export type, namespace; tab-separated)."""
+    (crc, name, module, export type, namespace; tab-separated). An external module's build
+    writes an empty one when it exports nothing (``allow_empty``)."""
     exports = {}
     for number, line in enumerate(_text_lines(path), 1):
         if not line.strip():
@@ -463,7 +498,7 @@ def read_symvers(path):
         objname = VMLINUX if module == VMLINUX else module_runtime_name(module)
         namespace = fields[4] if len(fields) > 4 and fields[4] else None
         exports.setdefault(fields[1], []).append((objname, fields[3], namespace))
-    if not exports:
+    if not exports and not allow_empty:
         raise SymdbError(path, "no exports")
     return exports
 
@@ -483,7 +518,7 @@ def read_symbols_list(path):
         raise SymdbError(path, f"not a Symbols.list (first line is not '{SYMBOLS_LIST_HEADER}')")
     objects, current = {}, None
     for number, line in enumerate(lines[1:], 2):
-        name = line.strip()
+        name = line.strip(" \t")
         if not name:
             continue
         if name.startswith("*"):
@@ -509,14 +544,15 @@ def read_symbols_list(path):
 def format_symbols_list(objects):
     """The old text format, as kbuild's recipe wrote it: vmlinux then each module in the order
     given, every name nm lists (undefined ones included), in nm's order (C collation)."""
-    out = [SYMBOLS_LIST_HEADER]
-    for obj in objects:
-        title = VMLINUX if obj.kind == VMLINUX else kbuild_object_name(obj.path)
-        out.append("*" + title)
-        names = obj.listed_names if obj.listed_names is not None else \
-            sorted((r[0] for r in obj.rows), key=_c_collation)
-        out.extend(names)
-    return "\n".join(out) + "\n"
+    return SYMBOLS_LIST_HEADER + "\n" + "".join(symbols_list_block(obj) for obj in objects)
+
+
+def symbols_list_block(obj):
+    """One object's part of a Symbols.list: '*<title>' and its names, one a line."""
+    title = VMLINUX if obj.kind == VMLINUX else kbuild_object_name(obj.path)
+    names = obj.listed_names if obj.listed_names is not None else \
+        sorted((r[0] for r in obj.rows), key=_c_collation)
+    return "\n".join(["*" + title, *names]) + "\n"
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -531,14 +567,27 @@ def read_head(path, size=64):
 
 
 def _open_input(path):
-    try:
-        return open(path, "rb")
-    except OSError as e:
-        raise SymdbError(path, f"cannot read: {e.strerror}") from None
+    return open_regular(path, SymdbError)
 
 
 def _text_lines(path):
-    return read_text_bytes(path).decode("utf-8", "surrogateescape").splitlines()
+    """The lines of a text input. Only LF (and a CR before it) ends a line: str.splitlines()
+    would also split at bytes such as 0x1c or 0x85, which a name may hold."""
+    lines = decode_name(read_text_bytes(path)).split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _fields(line):
+    """A text line's blank-separated fields: blanks are spaces and tabs only (str.split()
+    would also split at control characters a name may hold)."""
+    fields = line.split()
+    # str.split() is four times faster than the regular expression: keep its answer when
+    # the line holds no blank but spaces and tabs (every real System.map line).
+    if sum(map(len, fields)) + line.count(" ") + line.count("\t") == len(line):
+        return fields
+    return [field for field in _BLANKS.split(line) if field]
 
 
 def read_text_bytes(path):
@@ -565,6 +614,7 @@ def _shorten(text, limit=60):
 __all__ = [
     "SymdbError", "read_vmlinux", "read_vmlinux_elf", "system_map_view", "read_system_map",
     "read_kallsyms", "find_module_files", "read_module", "read_module_bytes", "read_symvers",
-    "read_symbols_list", "is_symbols_list", "format_symbols_list", "kbuild_object_name",
+    "read_symbols_list", "is_symbols_list", "format_symbols_list", "symbols_list_block",
+    "kbuild_object_name",
     "read_head",
 ]

@@ -24,19 +24,24 @@ Schema (version 2):
                               addresses are above 2**63)
   exports(name, object, export_type, namespace)
 
+Names are bytes (text.py): a name that is valid UTF-8 is stored as TEXT, one that is not as a
+BLOB of its exact bytes (sql_name); a lookup binds its name the same way, so it matches exactly,
+and from_sql turns a BLOB back into the same surrogate-escaped string. size, like value, is
+stored signed.
+
 Indices: symbols(name, object) and exports(name), so a lookup reads a few pages, not the file.
 Positions are computed at lookup time (model.ranked_records), which keeps the build a plain
 sequential insert.
 """
 
-import hashlib
 import json
 import os
 import sqlite3
-import tempfile
 
 from .. import __version__
 from ..errors import KlpError
+from ..files import TMP_SUFFIX, output_mode, remove_stale_temporaries, temp_prefix
+from ..text import decode_name, name_bytes
 
 SCHEMA_VERSION = "2"
 SQLITE_MAGIC = b"SQLite format 3\0"
@@ -54,6 +59,15 @@ CREATE TABLE symbols (id INTEGER PRIMARY KEY, object INTEGER NOT NULL, name TEXT
 CREATE TABLE exports (name TEXT NOT NULL, object TEXT NOT NULL, export_type TEXT,
                       namespace TEXT);
 """
+# The columns of each table, as SCHEMA creates them.
+TABLE_COLUMNS = {
+    "meta": ("key", "value"),
+    "inputs": ("kind", "path", "files", "bytes", "sha256"),
+    "objects": ("id", "name", "kind", "path", "positions"),
+    "object_lists": ("object", "sections", "files"),
+    "symbols": ("id", "object", "name", "flags", "value", "size", "section", "source_file"),
+    "exports": ("name", "object", "export_type", "namespace"),
+}
 INDICES = """
 CREATE INDEX IF NOT EXISTS symbols_by_name ON symbols (name);
 CREATE INDEX IF NOT EXISTS exports_by_name ON exports (name);
@@ -76,6 +90,23 @@ def to_unsigned(value):
     return value + (1 << 64) if value is not None and value < 0 else value
 
 
+def sql_name(name):
+    """A name as SQLite stores it: TEXT when it is UTF-8, else a BLOB of its bytes (sqlite3
+    cannot encode a surrogate-escaped str). None stays None."""
+    if name is None or name.isascii():
+        return name
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name_bytes(name)
+
+
+def from_sql(value):
+    """The name sql_name stored (a BLOB comes back as bytes)."""
+    return decode_name(value) if isinstance(value, bytes) else value
+
+
 def positions_value(flag):
     return _POSITIONS[flag]
 
@@ -92,39 +123,46 @@ class DatabaseWriter:
     def __init__(self, path, base=None):
         self.path = os.fspath(path)
         directory = os.path.dirname(os.path.abspath(self.path))
-        umask = os.umask(0)
-        os.umask(umask)
-        self.mode = 0o666 & ~umask  # mkstemp's 0600 is not what a plain file write would give
+        # A rebuilt (or extended) database keeps the old file's permissions.
+        self.mode = output_mode(self.path)
+        self.tmp = self.db = None
+        remove_stale_temporaries(self.path)
+        import shutil  # these two are the build's: a conversion only reads databases
+        import tempfile
         try:
-            fd, self.tmp = tempfile.mkstemp(dir=directory, suffix=".tmp",
-                                            prefix=f".{os.path.basename(self.path)}.")
+            fd, self.tmp = tempfile.mkstemp(dir=directory, suffix=TMP_SUFFIX,
+                                            prefix=temp_prefix(self.path))
             os.close(fd)
-            if base is not None:  # --add: extend a copy, keep the file's mode
+            if base is not None:  # --add: extend a copy
                 with open(base, "rb") as src, open(self.tmp, "wb") as dst:
-                    dst.write(src.read())
-                self.mode = os.stat(base).st_mode & 0o7777
-        except OSError as e:
-            self.tmp = None
-            raise StorageError(self.path, f"cannot write: {e.strerror}") from None
-        self.db = sqlite3.connect(self.tmp)
-        _fast_writes(self.db)
-        if base is None:
-            self.db.executescript(SCHEMA)
-            self.set_meta(schema_version=SCHEMA_VERSION, tool_version=__version__,
-                          created_by="klp-convert symbols")
-        self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
-                                .fetchone()[0])
+                    shutil.copyfileobj(src, dst)
+            self.db = sqlite3.connect(self.tmp)
+            _fast_writes(self.db)
+            if base is None:
+                self.db.executescript(SCHEMA)
+                self.set_meta(schema_version=SCHEMA_VERSION, tool_version=__version__,
+                              created_by="klp-convert symbols")
+            self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
+                                    .fetchone()[0])
+        except (OSError, sqlite3.Error) as e:  # a full disk, say: nothing is left behind
+            self.abort()
+            raise StorageError(self.path, f"cannot write: {getattr(e, 'strerror', None) or e}") \
+                from None
+        except BaseException:  # interrupted (SIGINT, SIGTERM) while starting: likewise
+            self.abort()
+            raise
 
     def set_meta(self, **values):
         self.db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                            [(k, v) for k, v in values.items() if v is not None])
+                            [(k, sql_name(v)) for k, v in values.items() if v is not None])
 
     def add_input(self, kind, path, files=None, size=None, digest=None):
         self.db.execute("INSERT INTO inputs VALUES (?, ?, ?, ?, ?)",
-                        (kind, str(path), files, size, digest))
+                        (kind, sql_name(str(path)), files, size, digest))
 
     def object_names(self):
-        return {name: path for name, path in self.db.execute("SELECT name, path FROM objects")}
+        return {from_sql(name): from_sql(path)
+                for name, path in self.db.execute("SELECT name, path FROM objects")}
 
     def add_object(self, obj, known_exports=frozenset()):
         """Store one ObjectSymbols: its row, its symbols in order, and its own exports except
@@ -139,26 +177,26 @@ class DatabaseWriter:
     def merge(self, part):
         """Copy every object, symbol and new export of a partial database (written by
         PartWriter in a worker) into this one, keeping the symbols' order."""
+        # No DETACH on failure: with the copy's transaction still open it fails itself ("database
+        # part is locked") and hides the real error; abort() closes the connection instead.
         self.db.execute("ATTACH DATABASE ? AS part", (part,))
-        try:
-            self.db.execute("INSERT INTO objects SELECT * FROM part.objects")
-            self.db.execute("INSERT INTO object_lists SELECT * FROM part.object_lists")
-            self.db.execute(
-                "INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
-                "SELECT object, name, flags, value, size, section, source_file "
-                "FROM part.symbols ORDER BY id")
-            self.db.execute(
-                "INSERT INTO exports SELECT * FROM part.exports p WHERE NOT EXISTS "
-                "(SELECT 1 FROM exports e WHERE e.name = p.name AND e.object = p.object)")
-            self.db.commit()
-        finally:
-            self.db.execute("DETACH DATABASE part")
+        self.db.execute("INSERT INTO objects SELECT * FROM part.objects")
+        self.db.execute("INSERT INTO object_lists SELECT * FROM part.object_lists")
+        self.db.execute(
+            "INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
+            "SELECT object, name, flags, value, size, section, source_file "
+            "FROM part.symbols ORDER BY id")
+        self.db.execute(
+            "INSERT INTO exports SELECT * FROM part.exports p WHERE NOT EXISTS "
+            "(SELECT 1 FROM exports e WHERE e.name = p.name AND e.object = p.object)")
+        self.db.commit()
+        self.db.execute("DETACH DATABASE part")
         self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
                                 .fetchone()[0])
 
     def add_exports(self, rows):
         """rows: (name, objname, export_type, namespace)."""
-        self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)", rows)
+        self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)", _export_rows(rows))
 
     def create_export_index(self):
         """Index exports before merging module parts: each merge checks for duplicates."""
@@ -166,7 +204,8 @@ class DatabaseWriter:
 
     def exports_known(self):
         """{(name, objname)} already stored: a later source adds only what is missing."""
-        return set(self.db.execute("SELECT name, object FROM exports"))
+        return {(from_sql(name), from_sql(obj))
+                for name, obj in self.db.execute("SELECT name, object FROM exports")}
 
     def commit(self, create_indices=True):
         try:
@@ -185,7 +224,8 @@ class DatabaseWriter:
     def abort(self):
         if self.tmp is not None:
             try:
-                self.db.close()
+                if self.db is not None:
+                    self.db.close()
             except sqlite3.Error:
                 pass
             try:
@@ -207,8 +247,17 @@ class PartWriter:
     def add_object(self, object_id, obj):
         insert_object(self.db, object_id, obj)
         self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)",
-                            [(name, obj.name, export_type, namespace)
-                             for name, export_type, namespace in obj.exports])
+                            _export_rows((name, obj.name, export_type, namespace)
+                                         for name, export_type, namespace in obj.exports))
+
+    def remove_object(self, object_id):
+        """Take out what a failed add_object() stored of one object."""
+        self.db.execute("DELETE FROM symbols WHERE object = ?", (object_id,))
+        self.db.execute("DELETE FROM object_lists WHERE object = ?", (object_id,))
+        names = self.db.execute("SELECT name FROM objects WHERE id = ?", (object_id,)).fetchall()
+        self.db.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+        for (name,) in names:
+            self.db.execute("DELETE FROM exports WHERE object = ?", (name,))
 
     def close(self):
         self.db.commit()
@@ -222,10 +271,15 @@ def _fast_writes(db):
     db.execute("PRAGMA synchronous=OFF")
 
 
+def _export_rows(rows):
+    return [tuple(map(sql_name, row)) for row in rows]
+
+
 def insert_object(db, object_id, obj):
     """Insert the objects row and the symbols of one ObjectSymbols, in order."""
     db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?)",
-               (object_id, obj.name, obj.kind, obj.path, positions_value(obj.positions_known)))
+               (object_id, sql_name(obj.name), obj.kind, sql_name(obj.path),
+                positions_value(obj.positions_known)))
     db.execute("INSERT INTO object_lists VALUES (?, ?, ?)",
                (object_id, json.dumps(obj.sections), json.dumps(obj.files)))
     # The object id is a literal in the statement so the rows can be bound as they are,
@@ -236,27 +290,67 @@ def insert_object(db, object_id, obj):
         try:
             db.executemany(sql, obj.rows)
             return
-        except OverflowError:  # a value above 2**63 in a module: only in a corrupt one
+        # A value or size above 2**63, or a name that is not UTF-8: only in an odd module.
+        except (OverflowError, UnicodeEncodeError):
             db.execute("DELETE FROM symbols WHERE object = ?", (object_id,))
-    db.executemany(sql, [(n, f, to_signed(v), z, s, src) for n, f, v, z, s, src in obj.rows])
+    db.executemany(sql, [(sql_name(n), f, to_signed(v), to_signed(z), s, src)
+                         for n, f, v, z, s, src in obj.rows])
 
 
 def is_database(head):
     return head.startswith(SQLITE_MAGIC)
 
 
+# Bytes a URI path may hold as they are (RFC 3986 unreserved characters and '/').
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
+def _uri_path(path):
+    """``path`` percent-encoded for an SQLite URI, as urllib.parse.quote does: urllib.parse
+    imports ipaddress, a few milliseconds at every conversion's start."""
+    return "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))
+
+
 def open_database(path):
-    """A read-only connection to a database file; StorageError if it is not one of ours."""
+    """A read-only connection to a database file; StorageError if it is not one of ours.
+
+    The path is quoted into the URI (a file called `a?b.symdb` is that file, not `a` with a
+    query); `immutable=1` means SQLite takes no lock and never creates a journal or WAL file
+    beside it (nobody changes a database in place: a rebuild renames a new file over it)."""
+    uri = f"file:{_uri_path(os.path.abspath(path))}?mode=ro&immutable=1"
     try:
-        db = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
-        version = dict(db.execute("SELECT key, value FROM meta")).get("schema_version")
+        db = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as e:
         raise StorageError(path, f"not a klp-convert symbol database ({e})") from None
+    try:
+        _check_tables(path, db)
+        version = dict(db.execute("SELECT key, value FROM meta")).get("schema_version")
+    except sqlite3.Error as e:
+        db.close()
+        raise StorageError(path, f"not a klp-convert symbol database ({e})") from None
+    except StorageError:
+        db.close()
+        raise
     if version != SCHEMA_VERSION:
         db.close()
         raise StorageError(path, f"symbol database schema {version!r} is not supported "
                                  f"(expected {SCHEMA_VERSION})")
     return db
+
+
+def _check_tables(path, db):
+    """Each table we read is a table with our columns. A view in its place could recurse for
+    ever, so this is looked at before anything is read from it."""
+    found = dict(db.execute("SELECT name, type FROM sqlite_master WHERE name IN "
+                            f"({', '.join('?' * len(TABLE_COLUMNS))})", list(TABLE_COLUMNS)))
+    for table, columns in TABLE_COLUMNS.items():
+        if found.get(table) != "table":
+            what = f"is a {found[table]}" if table in found else "is missing"
+            raise StorageError(path, f"not a klp-convert symbol database (table {table} {what})")
+        names = tuple(row[1] for row in db.execute(f"PRAGMA table_info({table})"))
+        if names != columns:
+            raise StorageError(path, f"not a klp-convert symbol database (table {table} has "
+                                     f"columns {', '.join(names)})")
 
 
 class Summary:
@@ -271,9 +365,12 @@ def database_summary(path):
     db = open_database(path)
     try:
         summary = Summary()
-        summary.meta = dict(db.execute("SELECT key, value FROM meta"))
-        summary.inputs = db.execute("SELECT kind, path, files, bytes, sha256 FROM inputs "
-                                    "ORDER BY rowid").fetchall()
+        summary.meta = {key: from_sql(value)
+                        for key, value in db.execute("SELECT key, value FROM meta")}
+        summary.inputs = [(kind, from_sql(ipath), files, size, digest) for
+                          kind, ipath, files, size, digest in db.execute(
+                              "SELECT kind, path, files, bytes, sha256 FROM inputs "
+                              "ORDER BY rowid")]
         summary.kinds = db.execute(
             "SELECT o.kind, COUNT(DISTINCT o.id), COUNT(s.id) FROM objects o "
             "LEFT JOIN symbols s ON s.object = o.id GROUP BY o.kind "
@@ -291,6 +388,7 @@ def database_summary(path):
 
 def file_digest(path):
     """sha256 of a file, read in chunks."""
+    import hashlib  # the build's only
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -1,0 +1,108 @@
+"""Opening inputs: only regular files, so that a FIFO, a device or /dev/zero given (or found in
+a module tree) is refused at once instead of blocking for ever or reading without end."""
+
+import os
+import stat
+
+
+def open_regular(path, error):
+    """``path`` opened for reading in binary mode; ``error(path, message)`` (an exception) is
+    raised when it cannot be opened or is not a regular file. O_NONBLOCK: opening a FIFO with
+    no writer would otherwise wait for one; on a regular file the flag changes nothing."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise error(path, f"cannot read: {e.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(path, f"not a regular file ({_kind(mode)})")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode):
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+# -- temporary files beside an output -------------------------------------------------------
+#
+# Outputs are written to a temporary file in the target directory, then renamed into place.
+# The temporary name holds the writer's process id, so that when a run is killed (SIGKILL:
+# no clean-up can run), the next run writing to the same place removes what it left.
+
+TMP_SUFFIX = ".tmp"
+
+
+def temp_prefix(path):
+    """The prefix of this process's temporary files for output ``path``."""
+    return f".{os.path.basename(path)}.{os.getpid()}."
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files that killed runs left beside output ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    remove_stale(directory, f".{os.path.basename(path)}.", TMP_SUFFIX)
+
+
+def remove_stale(directory, prefix, suffix=""):
+    """Remove ``prefix<pid>.*<suffix>`` entries (files or directories) of ``directory`` whose
+    process is gone."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove(os.path.join(directory, name))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove(path):
+    import shutil
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def output_mode(path):
+    """The permission bits a (re)written output gets: the old file's, without set-user-ID and
+    set-group-ID (a rewritten file must not keep them), else what a plain write would give."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def same_file(a, b):
+    """Whether two paths name the same existing file."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

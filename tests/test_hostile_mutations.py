@@ -1,0 +1,73 @@
+"""Seeded mutations of real modules through every command (issue 11: no traceback, whatever
+the bytes): a converted livepatch, its unconverted form, the target module, with a database of
+the target. Each command must end with one of its exit statuses, its messages escaped. CI runs a
+small fixed budget; `bench/hostile.py` runs the long campaign whose figures the README gives."""
+
+import contextlib
+import io
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from klp_convert.cli import main
+from test_hostile_names import assert_clean, pair, renamed  # noqa: F401 -- the fixture
+
+EDITS = st.lists(st.tuples(st.integers(min_value=0), st.sampled_from(
+    [b"\xff", b"\x00", b"\x80", b"\xff" * 4, b"\x00" * 4, b"\x00\x00\x00\x80", b"\xff" * 8,
+     b"\x01", b"\x7f"])), min_size=1, max_size=8)
+
+
+def mutate(data, edits):
+    data = bytearray(data)
+    for where, value in edits:
+        at = where % len(data)
+        data[at:at + len(value)] = value
+    return bytes(data[:len(data)])
+
+
+def commands(module, db, out):
+    return (["symbols", "--modules", module, "-o", out / "x.symdb"],
+            ["convert", "--symbols", db, module, "-o", out / "o.ko"],
+            ["convert", module, "-o", out / "o2.ko"], ["check", "--symbols", db, module],
+            ["check", module], ["show", module])
+
+
+def run_all(module, db, out):
+    """Every command on one module; returns the commands that raised (a traceback)."""
+    failed = []
+    for argv in commands(module, db, out):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                status = main([str(a) for a in argv])
+        except BaseException as e:  # noqa: BLE001 -- what we count
+            failed.append((argv[0], f"{type(e).__name__}: {e}"))
+            continue
+        assert status in (0, 1, 2), (argv, status)
+        assert_clean(stdout.getvalue())
+        assert_clean(stderr.getvalue())
+    return failed
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(seed=st.integers(min_value=0, max_value=2), edits=EDITS)
+def test_mutated_modules_never_end_in_a_traceback(pair, tmp_path_factory, seed, edits):
+    tmp = tmp_path_factory.mktemp("mut")
+    db, seeds = prepare(pair, tmp)
+    module = tmp / "m.ko"
+    module.write_bytes(mutate(seeds[seed], edits))
+    assert run_all(module, db, tmp) == []
+
+
+def prepare(pair, tmp):  # noqa: F811
+    """(database of the target, [target, livepatch, converted livepatch] bytes)."""
+    target = tmp / "target.ko"
+    target.write_bytes(pair[0])
+    db = tmp / "t.symdb"
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main(["symbols", "--modules", str(target), "-o", str(db)]) == 0
+        converted = tmp / "converted.ko"
+        assert main(["convert", "--symbols", str(db), str(renamed(pair[1], tmp / "lp.ko", "", "")),
+                     "-o", str(converted)]) == 0
+    return db, [pair[0], pair[1], converted.read_bytes()]

@@ -1,0 +1,212 @@
+"""Hostile input, names and numbers (issue 11, classes 1, 2 and 7): a name is bytes, whatever
+it holds (not UTF-8, ESC, CR, LF, BEL); it is stored and matched exactly, and every command
+prints it escaped, so no input can write to the terminal or forge a `klp-convert: error:` line.
+Numbers at their limits are stored exactly or refused in one line."""
+
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from klp_convert.cli import main
+from klp_convert.elf import ElfObject
+from klp_convert.symdb import open_symbols
+from klp_convert.text import decode_name, escape, name_bytes
+from support.toolchains import require_tool
+
+DATA = Path(__file__).parent / "data" / "hostile"
+FORGED = b"\xff\x1b[31m\r\nklp-convert: error: forged\x07"
+# Names that are no C identifier: what a corrupt or hand-made input may hold.
+NAMES = st.binary(min_size=1, max_size=24).filter(lambda b: b"\0" not in b)
+
+
+def assert_clean(text):
+    """Output a terminal may show: every character printable, newlines only between lines,
+    and no line an input could have forged."""
+    for line in text.split("\n"):
+        assert line.isprintable(), repr(line)
+    assert sum(line.startswith("klp-convert: error:") for line in text.split("\n")) <= 1, text
+
+
+def run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert_clean(out)
+    assert_clean(err)
+    return status, out, err
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """(target module bytes, livepatch bytes) compiled here; the tests rename `weird_target`."""
+    require_tool("gcc")
+    return build_pair(tmp_path_factory.mktemp("hostile"))
+
+
+def build_pair(tmp):
+    flags = ["-c", "-O2", "-fno-pic", "-mcmodel=kernel", "-fno-asynchronous-unwind-tables"]
+    subprocess.run(["gcc", *flags, "-o", str(tmp / "target.o"), str(DATA / "target.c")],
+                   check=True)
+    subprocess.run(["ld", "-r", "-o", str(tmp / "target.ko"), str(tmp / "target.o")], check=True)
+    subprocess.run(["gcc", *flags, "-o", str(tmp / "lp.ko"), str(DATA / "livepatch.c")],
+                   check=True)
+    return _Pair((tmp / "target.ko").read_bytes(), (tmp / "lp.ko").read_bytes())
+
+
+class _Pair(tuple):
+    def __new__(cls, *items):
+        return super().__new__(cls, items)
+
+    def __repr__(self):  # keep hypothesis' failure reports short
+        return "<pair>"
+
+
+def renamed(data, path, old, new, **fields):
+    """Write ``data`` to ``path`` with symbol ``old`` renamed ``new`` (other fields set too)."""
+    obj = ElfObject.from_bytes(data, str(path))
+    for sym in obj.symbols:
+        if sym.name == old:
+            sym.name = new
+            for key, value in fields.items():
+                setattr(sym, key, value)
+    obj.write(path)
+    return path
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(raw=NAMES)
+def test_any_name_is_stored_matched_and_printed_escaped(pair, tmp_path_factory, capsys, raw):
+    tmp = tmp_path_factory.mktemp("name")
+    name = decode_name(raw)
+    target = renamed(pair[0], tmp / "target.ko", "weird_target", name)
+    patch = renamed(pair[1], tmp / "lp.ko", "weird_target", name)
+    db = tmp / "t.symdb"
+    assert run(capsys, "symbols", "--modules", target, "-o", db)[0] == 0
+    with open_symbols([db]) as index:
+        records = index.lookup(name)
+    assert [(r.objname, name_bytes(r.name)) for r in records] == [("target", raw)]
+    status, out, _err = run(capsys, "symbols", "--lookup", name, db)
+    assert status == 0 and "target" in out
+    status, _out, err = run(capsys, "convert", "--symbols", db, patch, "-o", tmp / "out.ko")
+    assert status in (0, 1), err  # 1: a name the kernel cannot parse (',' in it) is refused
+    if status == 0:
+        klp = [s.name for s in ElfObject.read(tmp / "out.ko").symbols
+               if s.name.startswith(".klp.sym.")]
+        assert [name_bytes(n) for n in klp] == [b".klp.sym.target." + raw + b",0"]
+        assert run(capsys, "show", tmp / "out.ko")[1].count(".klp.sym.target.") == 1
+        assert run(capsys, "check", "--symbols", db, tmp / "out.ko")[0] == 0
+    else:
+        assert not (tmp / "out.ko").exists()
+        assert "klp-convert: error:" in err
+    run(capsys, "check", "--symbols", db, patch)
+    run(capsys, "show", patch)
+
+
+def test_a_forged_name_reaches_no_output_raw(pair, tmp_path, capsys):
+    """ESC, CR, LF, BEL and a byte that is not UTF-8 in a name: every command shows them
+    escaped (the examples of the issue), the data keeps them exactly."""
+    name = decode_name(b"bad" + FORGED)
+    target = renamed(pair[0], tmp_path / "target.ko", "weird_target", name)
+    patch = renamed(pair[1], tmp_path / "lp.ko", "weird_target", name)
+    db = tmp_path / "t.symdb"
+    assert run(capsys, "symbols", "--modules", target, "-o", db)[0] == 0
+    assert run(capsys, "convert", "--symbols", db, patch, "-o", tmp_path / "out.ko")[0] == 0
+    out = run(capsys, "show", tmp_path / "out.ko")[1]
+    assert escape(name) in out and "\\x1b[31m\\r\\nklp-convert: error: forged\\x07" in out
+    # A refusal quoting the name: a database that lacks it.
+    other = tmp_path / "other.symdb"
+    plain = renamed(pair[0], tmp_path / "plain.ko", "weird_target", "something_else")
+    assert run(capsys, "symbols", "--modules", plain, "-o", other)[0] == 0
+    status, _out, err = run(capsys, "convert", "--symbols", other, patch, "-o",
+                            tmp_path / "x.ko")
+    assert status == 1 and escape(name) in err
+    # check's findings, a text input's error, --lookup of a missing name, --info.
+    status, out, _err = run(capsys, "check", "--symbols", other, tmp_path / "out.ko")
+    assert status == 1 and escape(name) in out
+    bad_map = tmp_path / "System.map"
+    bad_map.write_bytes(b"ffffffff81000000 T ok\n" + FORGED.replace(b"\n", b"") + b" T x\n")
+    status, _out, err = run(capsys, "symbols", "--vmlinux", bad_map, "-o", tmp_path / "m.symdb")
+    assert status == 2 and err.count("\n") == 1
+    status, _out, err = run(capsys, "symbols", "--lookup", name, other)
+    assert status == 1 and escape(name) in err
+    odd = tmp_path / decode_name(b"db\x1b]0;title\x07.symdb")
+    odd.write_bytes(db.read_bytes())
+    status, out, _err = run(capsys, "symbols", "--info", odd)
+    assert status == 0 and "\\x1b]0;title\\x07" in out
+
+
+def test_text_inputs_keep_names_as_bytes(tmp_path, capsys):
+    """System.map, a kallsyms dump, Module.symvers and Symbols.list with names that are not
+    UTF-8 and hold control characters (0x1c..0x1f, 0x85 are line breaks to str.splitlines)."""
+    odd = [b"caf\xe9", b"sep\x1carator", b"nel\xc2\x85x", b"esc\x1b[0m"]
+    system_map = tmp_path / "System.map"
+    system_map.write_bytes(b"".join(b"ffffffff8100%04x T %s\n" % (i, n)
+                                    for i, n in enumerate([b"_stext", *odd]))
+                           + b"ffffffff82000000 D kallsyms_names\n")
+    symvers = tmp_path / "Module.symvers"
+    symvers.write_bytes(b"0x0\t%s\tvmlinux\tEXPORT_SYMBOL\t\n" % odd[0])
+    db = tmp_path / "k.symdb"
+    assert run(capsys, "symbols", "--vmlinux", system_map, "--symvers", symvers, "-o", db)[0] == 0
+    symbols_list = tmp_path / "Symbols.list"
+    symbols_list.write_bytes(b"klp-convert-symbol-data.0.1\n*mod\x1ex\n" + b"\n".join(odd)
+                             + b"\n")
+    dump = tmp_path / "kallsyms"
+    dump.write_bytes(b"".join(b"ffffffff8100%04x t %s\n" % (i, n) for i, n in enumerate(odd))
+                     + b"ffffffffc0000000 t %s\t[m\xffod]\n" % odd[1])
+    dump_db = tmp_path / "d.symdb"
+    assert run(capsys, "symbols", "--vmlinux", dump, "-o", dump_db)[0] == 0
+    for raw in odd:
+        name = decode_name(raw)
+        with open_symbols([db]) as index:
+            assert [name_bytes(r.name) for r in index.lookup(name)] == [raw]
+            assert [e.objname for e in index.exporters(name)] == (["vmlinux"]
+                                                                  if raw == odd[0] else [])
+        with open_symbols([symbols_list]) as index:
+            assert [name_bytes(r.objname) for r in index.lookup(name)] == [b"mod\x1ex"]
+        with open_symbols([dump_db]) as index:
+            found = [(name_bytes(r.objname), r.position) for r in index.lookup(name)]
+            assert found[0] == (b"vmlinux", 1)
+        run(capsys, "symbols", "--lookup", name, db, symbols_list)
+    with open_symbols([dump_db]) as index:
+        assert name_bytes(index.objects()[1]) == b"m\xffod"
+
+
+def test_numbers_at_their_limits(pair, tmp_path, capsys):
+    """st_value and st_size of 2**63 and more are stored exactly; an address wider than 64
+    bits is refused in one line."""
+    big = (1 << 64) - 1
+    target = renamed(pair[0], tmp_path / "target.ko", "weird_target", "weird_target",
+                     value=1 << 63, size=big)
+    db = tmp_path / "t.symdb"
+    assert run(capsys, "symbols", "--modules", target, "-o", db)[0] == 0
+    with open_symbols([db]) as index:
+        (record,) = index.lookup("weird_target")
+    assert (record.address, record.size) == (1 << 63, big)
+    run(capsys, "symbols", "--lookup", "weird_target", db)
+    for address in (b"1" + b"0" * 16, b"-5", b"0x10"):
+        system_map = tmp_path / "System.map"
+        system_map.write_bytes(b"ffffffff81000000 T _stext\n%s T wide\n" % address)
+        status, _out, err = run(capsys, "symbols", "--vmlinux", system_map, "-o",
+                                tmp_path / "w.symdb")
+        assert status == 2 and err.count("\n") == 1 and "line 2" in err, err
+        assert not (tmp_path / "w.symdb").exists()
+
+
+def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
+    target = renamed(pair[0], tmp_path / "target.ko", "weird_target", "weird_target")
+    db = tmp_path / "t.symdb"
+    assert run(capsys, "symbols", "--modules", target, "-o", db)[0] == 0
+    for sql in ("UPDATE symbols SET flags = 'x'", "UPDATE symbols SET section = 99",
+                "UPDATE object_lists SET sections = '7'", "UPDATE symbols SET value = x'00'"):
+        bad = tmp_path / "bad.symdb"
+        bad.write_bytes(db.read_bytes())
+        conn = sqlite3.connect(bad)
+        conn.execute(sql)
+        conn.commit()
+        conn.close()
+        status, _out, err = run(capsys, "symbols", "--lookup", "weird_target", bad)
+        assert status == 2 and err.count("\n") == 1 and "bad.symdb" in err, (sql, err)
