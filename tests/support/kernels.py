@@ -12,7 +12,8 @@ import subprocess
 from pathlib import Path
 
 from klp_convert import guest
-from support import debian
+from support import debian, kernelbuild
+from support.apt import AptRelease
 
 
 class TargetKernel:
@@ -87,8 +88,55 @@ class DebianKernel(TargetKernel):
         return debian.debug_files(self.abi)[1]
 
 
+class SourceBuiltKernel(TargetKernel):
+    """A minimal kernel the suite builds from Debian's linux-source with Debian's cross
+    compiler (support/kernelbuild.py): Debian's own kernels for these architectures have no
+    livepatch. The build tree is the kbuild tree; its ELF vmlinux is the unstripped one."""
+
+    arch_name = None
+
+    def __init__(self):
+        self.arch = guest.ARCHES[self.arch_name]
+
+    def prepare(self):
+        built = kernelbuild.build(self.arch_name)
+        debian.ensure_installed([self.arch.qemu_package])
+        self.build_seconds = built.seconds
+        self.release = built.release
+        self.headers = built.tree
+        self.image = built.tree / self.arch.image_in_build_tree
+        self.modules = built.modules
+        self.symvers = built.tree / "Module.symvers"
+        foreign = AptRelease(kernelbuild.SOURCE_RELEASE,
+                             arches=tuple(a.debian_arch for a in CROSS_ARCHES))
+        # Unstable's packages are usrmerged.
+        self.busybox = foreign.unpacked(f"busybox-static:{self.arch.debian_arch}") / "usr" / \
+            "bin" / "busybox"
+        self._make_args = built.arch.make_args
+        return self
+
+    @property
+    def vmlinux(self):
+        return self.headers / "vmlinux"
+
+    @property
+    def make_args(self):
+        return self._make_args
+
+
+def _source_built(arch_name, series):
+    label = kernelbuild.BUILD_ARCHES[arch_name].label
+    return type(f"SourceBuilt_{label}", (SourceBuiltKernel,),
+                {"name": f"{label}-{series}", "arch_name": arch_name})
+
+
+CROSS_ARCHES = [guest.ARCHES[a] for a in kernelbuild.BUILD_ARCHES]
+
 # Every kernel the suite knows, in the order it runs them.
-KERNELS = {kernel.name: kernel for kernel in (DebianKernel,)}
+KERNELS = {kernel.name: kernel for kernel in (
+    DebianKernel,
+    *(_source_built(a.name, kernelbuild.SOURCE_SERIES) for a in CROSS_ARCHES),
+)}
 
 
 def selected():
