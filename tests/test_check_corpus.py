@@ -32,8 +32,11 @@ def test_good_module_will_load(corpus, capsys):
     status, out, err = run_check(capsys, corpus["good"])
     assert (status, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0] == f"{corpus['good']}: warning: while this patch is enabled, foo cannot be " \
-                       "unloaded and loaded again: Linux 6.1 leaves its livepatch relocations applied"
+    assert lines[0] == f"{corpus['good']}: kernel: Linux 6.1 rules (6.1.0-99-amd64, from the " \
+                       "module's vermagic)"
+    assert lines[1].startswith(f"{corpus['good']}: warning: while this patch is enabled, foo "
+                               "cannot be unloaded and loaded again: Linux 6.1 leaves its "
+                               "livepatch relocations applied")
     assert lines[-1] == f"{corpus['good']}: will load (0 errors, 1 warning)"
 
 
@@ -55,7 +58,8 @@ def test_refused_variant_exits_1_with_message_lines(corpus, capsys, variant):
     status, out, _ = run_check(capsys, corpus[variant.name])
     assert status == 1
     lines = out.splitlines()
-    assert lines[0].startswith(f"{corpus[variant.name]}: error: ")
+    assert lines[0].startswith(f"{corpus[variant.name]}: kernel: Linux 6.1 rules")
+    assert lines[1].startswith(f"{corpus[variant.name]}: error: ")
     assert lines[-1].startswith(f"{corpus[variant.name]}: will not load (")
     if variant.kernel:
         assert f"  kernel: {variant.kernel}" in lines

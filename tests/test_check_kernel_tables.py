@@ -5,7 +5,7 @@ import pytest
 
 from klp_convert.elf.constants import EM_386, EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
 from klp_convert.kernel.klp_sscanf import scan_klp_rela, scan_klp_sym
-from klp_convert.kernel.loader import loader_for
+from klp_convert.kernel.generations import LINUX_6_1
 from klp_convert.kernel.modinfo import release_version, vermagic_release
 
 
@@ -56,7 +56,7 @@ def test_section_names_as_the_kernel_scans_them(name, count, objname):
 
 
 def test_x86_64_loader_accepts_exactly_the_6_1_types():
-    loader = loader_for(EM_X86_64)
+    loader = LINUX_6_1.loader_for(EM_X86_64)
     assert sorted(loader.accepted) == [0, 1, 2, 4, 10, 11, 24]
     assert loader.requires_zero_target
     assert loader.unknown_type_message("lp", 9) == "lp: Unknown rela relocation: 9"
@@ -69,17 +69,17 @@ def test_x86_64_loader_accepts_exactly_the_6_1_types():
     (EM_LOONGARCH, 66, 3, "lp: Unsupport relocation type 3, please add its support."),
 ])
 def test_other_loaders(machine, common, rtype, message):
-    loader = loader_for(machine)
+    loader = LINUX_6_1.loader_for(machine)
     assert common in loader.accepted
     assert rtype not in loader.accepted
     assert loader.unknown_type_message("lp", rtype) == message
 
 
 def test_loader_special_cases():
-    assert loader_for(EM_S390).unknown_type_message("lp", 10) is None  # GLOB_DAT: silent
-    assert loader_for(EM_LOONGARCH).unknown_type_message("lp", 200) == \
+    assert LINUX_6_1.loader_for(EM_S390).unknown_type_message("lp", 10) is None  # GLOB_DAT: silent
+    assert LINUX_6_1.loader_for(EM_LOONGARCH).unknown_type_message("lp", 200) == \
         "lp: Unknown relocation type 200"
-    assert loader_for(EM_386) is None  # no livepatch on i386
+    assert LINUX_6_1.loader_for(EM_386) is None  # no livepatch on i386
 
 
 def test_vermagic_release():

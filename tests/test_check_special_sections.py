@@ -1,4 +1,10 @@
-from klp_convert.kernel.special_sections import SPECIAL_SECTIONS, special_section_for
+from klp_convert.kernel.generations import GENERATIONS, LINUX_6_1
+from klp_convert.kernel.special_sections import SPECIAL_SECTIONS
+from klp_convert.kernel.special_sections import special_section_for as special_in
+
+
+def special_section_for(name, generation=LINUX_6_1):
+    return special_in(name, generation.special_sections)
 
 
 def test_jump_table_names_static_key_enabled():
@@ -20,3 +26,8 @@ def test_ordinary_sections_are_not_special():
 def test_every_entry_tells_what_to_do():
     for name, special in SPECIAL_SECTIONS.items():
         assert special.name == name and special.what and special.advice
+
+
+def test_every_generations_section_is_described():
+    for generation in GENERATIONS:
+        assert generation.special_sections <= set(SPECIAL_SECTIONS), generation.name

@@ -202,7 +202,7 @@ def test_symbols_list_format_equals_kbuild_recipe(tmp_path, modules, capsys):
 def test_defaults_use_the_running_system(tmp_path, capsys, monkeypatch):
     if not os.access("/proc/kallsyms", os.R_OK):
         pytest.skip("/proc/kallsyms is not readable here")
-    monkeypatch.setattr("klp_convert.commands.symbols._readable_map", lambda path: False)
+    monkeypatch.setattr("klp_convert.commands.symbols._readable_input", lambda path: False)
     db = tmp_path / "running.symdb"
     status, out = run("symbols", "-o", db, capsys=capsys)
     assert status == 0, out.err

@@ -8,11 +8,11 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import check, convert, kbuild, show, symbols
+from .commands import check, convert, kbuild, show, symbols, try_
 from .errors import KlpError
 
 # Sub-command modules, in the order --help lists them.
-COMMANDS = [convert, check, kbuild, show, symbols]
+COMMANDS = [convert, check, kbuild, show, symbols, try_]
 
 PROG = "klp-convert"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from .convert import convert_file
 from .elf import ElfObject
 from .errors import KlpError
+from .kernel.installed import kbuild_dir
 
 UNCONVERTED_SUFFIX = ".unconverted.ko"
 # Undefined symbols are what klp-convert converts: modpost must only warn about them.
@@ -46,8 +47,9 @@ class ConvertedModule:
 
 
 def default_kernel_dir():
-    """The running kernel's build tree, as for any out-of-tree module."""
-    return Path("/lib/modules") / os.uname().release / "build"
+    """The running kernel's build tree, as for any out-of-tree module (/lib/modules/R/build,
+    or /usr/lib/modules/R/build where /lib is not merged into /usr)."""
+    return Path(kbuild_dir(os.uname().release))
 
 
 def module_dir(make_args, cwd=None):

@@ -2,7 +2,6 @@
 time each took."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -10,6 +9,7 @@ from klp_convert import guest
 from klp_convert.elf import ElfObject
 from support import arch_relocs
 from support.broken import INIT_CORE_FORCED, VARIANTS, renamed_klp_symbol
+from support.readme import write_hello_livepatch
 from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, guest_directory, kernel_symbol_database,
     make_modules, target_kernel, timed,
@@ -54,18 +54,9 @@ def build_plain(ctx, source):
     make_modules(ctx.kernel, source / "livepatch")
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
 def build_readme_example(ctx, source):
     """The README's walk-through: its C file and Kbuild line, then `klp-convert kbuild`."""
-    text = README.read_text()
-    start = text.index("    cat > hello_klp.c <<'C'\n")
-    body = text[text.index("\n", start) + 1:text.index("\n    C\n", start)]
-    livepatch = source / "livepatch"
-    (livepatch / "hello_klp.c").write_text(
-        "\n".join(line[4:] for line in body.splitlines()) + "\n")
-    (livepatch / "Kbuild").write_text("obj-m += hello_klp.o\n")
+    write_hello_livepatch(source / "livepatch")
     return build_livepatch(ctx.kernel, source, [ctx.kernel_database])
 
 

@@ -272,7 +272,8 @@ VARIANTS = [
             "x86/modules: Skipping invalid relocation target, existing value is nonzero for "
             "type 4"),
     Variant("normal-reloc-on-same-bytes", normal_reloc_on_same_bytes, "x86-target-bytes",
-            "x86/modules: Skipping invalid relocation target, existing value is nonzero"),
+            "x86/modules: Skipping invalid relocation target, existing value is nonzero for "
+            "type 4"),
     Variant("zero-extended-reloc", zero_extended_reloc, "x86-reloc-range",
             "overflow in relocation type 10 val"),
     Variant("klp-arch-section", klp_arch_section, "klp-arch"),

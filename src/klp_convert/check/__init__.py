@@ -14,23 +14,30 @@ from .findings import ERROR, WARNING, Finding, will_load
 from .static_rules import STATIC_RULES
 from .symbol_rules import SYMBOL_RULES
 
-__all__ = ["check_module", "Finding", "will_load", "ERROR", "WARNING", "STATIC_RULES",
+__all__ = ["check_module", "check_module_rules", "Finding", "will_load", "ERROR", "WARNING", "STATIC_RULES",
            "SYMBOL_RULES"]
 
 
-def check_module(module, index=None, label=None):
+def check_module(module, index=None, label=None, rules=None):
     """Every finding for ``module`` (a path or an ElfObject): errors, then warnings.
 
     ``index`` is an open symbol database (klp_convert.symdb.open_symbols) or None for the static
     rules only; ``label`` names the module in messages (default: its path). Raises ElfError
-    when a path cannot be read as an ELF object.
+    when a path cannot be read as an ELF object. ``rules``: the target kernel's KernelRules
+    (kernel/generations.py), by default chosen from the database's release or the vermagic.
     """
+    return check_module_rules(module, index, label, rules)[0]
+
+
+def check_module_rules(module, index=None, label=None, rules=None):
+    """(findings, KernelRules): check_module() and the kernel generation whose rules were
+    applied (kernel/generations.py: the database's release, else the module's vermagic)."""
     obj = module if isinstance(module, ElfObject) else ElfObject.read(module)
-    ctx = CheckContext(obj, label or str(obj.path), index)
+    ctx = CheckContext(obj, label or str(obj.path), index, rules)
     for rule in STATIC_RULES:
         rule(ctx)
     if index is not None:
         for rule in SYMBOL_RULES:
             rule(ctx)
     # errors first, each kind in rule order
-    return sorted(ctx.findings, key=lambda f: f.severity != ERROR)
+    return sorted(ctx.findings, key=lambda f: f.severity != ERROR), ctx.rules

@@ -2,7 +2,7 @@
 
 from ..elf.constants import SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH
 from ..kernel.klp_sscanf import scan_klp_rela
-from ..kernel.loader import loader_for
+from ..kernel.generations import rules_for_module
 from ..kernel.modinfo import modinfo_value, read_modinfo
 from ..kernel.names import is_klp_rela_name, module_runtime_name, VMLINUX
 from .findings import ERROR, WARNING, Finding
@@ -11,14 +11,18 @@ from .findings import ERROR, WARNING, Finding
 class CheckContext:
     """One module as the kernel sees it, plus the symbol database (or None)."""
 
-    def __init__(self, obj, label, index=None):
+    def __init__(self, obj, label, index=None, rules=None):
         self.obj = obj
         self.label = label
         self.index = index
         self.modinfo = read_modinfo(obj)
         # The kernel names a module after KBUILD_MODNAME, which modpost also writes as 'name='.
         self.name = modinfo_value(self.modinfo, "name") or module_runtime_name(str(obj.path))
-        self.loader = loader_for(obj.machine)
+        #: the target kernel's rules (kernel/generations.py), chosen once for every rule
+        self.rules = rules or rules_for_module(
+            obj, index.kernel_release if index is not None else None, self.modinfo)
+        self.generation = self.rules.generation
+        self.loader = self.generation.loader_for(obj.machine)
         self.findings = []
 
     # -- reporting ------------------------------------------------------------------------

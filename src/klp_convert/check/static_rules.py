@@ -1,7 +1,8 @@
 """Rules that need only the module: the kernel's rules of KERNEL-RULES.md, checked on the file.
 
 Each rule takes a CheckContext and reports through ctx.error() / ctx.warning(). Kernel messages
-are the lines Linux 6.1 prints (kernel/livepatch/core.c prefixes its own with 'livepatch: ').
+are the lines the target kernel's generation prints (ctx.rules, kernel/generations.py;
+kernel/livepatch/core.c prefixes its own with 'livepatch: ').
 """
 
 import struct
@@ -12,7 +13,8 @@ from ..elf.constants import (
     SHT_NOBITS, SHT_REL, SHT_RELA, STB_WEAK, STT_FUNC,
 )
 from ..kernel.klp_sscanf import OBJNAME_WIDTH, scan_klp_rela, scan_klp_sym
-from ..kernel.modinfo import modinfo_value, release_version, vermagic_release
+from ..kernel.generations import kernel_message
+from ..kernel.modinfo import modinfo_value
 from ..kernel.names import is_klp_rela_name, is_klp_sym_name
 from ..kernel.relocs import reloc_type_name
 from ..kernel.special_sections import special_section_for
@@ -147,9 +149,12 @@ def rule_klp_symbols(ctx):
                 continue  # the loader stops earlier, at 'Unknown symbol' (see below)
             if not is_livepatch_symbol(sym):
                 reported.add(sym.name)
+                # 7.2 prints the symbol table's section index where it says "rela sec"
+                kernel = kernel_message(ctx.generation.not_livepatch_format, sym.name,
+                                        ctx.obj.symtab.index, sec.relocations.index(rel))
                 ctx.error("klp-symbol-shndx", f"'{sym.name}' is used by '{sec.name}' but is not "
-                          "SHN_LIVEPATCH", kernel=f"{KLP}symbol {sym.name} is not marked as a "
-                          "livepatch symbol", fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
+                          "SHN_LIVEPATCH", kernel=KLP + kernel,
+                          fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
             elif _report_bad_sym_name(ctx, sym):
                 reported.add(sym.name)
 
@@ -248,7 +253,8 @@ def rule_special_sections(ctx):
     patch's special sections."""
     for objname, sec in ctx.klp_sections_by_object():
         target = getattr(sec.info, "name", None)
-        special = special_section_for(target) if target else None
+        special = special_section_for(target, ctx.generation.special_sections) \
+            if target else None
         if special is None or is_vmlinux(objname) or not sec.relocations:
             continue
         ctx.error("special-section", f"'{sec.name}' patches {special.what} ({special.name}) "
@@ -287,14 +293,22 @@ def rule_x86_64_target_bytes(ctx):
         for rel in sec.relocations:
             width = RELOC_WIDTH_X86_64.get(rel.type)
             if width is not None and _x86_bytes_ok(ctx, sec, target, rel, width):
-                spans.setdefault(target, []).append((rel.offset, rel.offset + width, sec))
+                spans.setdefault(target, []).append((rel.offset, rel.offset + width, sec, rel))
     for target, target_spans in spans.items():
         _check_x86_overlaps(ctx, target, sorted(target_spans, key=lambda s: s[:2]))
 
 
-def _x86_kernel_message(rtype):
-    return ("x86/modules: Skipping invalid relocation target, existing value is nonzero "
-            f"for type {rtype}")
+def _x86_nonzero_message(ctx, sec, rel):
+    """The zero-target check's line (sec/idx since 7.2: the relocation section and entry)."""
+    fmt = ctx.loader.nonzero_format
+    if "sec %u" in fmt:
+        return kernel_message(fmt, sec.index, sec.relocations.index(rel), rel.type)
+    return kernel_message(fmt, rel.type)
+
+
+def _x86_overflow_message(ctx, sec, rel):
+    return kernel_message(ctx.loader.overflow_format, rel.type, None, sec.index,
+                          sec.relocations.index(rel))
 
 
 def _x86_bytes_ok(ctx, sec, target, rel, width):
@@ -307,19 +321,18 @@ def _x86_bytes_ok(ctx, sec, target, rel, width):
         return False
     if target.type != SHT_NOBITS and any(target.data[start:end]):
         ctx.error("x86-target-bytes", f"'{sec.name}' patches {where}, whose bytes are not zero",
-                  kernel=_x86_kernel_message(rel.type),
+                  kernel=_x86_nonzero_message(ctx, sec, rel),
                   fix="zero the patched bytes (RELA addends live in r_addend)")
     return True
 
 
 def _check_x86_overlaps(ctx, target, spans):
     """Two relocations on the same bytes: whichever the kernel applies second finds them set."""
-    for (start, end, first), (next_start, _next_end, second) in zip(spans, spans[1:]):
+    for (start, end, first, _), (next_start, _next_end, second, rel) in zip(spans, spans[1:]):
         if next_start < end:
             ctx.error("x86-target-bytes", f"'{first.name}' and '{second.name}' both patch "
                       f"'{target.name}'+{next_start:#x}",
-                      kernel="x86/modules: Skipping invalid relocation target, existing value "
-                      "is nonzero",
+                      kernel=_x86_nonzero_message(ctx, second, rel),
                       fix="leave one relocation per location (replace the moved one by "
                       "R_X86_64_NONE or delete it)")
 
@@ -341,7 +354,7 @@ def rule_x86_64_zero_extended(ctx):
             report("x86-reloc-range", f"'{sec.name}' has an R_X86_64_32 relocation against "
                    f"'{rel.symbol.name}': a kernel address does not fit in 32 unsigned bits"
                    + (" (unless it is a per-cpu symbol)" if report == ctx.warning else ""),
-                   kernel=f"overflow in relocation type {R_X86_64_32} val",
+                   kernel=_x86_overflow_message(ctx, sec, rel),
                    fix="compile with -mcmodel=kernel (kbuild does)")
             break
 
@@ -402,15 +415,13 @@ def rule_klp_arch(ctx):
     arch_sections = [s for s in ctx.obj.sections if s.name.startswith(".klp.arch.")]
     if not arch_sections:
         return
-    release = vermagic_release(modinfo_value(ctx.modinfo, "vermagic"))
-    version = release_version(release)
     names = ", ".join(f"'{s.name}'" for s in arch_sections)
-    if version is None:
+    if ctx.rules.release is None:
         ctx.warning("klp-arch", f"{names}: used only before Linux 5.8, and the module's kernel "
                     "release is unknown", fix="drop .klp.arch sections for 5.8 and later")
-    elif version >= (5, 8):
-        ctx.error("klp-arch", f"{names}: Linux {release} ignores .klp.arch sections, so these "
-                  "relocations are never applied",
+    elif ctx.generation.ignores_klp_arch:
+        ctx.error("klp-arch", f"{names}: Linux {ctx.rules.release} ignores .klp.arch sections, "
+                  "so these relocations are never applied",
                   fix="since 5.8 the relocations belong in the .klp.rela sections")
 
 
@@ -431,19 +442,22 @@ def rule_undefined_klp_symbols(ctx):
 
 
 def rule_module_reload(ctx):
-    """Rule 10: Linux 6.1 does not clear module-specific klp relocations when the target module
-    unloads; on x86-64 the bytes then stay set and reloading that module under the patch fails.
-    A kernel limit, not a defect of the module: a warning, once per target module."""
-    if ctx.loader is None or not ctx.loader.requires_zero_target:
+    """Rule 10: kernels before 6.3 do not clear module-specific klp relocations when the target
+    module unloads (no klp_clear_object_relocs); on x86-64 the bytes then stay set and reloading
+    that module under the patch fails. A kernel limit, not a defect of the module: a warning,
+    once per target module, only for kernels that have the limit."""
+    if ctx.loader is None or not ctx.loader.requires_zero_target \
+            or ctx.generation.clears_module_relocs:
         return
-    first_type = {}
+    first = {}
     for objname, sec in ctx.klp_sections_by_object():
         if not is_vmlinux(objname) and sec.relocations and target_is_alloc(sec):
-            first_type.setdefault(objname, sec.relocations[0].type)
-    for objname, rtype in sorted(first_type.items()):
+            first.setdefault(objname, sec)
+    for objname, sec in sorted(first.items()):
         ctx.warning("module-reload", f"while this patch is enabled, {objname} cannot be "
-                    "unloaded and loaded again: Linux 6.1 leaves its livepatch relocations "
-                    "applied", kernel=_x86_kernel_message(rtype),
+                    f"unloaded and loaded again: Linux {ctx.generation.name} leaves its "
+                    "livepatch relocations applied (cleared on unload since 6.3)",
+                    kernel=_x86_nonzero_message(ctx, sec, sec.relocations[0]),
                     fix=f"disable the patch before reloading {objname}")
 
 

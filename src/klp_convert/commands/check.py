@@ -6,7 +6,7 @@ Exit 0 when every module will load and work, 1 when one will not, 2 when one can
 import json
 import sys
 
-from ..check import WARNING, check_module, will_load
+from ..check import WARNING, check_module_rules, will_load
 from ..errors import KlpError
 
 
@@ -49,21 +49,26 @@ def _check_one(path, index):
     """{'module', 'verdict', 'findings', 'error'} for one module; unreadable input is reported,
     not raised, so the other modules are still checked."""
     try:
-        findings = check_module(path, index=index, label=path)
+        findings, rules = check_module_rules(path, index=index, label=path)
     except KlpError as e:
-        return {"module": path, "verdict": "unreadable", "error": str(e), "findings": []}
+        return {"module": path, "verdict": "unreadable", "error": str(e), "findings": [],
+                "kernel": None}
     verdict = "will load" if will_load(findings) else "will not load"
-    return {"module": path, "verdict": verdict, "error": None, "findings": findings}
+    return {"module": path, "verdict": verdict, "error": None, "findings": findings,
+            "kernel": rules}
 
 
 def _report_json(report):
-    return dict(report, findings=[f.to_json() for f in report["findings"]])
+    kernel = report["kernel"].to_json() if report["kernel"] else None
+    return dict(report, findings=[f.to_json() for f in report["findings"]], kernel=kernel)
 
 
 def _print_report(report):
     if report["error"]:
         print(f"klp-convert: error: {report['error']}", file=sys.stderr)
         return
+    # which generation's messages and limits the findings quote (or which were assumed)
+    print(f"{report['module']}: kernel: {report['kernel'].describe()}")
     for finding in report["findings"]:
         print("\n".join(finding.lines()))
     warnings = sum(f.severity == WARNING for f in report["findings"])

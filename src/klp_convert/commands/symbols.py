@@ -10,6 +10,7 @@
 import os
 import sys
 
+from ..kernel.installed import module_dir, system_maps, unstripped_vmlinux
 from ..symdb import Sources, add_to_database, build_database, open_symbols, write_symbols_list
 from ..symdb.sources import is_symbols_list, read_head
 from ..symdb.storage import database_summary
@@ -25,8 +26,9 @@ def register(sub):
         "symbols", help="build or query the kernel symbol database",
         description="Build a symbol database (SQLite) of vmlinux and modules in the kernel's own "
                     "order, extend it with more modules, summarise it or look names up. With no "
-                    "inputs, the running kernel's System.map (or /proc/kallsyms) and "
-                    "/lib/modules/$(uname -r) are used.")
+                    "inputs, the running kernel's unstripped vmlinux or System.map from its -dbg "
+                    "package (/usr/lib/debug/...; else /proc/kallsyms) and its module tree "
+                    "(/lib/modules/$(uname -r) or /usr/lib/modules/$(uname -r)) are used.")
     p.add_argument("--vmlinux", metavar="FILE",
                    help="vmlinux (ELF), System.map or a /proc/kallsyms dump")
     p.add_argument("--modules", metavar="PATH", action="append", default=[],
@@ -96,16 +98,17 @@ def _with_progress(action, *args):
 
 
 def _running_system(release):
-    """Defaults for a running system: its System.map (or /proc/kallsyms) and module tree."""
+    """Defaults for a running system: the unstripped vmlinux of its -dbg package (source files
+    too), else a real System.map, else /proc/kallsyms; its module tree (kernel/installed.py)."""
     release = release or os.uname().release
-    system_map = f"/boot/System.map-{release}"
-    vmlinux = system_map if _readable_map(system_map) else "/proc/kallsyms"
-    modules = f"/lib/modules/{release}"
-    return Sources(vmlinux, [modules] if os.path.isdir(modules) else [], None, (), release)
+    candidates = [*unstripped_vmlinux(release), *system_maps(release)]
+    vmlinux = next((p for p in candidates if _readable_input(p)), "/proc/kallsyms")
+    modules = module_dir(release)
+    return Sources(vmlinux, [modules] if modules else [], None, (), release)
 
 
-def _readable_map(path):
-    # Some distributions ship a one-line placeholder instead of the real System.map.
+def _readable_input(path):
+    # Debian's /boot/System.map is a one-line placeholder pointing at the -dbg package.
     try:
         return os.path.getsize(path) > 4096 and os.access(path, os.R_OK)
     except OSError:

@@ -12,6 +12,7 @@ converted (objname = that module) unless --keep-module-exports.
 
 from ..elf import SHF_ALLOC
 from ..kernel.names import VMLINUX, KlpName, check_objname, check_symname, is_klp_rela_name
+from ..kernel.generations import rules_for_module
 from ..kernel.special_sections import special_section_for
 from ..annotations import Choice
 
@@ -94,11 +95,12 @@ def make_plan(obj, notes, index, options):
         decision = _decide(obj, sym, refs, notes, index, options, plan)
         if decision is not None:
             plan.decisions.append(decision)
-    _refuse_special_sections(plan)
+    _refuse_special_sections(plan, rules_for_module(
+        obj, index.kernel_release if index is not None else None).generation)
     return plan
 
 
-def _refuse_special_sections(plan):
+def _refuse_special_sections(plan, generation):
     """KERNEL-RULES rule 8: .klp.rela.<module> sections are applied after the patch module's
     special sections were processed, so a module symbol may not be referenced from one.
     vmlinux ones are applied at patch load, before: they may."""
@@ -106,7 +108,7 @@ def _refuse_special_sections(plan):
         if decision.objname == VMLINUX:
             continue
         for rela, rel in decision.references:
-            special = special_section_for(rela.target.name)
+            special = special_section_for(rela.target.name, generation.special_sections)
             if special is not None:
                 plan.problems.append(Problem(
                     f"'{decision.name}' of module '{decision.objname}' is referenced from "

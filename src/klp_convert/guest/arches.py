@@ -37,6 +37,26 @@ class GuestArch:
     image_in_build_tree: str
     #: kernel command-line options this architecture needs besides the console
     extra_kernel_args: str = ""
+    #: a tiny guest proving that KVM runs code on a host of this architecture: a function of
+    #: a directory to write its files in, returning (QEMU options, the exit status QEMU ends
+    #: with when the guest ran); None: never try KVM (see accel.py)
+    kvm_probe: object = None
+
+    @property
+    def busybox_package(self):
+        """The Debian package whose /bin/busybox runs in this guest."""
+        return f"busybox-static:{self.debian_arch}"
+
+
+def _x86_boot_sector_probe(directory):
+    """A 512-byte boot sector, `mov al, 0x31; out 0xf4, al; hlt`: SeaBIOS boots it and the
+    isa-debug-exit device at port 0xf4 ends QEMU with status (0x31 << 1) | 1 = 99."""
+    code = bytes([0xB0, 0x31, 0xE6, 0xF4, 0xF4, 0xEB, 0xFE])  # ... then `jmp $`
+    image = directory / "kvm-probe.img"
+    image.write_bytes(code + bytes(510 - len(code)) + b"\x55\xaa")
+    options = ("-machine", "pc", "-m", "16M", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+               "-drive", f"file={image},format=raw,if=ide")
+    return options, 99
 
 
 X86_64 = GuestArch(
@@ -49,6 +69,7 @@ X86_64 = GuestArch(
     report_device="/dev/ttyS1",
     image_in_build_tree="arch/x86/boot/bzImage",
     extra_kernel_args="nokaslr",
+    kvm_probe=_x86_boot_sector_probe,
 )
 
 

@@ -65,13 +65,13 @@ def parse_report(text):
             current.ended = True
             current = None
         elif line.startswith("kmsg: "):
-            current.kmsg.append(_strip_timestamp(line[len("kmsg: "):]))
+            current.kmsg.append(strip_timestamp(line[len("kmsg: "):]))
         else:
             current.lines.append(line)
     return steps
 
 
-def _strip_timestamp(message):
+def strip_timestamp(message):
     if message.startswith("[") and "]" in message:
         return message.split("]", 1)[1].lstrip()
     return message

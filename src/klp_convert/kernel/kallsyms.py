@@ -1,44 +1,139 @@
-"""Which vmlinux symbols kallsyms keeps, and in which order (Linux 6.1).
+"""Which vmlinux symbols kallsyms keeps, and in which order, per kernel generation.
 
-The build makes System.map with scripts/mksysmap (``nm -n vmlinux`` minus a few types and name
-prefixes), then scripts/kallsyms reads System.map, drops more symbols and sorts what is left;
-the kernel walks that table in order when livepatch resolves ``.klp.sym.vmlinux.<name>,<pos>``
-(kernel/kallsyms.c kallsyms_on_each_symbol). This module states those rules once, for all
-sources: an ELF vmlinux (we compute nm's letters and order), System.map (already nm-ordered and
-mksysmap-filtered) and /proc/kallsyms (already in final order).
+The build makes System.map with scripts/mksysmap (``nm -n vmlinux`` minus a few types and
+names), then scripts/kallsyms reads System.map, drops more symbols (is_ignored_symbol) and sorts
+what is left; the kernel walks that table in order when livepatch resolves
+``.klp.sym.vmlinux.<name>,<pos>`` (kernel/kallsyms.c kallsyms_on_each_symbol, or since 6.2
+kallsyms_on_each_match_symbol, which gives the same ranks). This module states those rules once,
+for all sources: an ELF vmlinux (we compute nm's letters and order), System.map (already
+nm-ordered and mksysmap-filtered) and /proc/kallsyms (already in final order). The filters
+changed between kernel generations: each generation's KallsymsRules is below, chosen by
+kernel/generations.py.
 """
 
+import re
+from dataclasses import dataclass
 from operator import itemgetter
 
 from ..elf.constants import (
-    SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON, SHN_UNDEF, SHT_NOBITS, STB_GLOBAL,
-    STB_LOCAL, STB_WEAK, STT_FILE, STT_GNU_IFUNC, STT_OBJECT, STT_SECTION,
+    EM_X86_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON, SHN_UNDEF, SHT_NOBITS,
+    STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_GNU_IFUNC, STT_OBJECT, STT_SECTION,
 )
 
 STB_GNU_UNIQUE = 10
 
-# scripts/mksysmap: grep -v of these nm letters and name prefixes (the last one is a name).
-MKSYSMAP_DROPPED_LETTERS = frozenset("aNUw")
-MKSYSMAP_DROPPED_PREFIXES = ("$", ".L", "__crc_", "__kstrtab_", "__kstrtabns_")
-MKSYSMAP_DROPPED_NAMES = frozenset({"L0"})
 
-# scripts/kallsyms.c is_ignored_symbol(): exact names, prefixes, suffixes, substrings.
-KALLSYMS_IGNORED_NAMES = frozenset({
-    "kallsyms_addresses", "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_num_syms",
-    "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
-    "kallsyms_seqs_of_names", "_SDA_BASE_", "_SDA2_BASE_",
-})
-KALLSYMS_IGNORED_PREFIXES = (
-    "__efistub_", "__kvm_nvhe_$", "__kvm_nvhe_.L", "__AArch64ADRPThunk_", "__ARMV5PILongThunk_",
-    "__ARMV7PILongThunk_", "__ThumbV7PILongThunk_", "__LA25Thunk_", "__microLA25Thunk_",
-    "__kcfi_typeid_",
-)
-KALLSYMS_IGNORED_SUFFIXES = ("_from_arm", "_from_thumb", "_veneer")
-KALLSYMS_IGNORED_SUBSTRINGS = (".long_branch.", ".plt_branch.")
-# Absolute symbols kallsyms keeps although it drops every other 'A'/'a' symbol (ia64, parisc).
+@dataclass(frozen=True)
+class NameFilter:
+    """Names a filter drops: exact ``names``, ``prefixes``, ``suffixes``, ``substrings`` and
+    ``patterns`` (compiled regular expressions that must match the whole name)."""
+
+    names: frozenset = frozenset()
+    prefixes: tuple = ()
+    suffixes: tuple = ()
+    substrings: tuple = ()
+    patterns: tuple = ()
+
+    def matches(self, name):
+        return (name in self.names or name.startswith(self.prefixes)
+                or name.endswith(self.suffixes) or any(s in name for s in self.substrings)
+                or any(p.fullmatch(name) for p in self.patterns))
+
+
+@dataclass(frozen=True)
+class KallsymsRules:
+    """scripts/mksysmap and scripts/kallsyms.c of one kernel generation."""
+
+    #: nm letters scripts/mksysmap drops
+    mksysmap_letters: frozenset
+    #: names scripts/mksysmap drops
+    mksysmap_names: NameFilter
+    #: letters is_ignored_symbol() drops (besides absolute symbols)
+    ignored_letters: frozenset
+    #: names is_ignored_symbol() drops
+    ignored_names: NameFilter
+    #: machines whose build runs kallsyms with --absolute-percpu (CONFIG_KALLSYMS_ABSOLUTE_PERCPU:
+    #: x86-64 with SMP, whose per-cpu section is linked at address 0)
+    absolute_percpu_machines: frozenset = frozenset()
+
+
+# Absolute symbols kallsyms keeps although it drops every other 'A'/'a' symbol (ia64, parisc);
+# the same list in every generation.
 KALLSYMS_KEPT_ABSOLUTE = frozenset({
     "__kernel_syscall_via_break", "__kernel_syscall_via_epc", "__kernel_sigtramp", "__gp",
 })
+# The kallsyms tables' own labels: is_ignored_symbol() dropped them until 6.1 ("symbols which
+# vary between passes"); since the name filters moved to mksysmap they are listed.
+KALLSYMS_TABLE_LABELS = frozenset({
+    "kallsyms_addresses", "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_num_syms",
+    "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
+    "kallsyms_seqs_of_names",
+})
+_THUNK_PREFIXES = ("__AArch64ADRPThunk_", "__ARMV5PILongThunk_", "__ARMV7PILongThunk_",
+                   "__ThumbV7PILongThunk_", "__LA25Thunk_", "__microLA25Thunk_")
+_ARM_SUFFIXES = ("_from_arm", "_from_thumb", "_veneer")
+_PPC_STUBS = (".long_branch.", ".plt_branch.")
+
+# Linux 5.10: scripts/mksysmap greps out ' [aNUw] ', '__crc_' anywhere, ' $[adt]', ' .L' and
+# ' L0' (both at the name's start); scripts/kallsyms.c is_ignored_symbol() has the long lists.
+KALLSYMS_5_10 = KallsymsRules(
+    mksysmap_letters=frozenset("aNUw"),
+    mksysmap_names=NameFilter(prefixes=("$a", "$d", "$t", ".L", "L0"), substrings=("__crc_",)),
+    ignored_letters=frozenset("UuNn"),
+    ignored_names=NameFilter(
+        names=KALLSYMS_TABLE_LABELS - {"kallsyms_seqs_of_names"} | {"_SDA_BASE_", "_SDA2_BASE_"},
+        prefixes=("$", ".LASANPC", "__crc_", "__efistub_", "__kvm_nvhe_") + _THUNK_PREFIXES,
+        suffixes=_ARM_SUFFIXES, substrings=_PPC_STUBS),
+    absolute_percpu_machines=frozenset({EM_X86_64}),
+)
+
+# Linux 6.1: mksysmap drops ' [aNUw] ', ' $', ' .L', ' __crc_', ' __kstrtab_', ' __kstrtabns_',
+# ' L0$'; is_ignored_symbol() as in 5.10 with kallsyms_seqs_of_names, __kcfi_typeid_ and only
+# the local ('$', '.L') part of the __kvm_nvhe_ namespace.
+KALLSYMS_6_1 = KallsymsRules(
+    mksysmap_letters=frozenset("aNUw"),
+    mksysmap_names=NameFilter(names=frozenset({"L0"}),
+                              prefixes=("$", ".L", "__crc_", "__kstrtab_", "__kstrtabns_")),
+    ignored_letters=frozenset("UuNn"),
+    ignored_names=NameFilter(
+        names=KALLSYMS_TABLE_LABELS | {"_SDA_BASE_", "_SDA2_BASE_"},
+        prefixes=("__efistub_", "__kvm_nvhe_$", "__kvm_nvhe_.L") + _THUNK_PREFIXES
+        + ("__kcfi_typeid_",),
+        suffixes=_ARM_SUFFIXES, substrings=_PPC_STUBS),
+    absolute_percpu_machines=frozenset({EM_X86_64}),
+)
+
+# Linux 6.12: scripts/mksysmap is a sed script holding every name filter; is_ignored_symbol()
+# drops only types 'u' and 'n' and absolute symbols, so the kallsyms tables' labels are listed.
+_MKSYSMAP_6_12_PREFIXES = (
+    "$", ".L", "__efistub_", "__pi_$", "__pi_.L", "__kvm_nvhe_$", "__kvm_nvhe_.L",
+    "__kcfi_typeid_", "__kvm_nvhe___kcfi_typeid_", "__pi___kcfi_typeid_", "__crc_",
+    "__kstrtab_", "__kstrtabns_",
+)
+KALLSYMS_6_12 = KallsymsRules(
+    mksysmap_letters=frozenset("aNUw"),
+    mksysmap_names=NameFilter(
+        names=frozenset({"L0", "_SDA_BASE_", "_SDA2_BASE_"}), prefixes=_MKSYSMAP_6_12_PREFIXES,
+        suffixes=_ARM_SUFFIXES, substrings=_PPC_STUBS,
+        patterns=(re.compile(r"__[0-9A-Za-z]*Thunk_.*", re.S),)),
+    ignored_letters=frozenset("un"),
+    ignored_names=NameFilter(),
+    absolute_percpu_machines=frozenset({EM_X86_64}),
+)
+
+# Linux 7.2: mksysmap also drops '__mod_device_table__*' and '__UNIQUE_ID_modinfo_<N>';
+# KALLSYMS_ABSOLUTE_PERCPU is gone (x86-64 per-cpu symbols keep their D/d/R letters).
+KALLSYMS_7_2 = KallsymsRules(
+    mksysmap_letters=frozenset("aNUw"),
+    mksysmap_names=NameFilter(
+        names=frozenset({"L0", "_SDA_BASE_", "_SDA2_BASE_"}),
+        prefixes=_MKSYSMAP_6_12_PREFIXES + ("__mod_device_table__",),
+        suffixes=_ARM_SUFFIXES, substrings=_PPC_STUBS,
+        patterns=(re.compile(r"__[0-9A-Za-z]*Thunk_.*", re.S),
+                  re.compile(r"__UNIQUE_ID_modinfo_[0-9]*"))),
+    ignored_letters=frozenset("un"),
+    ignored_names=NameFilter(),
+)
 
 PERCPU_START, PERCPU_END = "__per_cpu_start", "__per_cpu_end"
 
@@ -92,21 +187,14 @@ def nm_letter(info, shndx, section_letters):
     return letter.upper() if bind == STB_GLOBAL else letter
 
 
-def mksysmap_keeps(name, letter):
+def mksysmap_keeps(name, letter, rules):
     """Whether scripts/mksysmap writes this nm line to System.map."""
-    return not (letter in MKSYSMAP_DROPPED_LETTERS or name.startswith(MKSYSMAP_DROPPED_PREFIXES)
-                or name in MKSYSMAP_DROPPED_NAMES)
+    return not (letter in rules.mksysmap_letters or rules.mksysmap_names.matches(name))
 
 
-def kallsyms_ignores(name, letter):
+def kallsyms_ignores(name, letter, rules):
     """scripts/kallsyms.c is_ignored_symbol(): a System.map line kallsyms leaves out."""
-    if name in KALLSYMS_IGNORED_NAMES or name.startswith(KALLSYMS_IGNORED_PREFIXES):
-        return True
-    if name.endswith(KALLSYMS_IGNORED_SUFFIXES):
-        return True
-    if any(s in name for s in KALLSYMS_IGNORED_SUBSTRINGS):
-        return True
-    if letter in "UuNn":
+    if letter in rules.ignored_letters or rules.ignored_names.matches(name):
         return True
     return letter in "Aa" and name not in KALLSYMS_KEPT_ABSOLUTE
 
@@ -121,17 +209,30 @@ def _address_then_name(entry):
     return entry[0], entry[2].encode("utf-8", "surrogateescape")
 
 
-def kallsyms_table(system_map, absolute_percpu=True):
+def absolute_percpu(system_map, rules, machine):
+    """Whether this vmlinux's kallsyms was built with --absolute-percpu: its generation does so
+    on this machine (x86-64 until KALLSYMS_ABSOLUTE_PERCPU went away) and the vmlinux shows it
+    (its per-cpu section linked at 0: an SMP build). ``machine`` None: not known (a
+    System.map), then the vmlinux alone decides."""
+    if machine is not None and machine not in rules.absolute_percpu_machines:
+        return False
+    if machine is None and not rules.absolute_percpu_machines:
+        return False
+    return any(e[2] == PERCPU_START and e[0] == 0 for e in system_map)
+
+
+def kallsyms_table(system_map, rules, absolute_percpu=False):
     """The vmlinux kallsyms table from System.map entries, in the kernel's order.
 
-    ``system_map``: (address, letter, name, payload...) tuples in System.map order. Returns the
-    kept tuples (letter replaced by 'A' for per-cpu symbols when ``absolute_percpu``, as the
-    x86-64 build does with --absolute-percpu) sorted like scripts/kallsyms.c compare_symbols():
+    ``system_map``: (address, letter, name, payload...) tuples in System.map order; ``rules``:
+    the generation's KallsymsRules. Returns the kept tuples (letter replaced by 'A' for per-cpu
+    symbols when ``absolute_percpu``, see absolute_percpu()) sorted like scripts/kallsyms.c
+    compare_symbols():
     address, then non-weak before weak, then ordinary before linker-script-provided names
     (__start_*, *_end, ...), then fewer leading underscores first, then System.map order.
     With CONFIG_KALLSYMS_ALL (every kernel livepatch supports in practice) no range filter applies.
     """
-    kept = [e for e in system_map if not kallsyms_ignores(e[2], e[1])]
+    kept = [e for e in system_map if not kallsyms_ignores(e[2], e[1], rules)]
     if absolute_percpu:
         kept = _percpu_absolute(kept)
     kept.sort(key=itemgetter(0))  # stable, and linear on System.map, which is address-ordered

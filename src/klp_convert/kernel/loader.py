@@ -1,13 +1,14 @@
-"""What each architecture's module loader accepts in a RELA section (Linux 6.1).
+"""What each architecture's module loader accepts in a RELA section, per kernel generation.
 
 The tables are the `case` labels of apply_relocate_add() in arch/*/kernel/module*.c; any other
 type makes the loader print its message and refuse the module (-ENOEXEC / -EINVAL). Klp
 relocation sections are applied by the same function (kernel/livepatch/core.c
-klp_apply_section_relocs), so the same table holds for them. To add an architecture or a newer
-kernel, add a ModuleLoader below; nothing else changes.
+klp_apply_section_relocs), so the same table holds for them. Where a table changed between the
+generations we know (5.10, 6.1, 6.12, 7.2: checked against Debian's linux-source of each), both
+versions are below; kernel/generations.py says which generation uses which.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..elf.constants import EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
 
@@ -29,6 +30,11 @@ class ModuleLoader:
     #: loongarch: types at or past this number have no table slot and get ``beyond_message``
     table_size: int = 0
     beyond_message: str = ""
+    #: x86-64: printf formats of the zero-target check and of the range check, exactly as the
+    #: kernel prints them (arch/x86/kernel/module.c __apply_relocate_add or, since 6.3,
+    #: __write_relocate_add); kernel.messages fills in what a file can tell
+    nonzero_format: str = ""
+    overflow_format: str = ""
 
     def unknown_type_message(self, module, rtype):
         """The line the kernel prints when it meets ``rtype`` (None when it prints nothing)."""
@@ -43,21 +49,37 @@ def _range(first, last):
     return set(range(first, last + 1))
 
 
-X86_64 = ModuleLoader(
-    "x86_64", EM_X86_64,
-    # NONE 64 PC32 PLT32 32 32S PC64
-    frozenset({0, 1, 2, 4, 10, 11, 24}),
+# x86-64: NONE 64 PC32 PLT32 32 32S PC64, the same in 5.10 ... 7.2; the messages changed.
+X86_64_TYPES = frozenset({0, 1, 2, 4, 10, 11, 24})
+X86_64_5_10 = ModuleLoader(
+    "x86_64", EM_X86_64, X86_64_TYPES,
     "%s: Unknown rela relocation: %d",
     requires_zero_target=True,
+    nonzero_format="x86/modules: Skipping invalid relocation target, existing value is nonzero "
+                   "for type %d, loc %p, val %Lx",
+    overflow_format="overflow in relocation type %d val %Lx",
+)
+X86_64_6_12 = replace(
+    X86_64_5_10,
+    nonzero_format="x86/modules: Invalid relocation target, existing value is nonzero for type "
+                   "%d, loc %p, val %Lx",
+)
+X86_64_7_2 = replace(
+    X86_64_5_10,
+    nonzero_format="x86/modules: Invalid relocation target, existing value is nonzero for sec "
+                   "%u, idx %u, type %d, loc %lx, val %llx",
+    overflow_format="overflow in relocation type %d val %llx sec %u idx %d",
 )
 
-PPC64 = ModuleLoader(
+# ppc64: ADDR32 REL24 REL32 ADDR64 REL64 TOC16 TOC16_LO TOC16_HA TOC TOC16_DS TOC16_LO_DS
+# TOCSAVE ENTRY REL16_LO REL16_HA.  No R_PPC64_NONE case in any of them (7.2 included).
+PPC64_5_10 = ModuleLoader(
     "ppc64", EM_PPC64,
-    # ADDR32 REL24 REL32 ADDR64 REL64 TOC16 TOC16_LO TOC16_HA TOC TOC16_DS TOC16_LO_DS
-    # TOCSAVE ENTRY REL16_LO REL16_HA.  No R_PPC64_NONE case in 6.1.
     frozenset({1, 10, 26, 38, 44, 47, 48, 50, 51, 63, 64, 109, 118, 250, 252}),
     "%s: Unknown ADD relocation: %d",
 )
+# 6.12 adds the Power10 prefixed forms: REL24_NOTOC (116), PCREL34 (132), GOT_PCREL34 (133)
+PPC64_6_12 = replace(PPC64_5_10, accepted=PPC64_5_10.accepted | {116, 132, 133})
 
 S390 = ModuleLoader(
     "s390", EM_S390,
@@ -77,7 +99,7 @@ ARM64 = ModuleLoader(
     "module %s: unsupported RELA relocation: %d",
 )
 
-LOONGARCH = ModuleLoader(
+LOONGARCH_6_1 = ModuleLoader(
     "loongarch", EM_LOONGARCH,
     # NONE 32 64 MARK_LA MARK_PCREL SOP_PUSH_{PCREL,ABSOLUTE,DUP,PLT_PCREL} SOP_SUB..IF_ELSE
     # SOP_POP_32_* ADD32..SUB64 B26 PCALA_* GOT_PC_*
@@ -90,9 +112,15 @@ LOONGARCH = ModuleLoader(
     beyond_message="%s: Unknown relocation type %d",
 )
 
-LOADERS = {loader.machine: loader for loader in (X86_64, PPC64, S390, ARM64, LOONGARCH)}
+# 6.12: B26, GOT_PC_HI20/LO12 and SOP_PUSH_PLT_PCREL moved from the table to a switch in
+# apply_relocate_add() (still applied); 32_PCREL (99) and 64_PCREL (109) added
+LOONGARCH_6_12 = replace(LOONGARCH_6_1, accepted=LOONGARCH_6_1.accepted | {99, 109})
+# 7.2: PCADD_HI20/LO12 (128, 129), GOT_PCADD_HI20/LO12 (130, 131); the table now reaches
+# R_LARCH_TLS_DESC_PCADD_LO12 (139)
+LOONGARCH_7_2 = replace(LOONGARCH_6_12, accepted=LOONGARCH_6_12.accepted | {128, 129, 130, 131},
+                        table_size=140)
 
 
-def loader_for(machine):
-    """The ModuleLoader for an ELF e_machine, or None for an architecture we have no table for."""
-    return LOADERS.get(machine)
+def loader_table(*loaders):
+    """{e_machine: ModuleLoader} of one kernel generation."""
+    return {loader.machine: loader for loader in loaders}

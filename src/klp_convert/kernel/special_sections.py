@@ -9,7 +9,13 @@ special section with the bytes still zero (a jump label with key NULL, an altern
 the wrong place), so a module-specific klp relocation inside one of them is a bug. kpatch and
 objtool refuse it too; each entry says what to write instead.
 
-Usage: ``special_section_for(".static_call_sites")`` -> SpecialSection or None.
+Which sections a kernel processes depends on its generation (arch/x86/kernel/module.c
+module_finalize(), kernel/module/main.c find_module_sections()): kernel/generations.py lists
+them per generation (``.parainstructions`` until 6.1, ``.ibt_endbr_seal`` since 6.1,
+``.call_sites`` and ``.cfi_sites`` in 6.12 and 7.2).
+
+Usage: ``special_section_for(".static_call_sites", generation.special_sections)``
+-> SpecialSection or None.
 """
 
 from dataclasses import dataclass
@@ -56,6 +62,13 @@ _TABLE = (
     SpecialSection(".ibt_endbr_seal", "ENDBR sealing sites (objtool)",
                    "regenerate the module with objtool; these entries only name the patch's "
                    "own code"),
+    SpecialSection(".call_sites", "call depth tracking sites (objtool)",
+                   "regenerate the module with objtool; call sites only name the patch's own "
+                   "code (module_finalize() points each call at its thunk when the patch "
+                   "loads)"),
+    SpecialSection(".cfi_sites", "FineIBT/kCFI sites (objtool)",
+                   "regenerate the module with objtool; these entries only name the patch's "
+                   "own code"),
     SpecialSection(".orc_unwind_ip", "ORC unwinder table",
                    "regenerate the module with objtool; ORC entries only name the patch's own "
                    "code"),
@@ -70,16 +83,25 @@ _TABLE = (
 
 SPECIAL_SECTIONS = {s.name: s for s in _TABLE}
 
+# Processed by every generation we know (5.10, 6.1, 6.12, 7.2)
+COMMON = frozenset({
+    "__jump_table", ".static_call_sites", ".altinstructions", ".altinstr_replacement",
+    ".altinstr_aux", "__bug_table", "__ex_table", ".smp_locks", ".retpoline_sites",
+    ".return_sites", ".orc_unwind_ip", ".orc_unwind", "__mcount_loc",
+    "__patchable_function_entries",
+})
 
-def special_section_for(section_name):
-    """The SpecialSection named ``section_name`` (a relocation's *target* section), or None.
+
+def special_section_for(section_name, names):
+    """The SpecialSection named ``section_name`` (a relocation's *target* section) if the
+    kernel processes it (``names``: the generation's set), else None.
 
     Names may carry a '.<suffix>' added by -ffunction-sections style naming
     ('__jump_table.foo' in some toolchains); the part before it decides.
     """
-    if section_name in SPECIAL_SECTIONS:
+    if section_name in names:
         return SPECIAL_SECTIONS[section_name]
-    for name, special in SPECIAL_SECTIONS.items():
+    for name in names:
         if section_name.startswith(name + "."):
-            return special
+            return SPECIAL_SECTIONS[name]
     return None

@@ -13,9 +13,10 @@ import tempfile
 
 from ..elf.constants import EM_386, EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
 from ..errors import KlpError
+from ..kernel.generations import rules_for_release
 from .sources import (
     SymdbError, find_module_files, format_symbols_list, read_head, read_module,
-    read_symbols_list, read_symvers, read_vmlinux,
+    read_symbols_list, read_symvers, read_vmlinux, vmlinux_release,
 )
 from .storage import (
     DatabaseWriter, PartWriter, StorageError, file_digest, is_database, open_database,
@@ -44,6 +45,8 @@ class BuildReport:
         self.kernel_release = None
         self.arch = None
         self.module_bytes = {}
+        #: KernelRules the vmlinux input was read with (None without one)
+        self.rules = None
 
 
 class Sources:
@@ -69,7 +72,8 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     try:
         report = _fill(writer, sources, {}, strict, warn, progress)
         _check_not_empty(output, report)
-        writer.set_meta(kernel_release=report.kernel_release, arch=report.arch)
+        writer.set_meta(kernel_release=report.kernel_release, arch=report.arch,
+                        kernel_generation=report.rules.generation.name if report.rules else None)
         _record_inputs(writer, sources, report)
         writer.commit()
     except sqlite3.Error as e:  # a full disk, say: the temporary file goes, nothing is left
@@ -124,7 +128,10 @@ def _fill(writer, sources, known, strict, warn, progress, existing=None):
     with _ModuleReader(files, first_module_id, progress) as reader:
         first = []
         if sources.vmlinux:
-            first.extend(read_vmlinux(sources.vmlinux))
+            report.rules = vmlinux_rules(sources, files)
+            if report.rules.release and report.rules.note() and warn:
+                warn(f"{sources.vmlinux}: {report.rules.note()}")
+            first.extend(read_vmlinux(sources.vmlinux, rules=report.rules.generation.kallsyms))
         for path in sources.symbols_lists:
             first.extend(read_symbols_list(path))
         for obj in first:
@@ -139,6 +146,25 @@ def _fill(writer, sources, known, strict, warn, progress, existing=None):
             writer.merge(part)
     report.kernel_release = sources.kernel_release or report.kernel_release
     return report
+
+
+def vmlinux_rules(sources, module_files=()):
+    """The kernel generation whose mksysmap/kallsyms rules read the vmlinux input: the release
+    given with --kernel-release, else the one the input names, else the first module's
+    vermagic (kernel/generations.py)."""
+    if sources.kernel_release:
+        return rules_for_release(sources.kernel_release, "--kernel-release")
+    release = vmlinux_release(sources.vmlinux)
+    if release:
+        return rules_for_release(release, "the vmlinux input")
+    for path, _key in module_files[:8]:  # the first readable one tells
+        try:
+            obj = read_module(path)
+        except KlpError:
+            continue
+        if obj is not None and obj.vermagic:
+            return rules_for_release(obj.vermagic.split()[0], "the modules' vermagic")
+    return rules_for_release(None)
 
 
 def _claim(seen, name, path, existing):
@@ -286,7 +312,11 @@ def write_symbols_list(output, sources, strict=False, warn=None, progress=None):
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux or --modules")
     report = BuildReport()
-    objects = read_vmlinux(sources.vmlinux, want_listed=True) if sources.vmlinux else []
+    objects = []
+    if sources.vmlinux:
+        report.rules = vmlinux_rules(sources, find_module_files(sources.modules))
+        objects = read_vmlinux(sources.vmlinux, want_listed=True,
+                               rules=report.rules.generation.kallsyms)
     for path in sources.symbols_lists:
         objects.extend(read_symbols_list(path))
     seen = {o.name: o.path for o in objects}

@@ -5,13 +5,16 @@ kernel's order; the kernel's rules come from kernel/kallsyms.py and kernel/modul
 
 import mmap
 import os
+import re
+from contextlib import contextmanager
 
 from ..elf.constants import SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
 from ..errors import KlpError
+from ..kernel.generations import DEFAULT, rules_for_release
 from ..kernel.kallsyms import (
-    KALLSYMS_IGNORED_NAMES, kallsyms_table, mksysmap_keeps, nm_letter, section_letter,
-    system_map_order,
+    KALLSYMS_TABLE_LABELS, absolute_percpu, kallsyms_table, mksysmap_keeps, nm_letter,
+    section_letter, system_map_order,
 )
 from ..kernel.modules import core_sections, in_core_section
 from ..kernel.names import module_runtime_name
@@ -30,26 +33,76 @@ class SymdbError(KlpError):
 
 # -- vmlinux ----------------------------------------------------------------------------------
 
-def read_vmlinux(path, want_listed=False):
+def read_vmlinux(path, want_listed=False, rules=None):
     """vmlinux from an ELF file, a System.map or a /proc/kallsyms dump (detected by content).
 
-    Returns a list of ObjectSymbols: vmlinux first, then the modules a kallsyms dump shows.
+    ``rules``: the kernel generation's KallsymsRules (kernel/kallsyms.py), None to take them
+    from the release the input names (vmlinux_release()). Returns a list of ObjectSymbols:
+    vmlinux first, then the modules a kallsyms dump shows.
     """
-    if read_head(path, 4) == b"\x7fELF":
-        return [read_vmlinux_elf(path, want_listed)]
+    head = read_head(path, 0x210)
+    if head[:4] == b"\x7fELF":
+        return [read_vmlinux_elf(path, want_listed, rules)]
+    _refuse_kernel_image(path, head)
     lines = _text_lines(path)
+    _refuse_placeholder(path, lines)
     if _looks_like_kallsyms(lines):
         return read_kallsyms(path, lines)
-    return [read_system_map(path, lines, want_listed)]
+    return [read_system_map(path, lines, want_listed, rules)]
 
 
-def read_vmlinux_elf(path, want_listed=False):
+def vmlinux_release(path):
+    """The kernel release a vmlinux input names, or None: an ELF vmlinux's banner
+    (init/version.c linux_banner, 'Linux version 6.12.118+deb13-amd64 (...'), or the file
+    name of a System.map as installed (/boot/System.map-<release>, or
+    .../modules/<release>/System.map in Debian's -dbg packages since 7.x). Raises SymdbError
+    when the file cannot be read."""
+    if read_head(path, 4) == b"\x7fELF":
+        with _mapped(path) as data:
+            return _banner_release(data, scan_symbols(data, str(path), allow_executable=True))
+    if os.path.basename(str(path)).startswith("System.map"):
+        return vmlinux_release_from_name(path)
+    return None
+
+
+_BANNER = re.compile(rb"Linux version (\d+\.\d+[^\s\0]*) \(")
+
+
+def _banner_release(data, scan):
+    for index, (name, _type, _flags) in enumerate(scan.sections):
+        if name == ".rodata":
+            offset, size = scan.extents[index]
+            match = _BANNER.search(data, offset, offset + size)
+            return match.group(1).decode("ascii", "replace") if match else None
+    return None
+
+
+@contextmanager
+def _mapped(path):
+    with _open_input(path) as f:
+        try:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError) as e:
+            raise SymdbError(path, f"cannot map the file: {e}") from None
+    try:
+        yield data
+    finally:
+        data.close()
+
+
+def _kallsyms_rules(release):
+    """The KallsymsRules of the generation a release names (None: the default generation)."""
+    return (rules_for_release(release).generation if release else DEFAULT).kallsyms
+
+
+def read_vmlinux_elf(path, want_listed=False, rules=None):
     """vmlinux's kallsyms table computed from its ELF symbol table: nm's letters and order,
-    mksysmap's and kallsyms' filters, and each local's source file from its STT_FILE block."""
-    scan, size, entries, listed, files = _elf_system_map(path)
+    mksysmap's and kallsyms' filters (``rules``, see read_vmlinux), and each local's source
+    file from its STT_FILE block."""
+    scan, size, entries, listed, files, rules = _elf_system_map(path, rules)
     exports = [_ksymtab_export(e[2], scan.sections[e[6]][0]) for e in entries
                if e[2].startswith(KSYMTAB_PREFIX) and e[6] < len(scan.sections)]
-    table = kallsyms_table(entries, absolute_percpu=_is_x86_64(scan.machine))
+    table = kallsyms_table(entries, rules, absolute_percpu(entries, rules, scan.machine))
     rows = [(name, pack_flags(True, letter, info), value, sym_size, None, source)
             for value, letter, name, info, sym_size, source, _shndx in table]
     return ObjectSymbols(VMLINUX, "vmlinux", str(path), rows, exports=exports,
@@ -57,23 +110,20 @@ def read_vmlinux_elf(path, want_listed=False):
                          input_size=size, machine=scan.machine, files=files)
 
 
-def system_map_view(path):
+def system_map_view(path, rules=None):
     """What scripts/mksysmap would write for this vmlinux: (address, letter, name, st_info,
     size, source file index, section index) in System.map order."""
-    return _elf_system_map(path)[2]
+    return _elf_system_map(path, rules)[2]
 
 
-def _elf_system_map(path):
-    with _open_input(path) as f:
-        try:
-            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError) as e:
-            raise SymdbError(path, f"cannot map the file: {e}") from None
-    try:
+def _elf_system_map(path, rules):
+    """(scan, file size, System.map entries, nm-listed names, STT_FILE names, KallsymsRules);
+    ``rules`` None: those of the release the vmlinux's banner names."""
+    with _mapped(path) as data:
         scan = scan_symbols(data, str(path), allow_executable=True)
         size = len(data)
-    finally:
-        data.close()
+        if rules is None:
+            rules = _kallsyms_rules(_banner_release(data, scan))
     letters = [section_letter(n, t, fl) for n, t, fl in scan.sections]
     names, values, sizes, infos, _others, _raw = scan.columns
     entries, listed, files = [], [], []
@@ -87,27 +137,30 @@ def _elf_system_map(path):
         if letter is None or not name:
             continue
         listed.append(name)
-        if mksysmap_keeps(name, letter):
+        if mksysmap_keeps(name, letter, rules):
             local = info >> 4 == STB_LOCAL
             entries.append((value, letter, name, info, sym_size,
                             source_file if local else None, shndx))
-    return scan, size, system_map_order(entries), listed, files
+    return scan, size, system_map_order(entries), listed, files, rules
 
 
-def read_system_map(path, lines=None, want_listed=False):
+def read_system_map(path, lines=None, want_listed=False, rules=None):
     """vmlinux from System.map (`nm -n` order after scripts/mksysmap), kallsyms' filter and
-    sort applied. System.map has no sizes, bindings or source files."""
+    sort applied (``rules``, see read_vmlinux). System.map has no sizes, bindings or source
+    files."""
+    rules = rules or _kallsyms_rules(vmlinux_release(path))
     lines = _text_lines(path) if lines is None else lines
+    _refuse_placeholder(path, lines)
     entries = []
     for number, line in enumerate(lines, 1):
         address, letter, name, module = _parse_symbol_line(path, number, line)
         if module is not None:
             raise SymdbError(path, f"line {number}: a module symbol in a System.map")
-        if mksysmap_keeps(name, letter):
+        if mksysmap_keeps(name, letter, rules):
             entries.append((address, letter, name))
     if not entries:
         raise SymdbError(path, "no symbols")
-    table = kallsyms_table(entries, absolute_percpu=_percpu_at_zero(entries))
+    table = kallsyms_table(entries, rules, absolute_percpu(entries, rules, None))
     rows = [(name, pack_flags(True, letter), address, None, None, None)
             for address, letter, name in table]
     exports = [(n[len(KSYMTAB_PREFIX):], None, None) for _a, _l, n in entries
@@ -143,17 +196,82 @@ def read_kallsyms(path, lines=None):
 
 
 def _looks_like_kallsyms(lines):
-    """A /proc/kallsyms dump has `\t[module]` lines, or (no module loaded) lacks the kallsyms
-    tables System.map always lists (kallsyms_names, ...: kallsyms leaves itself out). A kernel
+    """A /proc/kallsyms dump has `\t[module]` lines; or two names at one address out of nm's
+    C order (kallsyms sorts ties by weakness and leading underscores: `startup_64` before
+    `_stext`; an unprivileged dump shows every address as 0); or (until 6.1, whose kallsyms
+    left its own tables out) it lacks the kallsyms tables System.map always lists. A kernel
     without those tables has no kallsyms, hence no livepatch, so the test cannot mislead."""
     tables = False
+    previous = None
     for line in lines:
         if line.endswith("]") and "\t[" in line:
             return True
-        if not tables and " kallsyms_" in line:
-            fields = line.split()
-            tables = len(fields) == 3 and fields[2] in KALLSYMS_IGNORED_NAMES
+        fields = line.split()
+        if len(fields) != 3:
+            continue
+        address, _letter, name = fields
+        key = name.encode("utf-8", "surrogateescape")
+        if previous is not None and previous[0] == address and key < previous[1]:
+            return True
+        previous = address, key
+        if not tables and name.startswith("kallsyms_"):
+            tables = name in KALLSYMS_TABLE_LABELS
     return not tables
+
+
+# What a compressed kernel starts with: an x86 bzImage (MZ, then the setup header's "HdrS" at
+# 0x202), an arm64/riscv EFI zboot or Image ("MZ"), or a compressed raw vmlinux.
+_COMPRESSED_MAGIC = {b"\xfd7zXZ\0": "xz", b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
+
+
+def _refuse_kernel_image(path, head):
+    """A vmlinuz (what the boot loader loads) has no symbol table: say what to give instead."""
+    if head[:2] == b"MZ" or head[0x202:0x206] == b"HdrS":
+        what = "a bootable kernel image (vmlinuz)"
+    else:
+        what = next((f"a {kind}-compressed file" for magic, kind in _COMPRESSED_MAGIC.items()
+                     if head.startswith(magic)), None)
+        if what is None:
+            return
+    release = vmlinux_release_from_name(path)
+    package = f"linux-image-{release}-dbg" if release else "linux-image-<release>-dbg"
+    raise SymdbError(path, f"{what}, which has no symbol table: give the unstripped vmlinux "
+                           f"or the System.map of the {package} package (under "
+                           "/usr/lib/debug/), or /proc/kallsyms of the running kernel")
+
+
+def vmlinux_release_from_name(path):
+    """'6.12.118+deb13-amd64' from vmlinuz-6.12.118+deb13-amd64 or .../modules/<release>/vmlinuz."""
+    directory, name = os.path.split(os.path.abspath(str(path)))
+    for prefix in ("vmlinuz-", "vmlinux-", "System.map-"):
+        if name.startswith(prefix) and name[len(prefix):][:1].isdigit():
+            return name[len(prefix):]
+    parent, release = os.path.split(directory)
+    if os.path.basename(parent) == "modules" and release[:1].isdigit():
+        return release
+    return None
+
+
+# Debian's images install a one-line System.map that points at the -dbg package.
+_PLACEHOLDER = re.compile(r"The real System\.map is in the (\S+) package")
+
+
+def _refuse_placeholder(path, lines):
+    """Debian's placeholder System.map: say where the real one is."""
+    if len(lines) > 2:
+        return
+    match = next(filter(None, (_PLACEHOLDER.search(line) for line in lines)), None)
+    if match is None:
+        return
+    package = match.group(1)
+    release = vmlinux_release(path)
+    if "<version>" in package and release:
+        package = f"linux-image-{release}-dbg"
+    where = ("usr/lib/debug/boot/System.map-<release> or "
+             "usr/lib/debug/lib/modules/<release>/System.map")
+    raise SymdbError(path, f"Debian's placeholder System.map: the real System.map is in the "
+                           f"{package} package ({where}); give that file, the unstripped "
+                           "vmlinux beside it, or /proc/kallsyms")
 
 
 def _parse_symbol_line(path, number, line):
@@ -172,16 +290,6 @@ def _parse_symbol_line(path, number, line):
         raise SymdbError(path, f"line {number}: '{_shorten(fields[0])}' is not a hexadecimal "
                                f"address") from None
     return address, fields[1], fields[2], module
-
-
-def _percpu_at_zero(entries):
-    # x86-64 links per-cpu data at address 0 and builds kallsyms with --absolute-percpu; other
-    # architectures keep per-cpu symbols where they are.
-    return any(name == "__per_cpu_start" and address == 0 for address, _l, name in entries)
-
-
-def _is_x86_64(machine):
-    return machine == 62  # EM_X86_64
 
 
 # -- modules ----------------------------------------------------------------------------------

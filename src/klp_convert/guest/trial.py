@@ -1,0 +1,424 @@
+"""A livepatch's trial in a guest (`klp-convert try`): what to boot, the steps the guest runs,
+and the verdict on what it reported.
+
+The guest runs these steps (initramfs.py), each reporting its output and the kernel messages it
+caused: `boot` (release, taint), `load` (the --load modules and their dependencies), the user's
+commands (`before.N`), `patch` (insmod each livepatch, wait for its transition), `late` (target
+modules loaded after the patch), the commands again (`after.N`), optionally `reload` (a target
+unloaded and loaded again under the patch) with `reloaded.N`, and `unpatch` (disable and
+unload) with `unpatched.N`; `end` reads the taint once more.
+"""
+
+import os
+import shutil
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..elf.codec import codec_for
+from ..elf.constants import ELFMAG
+from ..errors import KlpError
+from ..kernel.health import BY_DESIGN, by_design_letters, taint_letters, trouble_reports
+from ..kernel.names import module_runtime_name
+from . import accel as accel_probe
+from .arches import arch_for_machine
+from .initramfs import build_initramfs
+from .modules import ModuleTree, find_module, load_order, read_guest_module
+from .qemu import BOOT_TIMEOUT, boot, kernel_args
+from .report import strip_timestamp
+
+# Phases in which the commands run, in boot order, and the step that precedes each.
+PHASES = ("before", "after", "reloaded", "unpatched")
+PT_INTERP = 3
+
+
+@dataclass
+class TrialRequest:
+    """What the user asked for (the command line, as data)."""
+
+    livepatches: list
+    kernel: str = None
+    modules: str = None
+    load: list = field(default_factory=list)
+    run: list = field(default_factory=list)
+    late: list = field(default_factory=list)
+    reload_target: list = field(default_factory=list)
+    unpatch: bool = False
+    busybox: str = None
+    accel: str = None
+    timeout: float = BOOT_TIMEOUT
+
+
+class SetupError(KlpError):
+    """Something the trial needs is missing on the host (exit status 2)."""
+
+
+def running_kernel():
+    """(vmlinuz, module tree) of the running kernel; the module tree may not exist."""
+    release = os.uname().release
+    image = Path("/boot") / f"vmlinuz-{release}"
+    # Some releases install modules (and even the image) under /usr/lib/modules only.
+    for root in (Path("/lib/modules"), Path("/usr/lib/modules")):
+        if (root / release).is_dir():
+            if not image.is_file() and (root / release / "vmlinuz").is_file():
+                image = root / release / "vmlinuz"
+            return image, root / release
+    return image, None
+
+
+class Trial:
+    """A prepared trial: every file found and read, the guest's steps written."""
+
+    def __init__(self, request):
+        self.request = request
+        self.kernel, self.tree = self._kernel_and_tree(request)
+        self.patches = [read_guest_module(p) for p in request.livepatches]
+        for patch in self.patches:
+            if not patch.is_livepatch:
+                raise KlpError(patch.source, "not a livepatch module (its .modinfo has no "
+                                             "livepatch=Y)")
+        self.arch = self._arch()
+        self.busybox = self._busybox(request.busybox)
+        self.qemu = self._qemu()
+        loaded = set()
+        self.loads = load_order([find_module(m, self.tree) for m in request.load], self.tree,
+                                loaded)
+        loaded |= {m.name for m in self.loads}
+        self.patch_loads = load_order(self.patches, self.tree, loaded)
+        loaded |= {m.name for m in self.patch_loads}
+        self.late_loads = load_order([find_module(m, self.tree) for m in request.late],
+                                     self.tree, loaded)
+        self.reloads = [self._loaded_module(name) for name in request.reload_target]
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _kernel_and_tree(request):
+        image, tree = running_kernel()
+        if request.kernel:
+            image = Path(request.kernel)
+            tree = None
+        if request.modules:
+            tree = Path(request.modules)
+            if not tree.is_dir():
+                raise SetupError(tree, "no such module directory")
+        if not image.is_file():
+            hint = "" if request.kernel else " (the running kernel's; pass --kernel VMLINUZ)"
+            raise SetupError(image, f"no such kernel image{hint}")
+        return image, ModuleTree(tree) if tree else None
+
+    def _arch(self):
+        machines = {p.machine for p in self.patches}
+        if len(machines) != 1:
+            raise KlpError(self.patches[0].source, "the livepatches are built for different "
+                                                   "architectures")
+        arch = arch_for_machine(machines.pop())
+        if arch is None:
+            raise SetupError(self.patches[0].source, "klp-convert try cannot boot a guest of "
+                                                     "this module's architecture")
+        return arch
+
+    def _busybox(self, given):
+        package = self.arch.busybox_package
+        path = Path(given or "/bin/busybox")
+        if not path.is_file():
+            if given:
+                raise SetupError(path, "no such file (a static busybox for the guest, from "
+                                       f"Debian's {package})")
+            raise SetupError(path, f"missing: install {package.split(':')[0]} "
+                                   f"(apt-get install {package}), or pass --busybox PATH")
+        machine, dynamic = executable_facts(path)
+        if machine != self.arch.machine or dynamic:
+            what = "dynamically linked" if dynamic else f"not built for {self.arch.name}"
+            raise SetupError(path, f"{what}: the guest needs a static busybox for "
+                                   f"{self.arch.name} ({package}; --busybox PATH)")
+        return path
+
+    def _qemu(self):
+        qemu = shutil.which(self.arch.qemu)
+        if qemu is None:
+            raise SetupError(self.arch.qemu, f"not found: install {self.arch.qemu_package} "
+                                             f"(apt-get install {self.arch.qemu_package})")
+        return qemu
+
+    def _loaded_module(self, name):
+        for module in self.loads + self.late_loads:
+            if module.name == module_runtime_name(name):
+                return module
+        raise SetupError(name, "--reload-target names a module that --load or --late loads")
+
+    # -- the guest's steps ----------------------------------------------------------------
+
+    def steps(self):
+        """[(step name, guest.sh text, modules it carries)] in the order the guest runs them."""
+        steps = [("boot", 'echo "release=$(uname -r)"\n' + TAINT_LINE, [])]
+        steps.append(("load", insmod_lines(self.loads, "load") + TAINT_LINE, self.loads))
+        steps += self.command_steps("before")
+        patch = insmod_lines(self.patch_loads, "patch")
+        patch += "".join(f"wait_patched {p.name}\n" for p in self.patches)
+        steps.append(("patch", patch + TAINT_LINE, self.patch_loads))
+        if self.late_loads:
+            steps.append(("late", insmod_lines(self.late_loads, "late") + TAINT_LINE,
+                          self.late_loads))
+        steps += self.command_steps("after")
+        if self.reloads:
+            steps.append(("reload", self.reload_lines() + TAINT_LINE, []))
+            steps += self.command_steps("reloaded")
+        if self.request.unpatch:
+            steps.append(("unpatch", self.unpatch_lines() + TAINT_LINE, []))
+            steps += self.command_steps("unpatched")
+        steps.append(("end", TAINT_LINE, []))
+        return steps
+
+    def command_steps(self, phase):
+        return [(f"{phase}.{number}", command_script(command), [])
+                for number, command in enumerate(self.request.run, start=1)]
+
+    def reload_lines(self):
+        lines = []
+        for module in self.reloads:
+            step = "late" if module in self.late_loads else "load"
+            lines.append(f"rmmod {module.name} && echo 'rmmod.{module.name}=ok' "
+                         f"|| echo 'rmmod.{module.name}=failed'\n")
+            lines.append(insmod_line(module, step))
+        return "".join(lines)
+
+    def unpatch_lines(self):
+        lines = []
+        for patch in reversed(self.patches):
+            name = patch.name
+            lines.append(f"if [ -d /sys/kernel/livepatch/{name} ]; then unpatch {name} {name} "
+                         f"&& echo 'unpatch.{name}=ok' || echo 'unpatch.{name}=failed'; fi\n")
+        return "".join(lines)
+
+    def write_steps(self, directory):
+        """The step directories for build_initramfs: {name: directory}."""
+        dirs = {}
+        for name, script, modules in self.steps():
+            step_dir = Path(directory) / name
+            step_dir.mkdir(parents=True)
+            (step_dir / "guest.sh").write_text(script)
+            for module in modules:
+                (step_dir / module.file_name).write_bytes(module.data)
+            dirs[name] = step_dir
+        return dirs
+
+    # -- the boot -------------------------------------------------------------------------
+
+    def run(self, workdir):
+        """Boot the guest once and judge it: a TrialReport."""
+        workdir = Path(workdir)
+        accel, accel_reason = accel_probe.choose_accel(self.arch, self.request.accel)
+        dirs = self.write_steps(workdir / "steps")
+        initrd = build_initramfs(workdir / "initrd.cpio.gz", dirs, self.arch, self.busybox)
+        # No oops=panic: an oops kills the command that caused it and the guest reports on.
+        result = boot(self.arch, self.kernel, initrd, workdir, kernel_args(self.arch, False),
+                      timeout=self.request.timeout, accel=accel)
+        return TrialReport(self, result, accel, accel_reason)
+
+
+TAINT_LINE = 'echo "tainted=$(cat /proc/sys/kernel/tainted)"\n'
+
+
+def insmod_line(module, step):
+    path = f"/steps/{step}/{module.file_name}"
+    return (f"if insmod {path}; then echo 'insmod.{module.name}=ok'; "
+            f"else echo 'insmod.{module.name}=failed'; fi\n")
+
+
+def insmod_lines(modules, step):
+    return "".join(insmod_line(m, step) for m in modules)
+
+
+def command_script(command):
+    """The user's command in a subshell (if it oopses, the kernel kills that shell only), its
+    exit status the step's. Its output goes straight to the report port, a tty: through a
+    pipe, `cat` would splice, and an oops while it holds the pipe's lock hangs the reader."""
+    return f"(\n{command}\n)\n"
+
+
+def executable_facts(path):
+    """(e_machine, dynamically linked) of an ELF executable; (None, False) for anything else."""
+    with open(path, "rb") as f:
+        data = f.read(1 << 16)
+    if data[:4] != ELFMAG:
+        return None, False
+    try:
+        codec = codec_for(data[4], data[5])
+        fields = codec.ehdr.unpack_from(data, 0)
+    except (ValueError, struct.error):
+        return None, False
+    machine, phoff, phentsize, phnum = fields[2], fields[5], fields[9], fields[10]
+    p_type = struct.Struct(codec.endian + "I")
+    dynamic = any(p_type.unpack_from(data, phoff + i * phentsize)[0] == PT_INTERP
+                  for i in range(phnum) if phoff + (i + 1) * phentsize <= len(data))
+    return machine, dynamic
+
+
+class TrialReport:
+    """The guest's report read as `klp-convert try` presents it, with the verdict."""
+
+    def __init__(self, trial, result, accel, accel_reason):
+        self.trial = trial
+        self.result = result
+        self.accel, self.accel_reason = accel, accel_reason
+        self.step_names = [name for name, _, _ in trial.steps()]
+        self.problems = []
+        self._judge()
+
+    def step(self, name):
+        return self.result.steps.get(name)
+
+    def finished(self, name):
+        found = self.step(name)
+        return found is not None and found.ended
+
+    def value(self, step, key):
+        found = self.step(step)
+        values = found.values(key) if found else []
+        return values[-1] if values else None
+
+    # -- the verdict ----------------------------------------------------------------------
+
+    @property
+    def ok(self):
+        return not self.problems
+
+    def problem(self, step, what, lines=()):
+        self.problems.append({"step": step, "what": what, "lines": list(lines)})
+
+    def _judge(self):
+        for step, modules in (("load", self.trial.loads), ("late", self.trial.late_loads)):
+            for module in modules:
+                if self.finished(step) and self.value(step, f"insmod.{module.name}") != "ok":
+                    self.problem(step, f"{module.source.name} did not load",
+                                 self.kernel_lines(step))
+        self._judge_patches()
+        for module in self.trial.reloads:
+            if self.finished("reload") and self.value("reload", f"insmod.{module.name}") != "ok":
+                self.problem("reload", f"{module.name} could not be loaded again under the "
+                                       "livepatch", self.kernel_lines("reload"))
+        for patch in self.trial.patches:
+            if self.finished("unpatch") and self.value("unpatch", f"unpatch.{patch.name}") \
+                    not in ("ok", None):
+                self.problem("unpatch", f"{patch.name} could not be disabled and unloaded",
+                             self.kernel_lines("unpatch"))
+        for name in self.step_names:
+            found = self.step(name)
+            for report in trouble_reports(found.kmsg if found else []):
+                self.problem(name, f"the kernel reported: {report[0]}", report)
+        self._judge_taint()
+        self._judge_boot()
+
+    def _judge_patches(self):
+        if not self.finished("patch"):
+            return
+        for patch in self.trial.patches:
+            state = self.patch_state(patch)
+            if self.value("patch", f"insmod.{patch.name}") != "ok":
+                self.problem("patch", f"the kernel refused {patch.source.name}",
+                             self.kernel_lines("patch"))
+            elif state["enabled"] != "1":
+                self.problem("patch", f"{patch.name} is not enabled "
+                                      f"(enabled={state['enabled']})", self.kernel_lines("patch"))
+            elif state["transition"] != "0":
+                self.problem("patch", f"{patch.name}'s transition did not finish "
+                                      "(transition=1 after 60 s)", self.kernel_lines("patch"))
+
+    def _judge_taint(self):
+        new = self.new_taint()
+        unexpected = [letter for letter in new if letter not in BY_DESIGN]
+        if unexpected:
+            self.problem(self.last_step(), "the kernel is tainted " + " ".join(unexpected))
+
+    def _judge_boot(self):
+        result = self.result
+        unfinished = [n for n in self.step_names if not self.finished(n)]
+        if not unfinished:
+            return
+        where = unfinished[0]
+        if result.timed_out:
+            why = f"the guest did not finish in {self.trial.request.timeout:g} s and was killed"
+        else:
+            why = f"the guest stopped (QEMU exit status {result.returncode})"
+        console = [strip_timestamp(line) for line in result.console.replace("\r", "")
+                   .splitlines()]
+        reports = trouble_reports(console)
+        lines = [line for report in reports for line in report] or console[-20:]
+        self.problem(where, f"{why} during step {where}", lines)
+
+    # -- what the report shows ------------------------------------------------------------
+
+    def kernel_lines(self, step):
+        found = self.step(step)
+        return list(found.kmsg) if found else []
+
+    def patch_state(self, patch):
+        return {key: self.value("patch", f"{patch.name}.{key}") for key in ("enabled",
+                                                                            "transition")}
+
+    def taint_at(self, step):
+        value = self.value(step, "tainted")
+        return int(value) if value and value.isdigit() else None
+
+    def last_step(self):
+        return next((n for n in reversed(self.step_names) if self.taint_at(n) is not None),
+                    "boot")
+
+    def new_taint(self):
+        """Taint letters the trial added (relative to the boot), in bit order."""
+        before = self.taint_at("boot") or 0
+        after = self.taint_at(self.last_step()) or 0
+        return taint_letters(after & ~before)
+
+    def command_output(self, phase, number):
+        """{'output', 'status', 'kernel', 'finished'} of command ``number`` in ``phase``, None
+        when the guest never started it."""
+        found = self.step(f"{phase}.{number}")
+        if found is None:
+            return None
+        return {"output": list(found.lines), "status": found.status, "kernel": list(found.kmsg),
+                "finished": found.ended}
+
+    def phases(self):
+        return [p for p in PHASES if f"{p}.1" in self.step_names]
+
+    def to_json(self):
+        request = self.trial.request
+        commands = []
+        for number, command in enumerate(request.run, start=1):
+            entry = {"command": command}
+            for phase in self.phases():
+                entry[phase] = self.command_output(phase, number)
+            commands.append(entry)
+        patches = [{"name": p.name, "file": str(p.source),
+                    "loaded": self.value("patch", f"insmod.{p.name}") == "ok",
+                    **self.patch_state(p)} for p in self.trial.patches]
+        modules = [{"name": m.name, "file": str(m.source), "step": step,
+                    "loaded": self.value(step, f"insmod.{m.name}") == "ok"}
+                   for step, loads in (("load", self.trial.loads), ("patch",
+                                       self.trial.patch_loads), ("late", self.trial.late_loads))
+                   for m in loads if not m.is_livepatch]
+        steps = []
+        for name in self.step_names:
+            found = self.step(name)
+            steps.append({"name": name, "finished": self.finished(name),
+                          "status": found.status if found else None,
+                          "lines": list(found.lines) if found else [],
+                          "kernel": list(found.kmsg) if found else []})
+        return {
+            "verdict": "ok" if self.ok else "failed",
+            "problems": self.problems,
+            "kernel": str(self.trial.kernel),
+            "release": self.value("boot", "release"),
+            "arch": self.trial.arch.name,
+            "accel": self.accel,
+            "accel_reason": self.accel_reason,
+            "seconds": round(self.result.seconds, 1),
+            "timed_out": self.result.timed_out,
+            "patches": patches,
+            "modules": modules,
+            "commands": commands,
+            "taint": {"new": self.new_taint(), "by_design": by_design_letters()},
+            "steps": steps,
+        }

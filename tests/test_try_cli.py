@@ -1,0 +1,284 @@
+"""`klp-convert try` without a boot: argument and set-up errors (the console script in a
+subprocess), finding modules and their dependencies, the steps the guest runs, and the verdict
+and report read from a guest report written the way /init writes it (guest/initramfs.py).
+
+The modules are real objects compiled here with a `.modinfo` section, as modpost writes it."""
+
+import lzma
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from klp_convert.cli import main
+from klp_convert.commands.try_ import format_report
+from klp_convert.errors import KlpError
+from klp_convert.guest import BootResult
+from klp_convert.guest.accel import choose_accel
+from klp_convert.guest.modules import ModuleTree, find_module, load_order
+from klp_convert.guest.trial import Trial, TrialReport, TrialRequest
+from klp_convert.kernel.health import taint_letters, trouble_reports
+from support.toolchains import compile_c, require_tool
+
+KLP_CONVERT = Path(sys.executable).parent / "klp-convert"
+
+
+def module(directory, name, modinfo, target="x86_64"):
+    """A module object `name.ko` whose .modinfo holds ``modinfo`` (key=value strings)."""
+    source = Path(directory) / f"{name}.c"
+    entries = "".join(f"{entry}\\0" for entry in [f"name={name}", *modinfo])
+    source.write_text('static const char modinfo[] __attribute__((section(".modinfo"), used)) '
+                      f'= "{entries}";\nint {name}_value = 1;\n')
+    return compile_c(target, source, Path(directory) / f"{name}.ko")
+
+
+def klp_try(*args):
+    """The console script in a subprocess, as a user runs it."""
+    return subprocess.run([str(KLP_CONVERT), "try", *map(str, args)], capture_output=True,
+                          text=True)
+
+
+@pytest.fixture
+def try_main(capsys):
+    """`klp-convert try ARGS` in this process (cli.main, what the console script calls): a
+    CompletedProcess-like result, faster than a subprocess for the many error cases."""
+    def run(*args):
+        try:
+            status = main(["try", *map(str, args)])
+        except SystemExit as e:  # argparse's usage errors
+            status = e.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, status, out, err)
+    return run
+
+
+@pytest.fixture(scope="module")
+def objects(tmp_path_factory):
+    """The modules most tests use, compiled once."""
+    directory = tmp_path_factory.mktemp("try-objects")
+    image = directory / "vmlinuz"
+    image.write_bytes(b"not booted by these tests")
+    return {"vmlinuz": image,
+            "tiny_klp": module(directory, "tiny_klp", ["livepatch=Y", "license=GPL"]),
+            "plain": module(directory, "plain", ["license=GPL"]),
+            "bar": module(directory, "bar", ["license=GPL"])}
+
+
+@pytest.fixture
+def livepatch(objects):
+    return objects["tiny_klp"]
+
+
+@pytest.fixture
+def vmlinuz(objects):
+    return objects["vmlinuz"]
+
+
+def one_error_line(proc, status=2):
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("klp-convert: error: "), proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", [[], ["--accel", "xen", "x.ko"], ["--timeout", "0", "x.ko"],
+                                  ["--timeout", "soon", "x.ko"]])
+def test_usage_errors(try_main, args):
+    proc = try_main(*args)
+    assert proc.returncode == 2 and "usage: klp-convert try" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_livepatch(tmp_path, vmlinuz):
+    line = one_error_line(klp_try("--kernel", vmlinuz, tmp_path / "absent.ko"))
+    assert line.endswith("absent.ko: no such module file")
+
+
+def test_missing_kernel(try_main, tmp_path, livepatch):
+    line = one_error_line(try_main("--kernel", tmp_path / "vmlinuz-none", livepatch))
+    assert line.endswith("vmlinuz-none: no such kernel image")
+
+
+def test_not_a_livepatch(try_main, objects, vmlinuz):
+    line = one_error_line(try_main("--kernel", vmlinuz, objects["plain"]))
+    assert "plain.ko: not a livepatch module" in line
+
+
+def test_not_a_module(try_main, tmp_path, vmlinuz):
+    text = tmp_path / "notes.ko"
+    text.write_text("hello\n")
+    assert "notes.ko: not an ELF file" in one_error_line(try_main("--kernel", vmlinuz, text))
+
+
+def test_architecture_without_a_guest(try_main, tmp_path, vmlinuz):
+    """The guest's architecture comes from the livepatch's ELF header."""
+    i686 = module(tmp_path, "klp_i686", ["livepatch=Y"], target="i686")
+    line = one_error_line(try_main("--kernel", vmlinuz, i686))
+    assert "cannot boot a guest of this module's architecture" in line
+
+
+def test_module_name_not_in_tree(try_main, tmp_path, vmlinuz, livepatch):
+    tree = tmp_path / "modules"
+    tree.mkdir()
+    line = one_error_line(try_main("--kernel", vmlinuz, "--modules", tree, "--load", "nosuch",
+                                  livepatch))
+    assert f"nosuch: no such module file, and no module of that name in {tree}" in line
+
+
+def test_reload_target_must_be_loaded(try_main, vmlinuz, livepatch):
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86 is not installed")
+    line = one_error_line(try_main("--kernel", vmlinuz, "--reload-target", "bar", livepatch))
+    assert "bar: --reload-target names a module that --load or --late loads" in line
+
+
+def test_dependencies_first_from_the_tree(tmp_path):
+    """.modinfo depends= chains are followed in the tree (compressed modules too), each
+    dependency before its user, none twice, built-in modules skipped."""
+    tree = tmp_path / "lib" / "modules" / "6.1.0-test"
+    (tree / "kernel" / "fs").mkdir(parents=True)
+    module(tree / "kernel" / "fs", "base_mod", ["depends=builtin_mod"])
+    middle = module(tree / "kernel" / "fs", "middle_mod", ["depends=base_mod"])
+    middle.with_suffix(".ko.xz").write_bytes(lzma.compress(middle.read_bytes()))
+    middle.unlink()
+    module(tree / "kernel", "top_mod", ["depends=middle_mod,base_mod"])
+    (tree / "modules.builtin").write_text("kernel/builtin_mod.ko\n")
+    modules = ModuleTree(tree)
+    order = load_order([find_module("top-mod", modules), find_module("base_mod", modules)],
+                       modules)
+    assert [m.name for m in order] == ["base_mod", "middle_mod", "top_mod"]
+    assert order[1].data[:4] == b"\x7fELF"  # decompressed on the host
+
+
+@pytest.mark.parametrize("with_zstandard", [True, False])
+def test_zstd_modules(tmp_path, objects, monkeypatch, with_zstandard):
+    """.ko.zst (Debian 13 and later) through the zstandard extra, or the zstd program."""
+    from klp_convert.guest import modules as guest_modules
+
+    require_tool("zstd", "zstd")
+    monkeypatch.setattr(guest_modules, "_has_zstandard", lambda: with_zstandard)
+    packed = tmp_path / "tiny_klp.ko.zst"
+    subprocess.run(["zstd", "-q", "-o", str(packed), str(objects["tiny_klp"])], check=True)
+    module = guest_modules.read_guest_module(packed)
+    assert module.name == "tiny_klp" and module.data == objects["tiny_klp"].read_bytes()
+    packed.write_bytes(b"(|\xb5/ truncated")
+    with pytest.raises(KlpError, match="tiny_klp.ko.zst: cannot decompress"):
+        guest_modules.read_guest_module(packed)
+
+
+# -- steps, verdict and report, from a guest report as /init writes it ----------------------
+
+
+def trial(objects, **options):
+    if not shutil.which("qemu-system-x86_64") or not Path("/bin/busybox").is_file():
+        pytest.skip("qemu-system-x86 and busybox-static are not installed")
+    request = TrialRequest(livepatches=[str(objects["tiny_klp"])], kernel=str(objects["vmlinuz"]),
+                           run=["cat /proc/cmdline"], late=[str(objects["bar"])], **options)
+    return Trial(request)
+
+
+def guest_report(steps):
+    """The report port's text for {step: (lines, status, kernel messages)}."""
+    text = []
+    for uptime, (name, (lines, status, kmsg)) in enumerate(steps.items()):
+        text += [f"@@ begin {name} {uptime}.00", *lines, f"@@ status {name} {status}",
+                 *(f"kmsg: [    {uptime}.5] {m}" for m in kmsg), f"@@ end {name} {uptime}.50"]
+    return "\n".join(text + ["@@ poweroff"]) + "\n"
+
+
+PATCHED = {
+    "boot": (["release=6.1.0-test", "tainted=0"], 0, []),
+    "load": (["tainted=0"], 0, []),
+    "before.1": (["console=ttyS0"], 0, []),
+    "patch": (["insmod.tiny_klp=ok", "tiny_klp.enabled=1", "tiny_klp.transition=0",
+               "tainted=45056"], 0,
+              ["livepatch: enabling patch 'tiny_klp'",
+               "livepatch: 'tiny_klp': patching complete"]),
+    "late": (["insmod.bar=ok", "tainted=45056"], 0, []),
+    "after.1": (["patched: console=ttyS0"], 0, []),
+    "end": (["tainted=45056"], 0, []),
+}
+
+
+def judged(trial_, steps, timed_out=False):
+    result = BootResult("console\n", guest_report(steps), 12.0, 0, timed_out)
+    return TrialReport(trial_, result, "tcg", "as asked (--accel)")
+
+
+def test_steps_in_order(objects):
+    t = trial(objects, unpatch=True, reload_target=["bar"])
+    assert [name for name, _, _ in t.steps()] == [
+        "boot", "load", "before.1", "patch", "late", "after.1", "reload", "reloaded.1",
+        "unpatch", "unpatched.1", "end"]
+    scripts = dict((name, script) for name, script, _ in t.steps())
+    assert "insmod /steps/patch/tiny_klp.ko" in scripts["patch"]
+    assert "wait_patched tiny_klp" in scripts["patch"]
+    assert "rmmod bar" in scripts["reload"] and "insmod /steps/late/bar.ko" in scripts["reload"]
+    assert "unpatch tiny_klp tiny_klp" in scripts["unpatch"]
+    assert "cat /proc/cmdline" in scripts["after.1"]
+
+
+def test_verdict_ok_and_side_by_side(objects):
+    report = judged(trial(objects), PATCHED)
+    assert report.ok and report.new_taint() == ["O", "E", "K"]  # 45056 = bits 12, 13, 15
+    lines = format_report(report.to_json())
+    assert lines[0].startswith("klp-convert try: tiny_klp.ko on Linux 6.1.0-test (x86_64, tcg")
+    assert "  before        | after" in lines
+    assert "* console=ttyS0 | patched: console=ttyS0" in lines
+    assert "livepatch tiny_klp: enabled=1 transition=0" in lines
+    assert "  patch: livepatch: enabling patch 'tiny_klp'" in lines
+    assert lines[-1].startswith("verdict: ok")
+
+
+def test_verdict_refused(objects):
+    message = "livepatch: symbol 'x' not found in symbol table"
+    steps = dict(PATCHED, patch=(["insmod: can't insert 'tiny_klp.ko': Invalid argument",
+                                  "insmod.tiny_klp=failed", "tiny_klp.enabled=absent",
+                                  "tiny_klp.transition=absent", "tainted=0"], 0, [message]))
+    report = judged(trial(objects), steps)
+    assert report.problems == [{"step": "patch", "what": "the kernel refused tiny_klp.ko",
+                                "lines": [message]}]
+    lines = format_report(report.to_json())
+    assert "verdict: FAILED (1 problem(s))" in lines and f"      {message}" in lines
+    assert "livepatch tiny_klp: not loaded" in lines
+
+
+def test_verdict_oops_and_taint(objects):
+    oops = ["BUG: kernel NULL pointer dereference, address: 0000000000000000",
+            "Oops: 0000 [#1] PREEMPT SMP NOPTI", "Call Trace:", " <TASK>",
+            "---[ end trace 0000000000000000 ]---", "unrelated later line"]
+    steps = dict(PATCHED, **{"after.1": ([], 137, oops), "end": (["tainted=45184"], 0, [])})
+    report = judged(trial(objects), steps)
+    assert [(p["step"], p["what"]) for p in report.problems] == [
+        ("after.1", "the kernel reported: " + oops[0]),
+        ("end", "the kernel is tainted D")]
+    # (The harness strips each message's timestamp and the blanks after it.)
+    assert report.problems[0]["lines"] == [line.strip() for line in oops[:5]]
+    assert report.command_output("after", 1)["status"] == 137
+
+
+def test_verdict_transition_and_timeout(objects):
+    steps = {name: PATCHED[name] for name in ("boot", "load", "before.1")}
+    steps["patch"] = (["insmod.tiny_klp=ok", "tiny_klp.enabled=1", "tiny_klp.transition=1"],
+                      0, [])
+    report = judged(trial(objects), steps, timed_out=True)
+    whats = [p["what"] for p in report.problems]
+    assert "tiny_klp's transition did not finish (transition=1 after 60 s)" in whats
+    assert "the guest did not finish in 240 s and was killed during step late" in whats
+    assert report.command_output("after", 1) is None
+    assert "(not run)" in "\n".join(format_report(report.to_json()))
+
+
+def test_accel_as_asked():
+    from klp_convert.guest import ARCHES
+
+    assert choose_accel(ARCHES["x86_64"], "tcg") == ("tcg", "as asked (--accel)")
+
+
+def test_taint_and_trouble():
+    assert taint_letters(0) == [] and taint_letters(1 << 15 | 1 << 9) == ["W", "K"]
+    messages = ["ok", "WARNING: CPU: 0 PID: 1 at kernel/x.c:1 f+0x1/0x2", "Call Trace:",
+                "---[ end trace 0 ]---", "later"]
+    assert trouble_reports(messages) == [messages[1:4]]
