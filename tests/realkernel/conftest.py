@@ -12,7 +12,7 @@ from support.broken import INIT_CORE_FORCED, VARIANTS, renamed_klp_symbol
 from support.readme import write_hello_livepatch
 from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, guest_directory, kernel_symbol_database,
-    make_modules, target_kernel, timed,
+    make_modules, scenario_symbol_problems, target_kernel, timed,
 )
 from support.kernels import selected
 
@@ -47,6 +47,19 @@ class BuildContext:
                 self._database = kernel_symbol_database(self.kernel,
                                                         self.workdir / "kernel.symdb")
         return self._database
+
+
+def build_nothing(ctx, source):
+    """A step that only runs its guest.sh (the kallsyms dump)."""
+
+
+def build_with_vmlinux_names(ctx, source):
+    """A scenario that picks the kernel's duplicated vmlinux names (kernels.py
+    ScenarioSymbols): refused before building when the kernel no longer has them."""
+    problems = scenario_symbol_problems(ctx.kernel)
+    if problems:
+        raise BuildFailed("\n".join(problems))
+    return build_converted(ctx, source)
 
 
 def build_plain(ctx, source):
@@ -91,16 +104,18 @@ def build_arch_relocs(ctx, source):
     return kbuild
 
 
-# scenario -> how its modules are built; the boot runs them in this order.
+# scenario -> how its modules are built; the boot runs them in this order (the kallsyms
+# dump first: no module loaded yet).
 BUILDERS = {
+    "kallsyms": build_nothing,
     "cmdline": build_plain,
     "talk": build_converted,
     "late": build_converted,
-    "vmlinux_dup": build_converted,
+    "vmlinux_dup": build_with_vmlinux_names,
     "module_dup": build_converted,
     "sections": build_converted,
     "static_keys": build_converted,
-    "annotations": build_converted,
+    "annotations": build_with_vmlinux_names,
     "init_core": build_init_core,
     "readme": build_readme_example,
     "arch_relocs": build_arch_relocs,
@@ -130,7 +145,9 @@ def kernel(request):
 
 @pytest.fixture(scope="session")
 def ctx(kernel, tmp_path_factory):
-    return BuildContext(kernel, tmp_path_factory.mktemp(f"realkernel-{kernel.name}"))
+    workdir = tmp_path_factory.mktemp(f"realkernel-{kernel.name}")
+    kernel.share(workdir)  # builds in a chroot see it at the same path
+    return BuildContext(kernel, workdir)
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +161,7 @@ def suite(ctx):
                 kbuild = build(ctx, source)
             if kbuild is not None:
                 ctx.kbuild_messages[name] = kbuild.stderr
-            guest_dirs[name] = guest_directory(source)
+            guest_dirs[name] = guest_directory(source, kernel)
         except BuildFailed as e:
             failures[name] = str(e)
     initrd = guest.build_initramfs(workdir / "initrd.cpio.gz", guest_dirs, kernel.arch,

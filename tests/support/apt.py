@@ -125,16 +125,26 @@ class AptRelease:
             args += ["-o", "APT::Architectures::=" + arch]
         return args
 
-    def _write_configuration(self):
-        main, security = host_archive_uris()
+    @staticmethod
+    def archive_uris():
+        """(main archive URI, security archive URI or None): the machine's own."""
+        return host_archive_uris()
+
+    def sources_list(self):
+        """The sources.list text of this release (its suites on the machine's archive); also
+        the one a chroot of the release uses (tests/support/buildroot.py)."""
+        main, security = self.archive_uris()
         suites, security_suite = SUITES[self.codename]
         arch = ",".join(self.arches)
         lines = [f"deb [arch={arch} signed-by={KEYRING}] {main} {suite} main" for suite in suites]
         if security_suite and security:
             lines.append(f"deb [arch={arch} signed-by={KEYRING}] {security} {security_suite} main")
+        return "\n".join(lines) + "\n"
+
+    def _write_configuration(self):
         (self.root / "lists" / "partial").mkdir(parents=True, exist_ok=True)
         (self.root / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-        (self.root / "sources.list").write_text("\n".join(lines) + "\n")
+        (self.root / "sources.list").write_text(self.sources_list())
         (self.root / "status").touch()
 
     def update(self, force=False):
