@@ -8,7 +8,7 @@ another type shows up as a failure naming it.
 """
 
 from klp_convert.elf.constants import EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
-from klp_convert.kernel.loader import loader_for
+from klp_convert.kernel.generations import rules_for_module
 from klp_convert.kernel.relocs import reloc_type_name
 
 TARGET = "rtarget"
@@ -52,8 +52,9 @@ def _text_klp_section(obj):
 
 def unsupported_type(obj):
     """The first code relocation to rtarget gets the smallest type number this
-    architecture's loader does not apply (its own refusal message, not a silent one)."""
-    loader = loader_for(obj.machine)
+    architecture's loader (of the module's kernel generation) does not apply, one it refuses
+    with a message."""
+    loader = rules_for_module(obj).generation.loader_for(obj.machine)
     rtype = next(t for t in range(1, 1 << 16)
                  if t not in loader.accepted and t not in loader.silent_refusals)
     _text_klp_section(obj).relocations[0].type = rtype

@@ -74,8 +74,13 @@ SYMBOLS_6_12 = ScenarioSymbols(SYMBOLS_5_10.table, SYMBOLS_5_10.attr, "hibernate
 SYMBOLS_7_2 = ScenarioSymbols(VmlinuxName("LL_base", 2, "zstd_decompress_block.c"),
                               VmlinuxName("attr_group", 3, "main.c"), "hibernate.c",
                               SYMBOLS_6_12.by_file)
-# The minimal 7.2 kernels of other architectures (kernelbuild.py): TODO names.
-SYMBOLS_MINIMAL = SYMBOLS_7_2
+# The minimal 7.2 kernels of other architectures (kernelbuild.py): no power management,
+# networking or microcode loader, but the initramfs' zstd decompressor, whose tables
+# zstd_decompress.c and zstd_decompress_block.c both define.
+SYMBOLS_MINIMAL = ScenarioSymbols(SYMBOLS_7_2.table,
+                                  VmlinuxName("ML_base", 2, "zstd_decompress.c"),
+                                  "zstd_decompress_block.c",
+                                  VmlinuxName("OF_base", 2, "zstd_decompress.c"))
 
 
 class TargetKernel:
