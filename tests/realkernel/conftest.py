@@ -7,6 +7,7 @@ import pytest
 
 from klp_convert import guest
 from klp_convert.elf import ElfObject
+from support import arch_relocs
 from support.broken import INIT_CORE_FORCED, VARIANTS, renamed_klp_symbol
 from support.readme import write_hello_livepatch
 from support.realkernel import (
@@ -95,6 +96,19 @@ def build_init_core(ctx, source):
     return kbuild
 
 
+def build_arch_relocs(ctx, source):
+    """klp_arch_relocs.ko as klp-convert wrote it, and the copies the architecture's loader
+    refuses (support/arch_relocs.py), which the guest loads after it."""
+    kbuild = build_livepatch(ctx.kernel, source, [ctx.kernel_database])
+    converted = source / "livepatch" / "klp_arch_relocs.ko"
+    (source / "refused").mkdir()
+    for stem, edit in arch_relocs.refused_variants(ElfObject.read(converted).machine).items():
+        obj = ElfObject.read(converted)
+        edit(obj)
+        obj.write(source / "refused" / f"{stem}.ko")
+    return kbuild
+
+
 # scenario -> how its modules are built; the boot runs them in this order (the kallsyms
 # dump first: no module loaded yet).
 BUILDERS = {
@@ -109,6 +123,7 @@ BUILDERS = {
     "annotations": build_with_vmlinux_names,
     "init_core": build_init_core,
     "readme": build_readme_example,
+    "arch_relocs": build_arch_relocs,
 }
 
 

@@ -242,7 +242,8 @@ class AptRelease:
                 version = self.candidate(package)
             if version is None:
                 raise AptError(f"{self.codename} has no package {package}")
-            quoted = version.split(":")[-1]
+            # apt-get download writes an epoch as %3a (busybox-static_1%3a1.38.0-3_...).
+            quoted = version.replace(":", "%3a")
             found = [p for p in self.debs.glob(arch_glob) if f"_{quoted}_" in p.name
                      and self._arch_matches(p, package)]
             if found:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from klp_convert import guest
 from klp_convert.kernel.modinfo import release_version  # noqa: F401 (the suite's tests use it)
-from support import debian
+from support import debian, kernelbuild
 from support.apt import AptRelease, host_codename
 from support.buildroot import BuildRoot
 
@@ -76,6 +76,13 @@ SYMBOLS_6_12 = ScenarioSymbols(SYMBOLS_5_10.table, SYMBOLS_5_10.attr, "hibernate
 SYMBOLS_7_2 = ScenarioSymbols(VmlinuxName("LL_base", 2, "zstd_decompress_block.c"),
                               VmlinuxName("attr_group", 3, "main.c"), "hibernate.c",
                               SYMBOLS_6_12.by_file)
+# The minimal 7.2 kernels of other architectures (kernelbuild.py): no power management,
+# networking or microcode loader, but the initramfs' zstd decompressor, whose tables
+# zstd_decompress.c and zstd_decompress_block.c both define.
+SYMBOLS_MINIMAL = ScenarioSymbols(SYMBOLS_7_2.table,
+                                  VmlinuxName("ML_base", 2, "zstd_decompress.c"),
+                                  "zstd_decompress_block.c",
+                                  VmlinuxName("OF_base", 2, "zstd_decompress.c"))
 
 
 class TargetKernel:
@@ -247,6 +254,45 @@ class DebianKernel(TargetKernel):
         return self.userland.run([str(c) for c in command], cwd=cwd, env=env)
 
 
+class SourceBuiltKernel(TargetKernel):
+    """A minimal kernel the suite builds from Debian's linux-source with Debian's cross
+    compiler (support/kernelbuild.py): Debian's own kernels for these architectures have no
+    livepatch. The build tree is the kbuild tree; its ELF vmlinux is the unstripped one and
+    its System.map the real one."""
+
+    def __init__(self, arch_name, scenario_symbols):
+        self.build_arch = kernelbuild.BUILD_ARCHES[arch_name]
+        self.arch = guest.ARCHES[arch_name]
+        self.name = f"{self.build_arch.label}-{kernelbuild.SOURCE_SERIES}"
+        self.scenario_symbols = scenario_symbols
+
+    def prepare(self):
+        built = kernelbuild.build(self.arch.name)
+        debian.ensure_installed([self.arch.qemu_package])
+        self.build_seconds = built.seconds
+        self.release = built.release
+        self.headers = built.tree
+        self.image = built.tree / self.arch.image_in_build_tree
+        self.modules = built.modules
+        self.symvers = built.tree / "Module.symvers"
+        self.system_map = built.tree / "System.map"
+        foreign = AptRelease(kernelbuild.SOURCE_RELEASE,
+                             arches=tuple(guest.ARCHES[a].debian_arch
+                                          for a in kernelbuild.BUILD_ARCHES))
+        # Unstable's packages are usrmerged.
+        self.busybox = (foreign.unpacked(self.arch.busybox_package) / "usr" / "bin"
+                        / "busybox")
+        return self
+
+    @property
+    def vmlinux(self):
+        return self.headers / "vmlinux"
+
+    @property
+    def make_args(self):
+        return self.build_arch.make_args
+
+
 # Every kernel the suite knows, in the order it runs them: the generation livepatch authors
 # target, the Debian release that ships it, the scenario names that kernel has. Unstable's
 # kernel moves: its generation is whatever the archive has today (test_newest_kernel_is_known).
@@ -255,11 +301,13 @@ class DebianKernel(TargetKernel):
 #: position with '.', which it takes.
 DOT_SPELLING = {"KLP_RELOC_SYMBOL_DOT": None}
 
+# Then the other architectures, in minimal kernels of our own (their names: SYMBOLS_MINIMAL).
 KERNELS = {kernel.name: kernel for kernel in (
     DebianKernel("bullseye", "5.10", SYMBOLS_5_10, DOT_SPELLING),
     DebianKernel("bookworm", "6.1", SYMBOLS_5_10),
     DebianKernel("trixie", "6.12", SYMBOLS_6_12),
     DebianKernel("sid", None, SYMBOLS_7_2),
+    *(SourceBuiltKernel(arch, SYMBOLS_MINIMAL) for arch in kernelbuild.BUILD_ARCHES),
 )}
 
 
