@@ -34,8 +34,10 @@ def _probe(arch):
         return "tcg", "/dev/kvm is missing or not accessible"
     with tempfile.TemporaryDirectory(prefix="klp-convert-kvm-") as tmp:
         options, expected = arch.kvm_probe(Path(tmp))
+        # The guest's own CPU model: a host whose KVM runs a plain CPU can still fail to set
+        # up `-cpu max` (seen: "failed to set MSR 0x10a", QEMU aborts at the first vCPU).
         command = [arch.qemu, "-accel", "kvm", "-nodefaults", "-display", "none", "-monitor",
-                   "none", "-serial", "none", "-no-reboot", *options]
+                   "none", "-serial", "none", "-no-reboot", *options, *_cpu_options(arch)]
         try:
             proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=PROBE_TIMEOUT)
@@ -46,3 +48,11 @@ def _probe(arch):
     if proc.returncode != expected:
         return "tcg", f"a KVM test guest failed (QEMU exit status {proc.returncode})"
     return "kvm", "a KVM test guest ran"
+
+
+def _cpu_options(arch):
+    """The `-cpu MODEL` of the architecture's QEMU options (empty when it names none)."""
+    args = list(arch.qemu_args)
+    if "-cpu" in args and args.index("-cpu") + 1 < len(args):
+        return ["-cpu", args[args.index("-cpu") + 1]]
+    return []
