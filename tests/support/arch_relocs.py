@@ -16,7 +16,7 @@ TARGET = "rtarget"
 # e_machine -> the relocation types of the module-specific klp sections (by name)
 EXPECTED_TYPES = {
     # calls and tail calls PLT32, data PC32, pointers in .data 64
-    EM_X86_64: {"R_X86_64_PLT32", "R_X86_64_PC32", "R_X86_64_64"},
+    EM_X86_64: {"R_X86_64_PLT32", "R_X86_64_PC32", "R_X86_64_32S", "R_X86_64_64"},
     # calls `bl` + nop through a stub; data through the module's .toc (its entries, and the
     # pointers in .data, ADDR64)
     EM_PPC64: {"R_PPC64_REL24", "R_PPC64_ADDR64"},
