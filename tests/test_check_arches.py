@@ -46,3 +46,39 @@ def test_type_the_loader_lacks(converted):
     findings = check_module(obj)
     assert [(f.rule, f.kernel_message) for f in findings if f.severity == "error"] == [
         ("reloc-type", message)]
+
+
+def _ppc64_klp_call(obj):
+    """(klp section, relocation) of the first `bl` to a converted function."""
+    for sec in obj.relocation_sections():
+        if sec.name.startswith(".klp.rela.") and ".text" in sec.name:
+            for rel in sec.relocations:
+                if rel.type == 10:  # R_PPC64_REL24
+                    return sec, rel
+    raise AssertionError("no R_PPC64_REL24 klp relocation")
+
+
+@pytest.mark.parametrize("after, refused", [(0x7C000378, True), (0x60000000, False),
+                                            (0xE8410018, False)])
+def test_ppc64_call_without_nop(tmp_path, after, refused):
+    """ppc64: the loader routes a `bl` to a converted function through a stub and needs the
+    `nop` after it (or the r2 restore it writes there); anything else is refused, and check
+    says what the kernel prints: module, the word found, the function and offset (%pS)."""
+    obj = compile_livepatch("ppc64le", SOURCE, tmp_path / "lp.o")
+    out = tmp_path / "lp.ko"
+    assert main([str(obj), str(out)]) == 0
+    converted = ElfObject.read(out)
+    sec, rel = _ppc64_klp_call(converted)
+    data = bytearray(sec.info.data)
+    data[rel.offset + 4:rel.offset + 8] = after.to_bytes(4, "little")
+    sec.info.data = bytes(data)
+    errors = [f for f in check_module(converted) if f.severity == "error"]
+    if not refused:
+        assert not errors, errors
+        return
+    assert [f.rule for f in errors] == ["ppc64-call-nop"], errors
+    function = next(s for s in converted.symbols[1:] if s.section is sec.info and s.type == 2
+                    and s.value <= rel.offset + 4 < s.value + s.size)
+    assert errors[0].kernel_message == (
+        f"lp: Expected nop after call, got {after:08x} at "
+        f"{function.name}+{rel.offset + 4 - function.value:#x}")

@@ -222,11 +222,14 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _wait_for_workers(tmpdir, proc):
-    """Until a worker wrote its first scratch part (the pool is at work), or the build ended."""
+def _wait_for_workers(tmpdir, proc, output_dir=None):
+    """Until a worker wrote its first scratch part (the pool is at work) and, with
+    ``output_dir``, the output's temporary file exists too (the pool is forked before the
+    database is opened, so on a quiet machine the parts come first), or the build ended."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if any(any(Path(tmpdir, d).iterdir()) for d in _scratch(tmpdir)):
+        if any(any(Path(tmpdir, d).iterdir()) for d in _scratch(tmpdir)) and (
+                output_dir is None or any(Path(output_dir).iterdir())):
             return
         time.sleep(0.005)
 
@@ -262,7 +265,7 @@ def test_after_sigkill_the_next_run_removes_what_the_killed_one_left(big_tree, t
     argv = [sys.executable, "-m", "klp_convert", "symbols", "--modules", str(big_tree), "-o",
             str(out_dir / "t.symdb")]
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
-    _wait_for_workers(tmpdir, proc)
+    _wait_for_workers(tmpdir, proc, out_dir)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert _scratch(tmpdir) and list(out_dir.iterdir()), "the killed run left nothing to find"

@@ -1,6 +1,10 @@
 """The symbol database on Debian's real kernel (current ABI, found at run time): the unstripped
 vmlinux and the real System.map from linux-image-<abi>-amd64-dbg, the module tree from
-linux-image-<abi>-amd64-unsigned, Module.symvers from linux-headers-<abi>-amd64."""
+linux-image-<abi>-amd64-unsigned, Module.symvers from linux-headers-<abi>-amd64.
+
+The booted kernel's /proc/kallsyms against the ELF vmlinux and System.map is a test of the
+real-kernel suite, on every kernel generation (tests/realkernel/test_realkernel.py
+test_proc_kallsyms_equals_elf_and_system_map)."""
 
 from collections import defaultdict
 
@@ -9,11 +13,10 @@ import pytest
 from klp_convert.cli import main
 from klp_convert.symdb import Sources, build_database, open_symbols
 from klp_convert.symdb.sources import (
-    read_module, read_symvers, read_system_map, read_vmlinux, read_vmlinux_elf,
+    read_module, read_symvers, read_system_map, read_vmlinux_elf,
     system_map_view,
 )
 from support.debian import debug_files, kernel_headers, kernel_image_modules
-from support.kallsyms_dump import guest_kallsyms
 from test_symdb_cli import nm_names
 from test_symdb_objects import readelf_symbols
 
@@ -134,16 +137,3 @@ def test_symbols_list_equals_kbuild_recipe_on_real_kernel(dbg, tmp_path):
         expected += ["*" + rel.rsplit("/", 1)[-1][:-3], *nm_names(tree / rel)]
     assert out.read_text().splitlines() == expected
 
-
-def test_real_proc_kallsyms_equals_elf_and_system_map(dbg):
-    """Debian's kernel booted under QEMU: its /proc/kallsyms (names, addresses, letters, order)
-    is exactly the table we compute from the ELF vmlinux, so the positions of every name agree
-    across the three sources."""
-    dump = read_vmlinux(guest_kallsyms())[0]  # recognised by content: no module was loaded
-    elf = read_vmlinux_elf(dbg[1])
-    text = read_system_map(dbg[0])
-    def name_address_letter(obj):
-        return [(f[0], f[4], f[2]) for f in map(obj.row_fields, obj.rows)]
-
-    assert name_address_letter(dump) == name_address_letter(elf)
-    assert [(r[0], r[2]) for r in dump.rows] == [(r[0], r[2]) for r in text.rows]

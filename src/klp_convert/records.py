@@ -14,8 +14,20 @@ and refuses attribute assignment. ``as_dict(rec)`` is the fields as a dict (for 
 """
 
 
+def _annotated_names(cls):
+    """The class's own annotated names, in order. Python 3.14 evaluates annotations lazily
+    (PEP 649): the class dict has no __annotations__ then, annotationlib gives them."""
+    if "__annotations__" in cls.__dict__:
+        return tuple(cls.__dict__["__annotations__"])
+    try:
+        import annotationlib  # noqa: PLC0415 (3.14+ only)
+    except ImportError:
+        return ()
+    return tuple(annotationlib.get_annotations(cls, format=annotationlib.Format.FORWARDREF))
+
+
 def record(cls):
-    fields = tuple(cls.__dict__.get("__annotations__", {}))
+    fields = _annotated_names(cls)
     defaults = {name: cls.__dict__[name] for name in fields if name in cls.__dict__}
     params = ", ".join(f"{name}=_default_{name}" if name in defaults else name
                        for name in fields)

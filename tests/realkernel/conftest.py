@@ -7,11 +7,12 @@ import pytest
 
 from klp_convert import guest
 from klp_convert.elf import ElfObject
+from support import arch_relocs
 from support.broken import INIT_CORE_FORCED, VARIANTS, renamed_klp_symbol
 from support.readme import write_hello_livepatch
 from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, guest_directory, kernel_symbol_database,
-    make_modules, target_kernel, timed,
+    make_modules, prepared_kernel, scenario_symbol_problems, timed,
 )
 from support.kernels import selected
 
@@ -30,6 +31,11 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"{'total':<28} {total:6.1f}  (builds, databases, boots)")
 
 
+# Seconds per boot: every scenario (and the kallsyms dump) in one boot takes 1-2 minutes under
+# TCG, four times that on a 2-core machine other jobs load (load average 15 seen).
+SUITE_BOOT_TIMEOUT = 600
+
+
 class BuildContext:
     """What scenario builders share: the kernel, and its symbol database built on first use."""
 
@@ -46,6 +52,19 @@ class BuildContext:
                 self._database = kernel_symbol_database(self.kernel,
                                                         self.workdir / "kernel.symdb")
         return self._database
+
+
+def build_nothing(ctx, source):
+    """A step that only runs its guest.sh (the kallsyms dump)."""
+
+
+def build_with_vmlinux_names(ctx, source):
+    """A scenario that picks the kernel's duplicated vmlinux names (kernels.py
+    ScenarioSymbols): refused before building when the kernel no longer has them."""
+    problems = scenario_symbol_problems(ctx.kernel)
+    if problems:
+        raise BuildFailed("\n".join(problems))
+    return build_converted(ctx, source)
 
 
 def build_plain(ctx, source):
@@ -77,18 +96,34 @@ def build_init_core(ctx, source):
     return kbuild
 
 
-# scenario -> how its modules are built; the boot runs them in this order.
+def build_arch_relocs(ctx, source):
+    """klp_arch_relocs.ko as klp-convert wrote it, and the copies the architecture's loader
+    refuses (support/arch_relocs.py), which the guest loads after it."""
+    kbuild = build_livepatch(ctx.kernel, source, [ctx.kernel_database])
+    converted = source / "livepatch" / "klp_arch_relocs.ko"
+    (source / "refused").mkdir()
+    for stem, edit in arch_relocs.refused_variants(ElfObject.read(converted).machine).items():
+        obj = ElfObject.read(converted)
+        edit(obj)
+        obj.write(source / "refused" / f"{stem}.ko")
+    return kbuild
+
+
+# scenario -> how its modules are built; the boot runs them in this order (the kallsyms
+# dump first: no module loaded yet).
 BUILDERS = {
+    "kallsyms": build_nothing,
     "cmdline": build_plain,
     "talk": build_converted,
     "late": build_converted,
-    "vmlinux_dup": build_converted,
+    "vmlinux_dup": build_with_vmlinux_names,
     "module_dup": build_converted,
     "sections": build_converted,
     "static_keys": build_converted,
-    "annotations": build_converted,
+    "annotations": build_with_vmlinux_names,
     "init_core": build_init_core,
     "readme": build_readme_example,
+    "arch_relocs": build_arch_relocs,
 }
 
 
@@ -106,16 +141,25 @@ class Suite:
         return self.boot_result.step(name)
 
 
+def kernels_in_run(session):
+    """The kernels the collected tests run on (after -k and deselection), in order."""
+    names = (item.callspec.params.get("kernel") for item in session.items
+             if hasattr(item, "callspec"))
+    return list(dict.fromkeys(name for name in names if name))
+
+
 @pytest.fixture(scope="session", params=selected())
 def kernel(request):
     """Each kernel of support/kernels.py in turn: every test of the suite runs on each, and
     its id names the kernel."""
-    return target_kernel(request.param)
+    return prepared_kernel(request.param, kernels_in_run(request.session))
 
 
 @pytest.fixture(scope="session")
 def ctx(kernel, tmp_path_factory):
-    return BuildContext(kernel, tmp_path_factory.mktemp(f"realkernel-{kernel.name}"))
+    workdir = tmp_path_factory.mktemp(f"realkernel-{kernel.name}")
+    kernel.share(workdir)  # builds in a chroot see it at the same path
+    return BuildContext(kernel, workdir)
 
 
 @pytest.fixture(scope="session")
@@ -129,12 +173,13 @@ def suite(ctx):
                 kbuild = build(ctx, source)
             if kbuild is not None:
                 ctx.kbuild_messages[name] = kbuild.stderr
-            guest_dirs[name] = guest_directory(source)
+            guest_dirs[name] = guest_directory(source, kernel)
         except BuildFailed as e:
             failures[name] = str(e)
     initrd = guest.build_initramfs(workdir / "initrd.cpio.gz", guest_dirs, kernel.arch,
                                    kernel.busybox)
-    result = guest.boot(kernel.arch, kernel.image, initrd, workdir, kernel.kernel_args)
+    result = guest.boot(kernel.arch, kernel.image, initrd, workdir, kernel.kernel_args,
+                        timeout=SUITE_BOOT_TIMEOUT)
     TIMES.setdefault(f"{kernel.name} (boot)", {})["qemu"] = result.seconds
     for name, report in result.steps.items():
         if report.seconds is not None:
@@ -165,7 +210,7 @@ def broken(ctx):
     initrd = guest.build_initramfs(ctx.workdir / "broken.cpio.gz", guest_dirs, ctx.kernel.arch,
                                    ctx.kernel.busybox)
     result = guest.boot(ctx.kernel.arch, ctx.kernel.image, initrd, ctx.workdir / "broken",
-                        ctx.kernel.broken_kernel_args)
+                        ctx.kernel.broken_kernel_args, timeout=SUITE_BOOT_TIMEOUT)
     TIMES[f"{ctx.kernel.name} broken"]["qemu"] = result.seconds
     databases = [ctx.kernel_database, source / "target.symdb"]
     return result, modules, databases

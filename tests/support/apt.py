@@ -85,6 +85,24 @@ def host_archive_uris():
     return main, security
 
 
+# The machine's apt settings a release's own apt (in a chroot, tests/support/buildroot.py) needs
+# to reach the archive as the machine does: proxies, and whether an expired Release file is
+# accepted (a mirror that lags behind the clock).
+ACQUIRE_SETTINGS = ("Acquire::Check-Valid-Until", "Acquire::http::Proxy",
+                    "Acquire::https::Proxy", "Acquire::Retries")
+
+
+def host_acquire_configuration():
+    """apt.conf lines repeating the machine's ACQUIRE_SETTINGS that are set."""
+    dump = subprocess.run(["apt-config", "dump"], capture_output=True, text=True).stdout
+    return "".join(line + "\n" for line in dump.splitlines()
+                   if line.split(" ", 1)[0] in ACQUIRE_SETTINGS)
+
+
+# (release root, apt-cache arguments) -> output, for this process (AptRelease.apt_cache).
+_ANSWERS = {}
+
+
 class AptError(RuntimeError):
     """An apt command failed; the message holds its output."""
 
@@ -112,6 +130,10 @@ class AptRelease:
             "Dir::Etc::SourceParts": "/dev/null",
             "Dir::State::Lists": self.root / "lists",
             "Dir::Cache": self.root / "cache",
+            # Kept even where the machine's apt keeps none (Docker images): without it each
+            # apt-cache call parses the whole lists again (10 s for unstable on a busy machine).
+            "Dir::Cache::pkgcache": "pkgcache.bin",
+            "Dir::Cache::srcpkgcache": "srcpkgcache.bin",
             "Dir::State::status": self.root / "status",
             "APT::Architecture": self.arches[0],
             "Acquire::Languages": "none",
@@ -125,16 +147,26 @@ class AptRelease:
             args += ["-o", "APT::Architectures::=" + arch]
         return args
 
-    def _write_configuration(self):
-        main, security = host_archive_uris()
+    @staticmethod
+    def archive_uris():
+        """(main archive URI, security archive URI or None): the machine's own."""
+        return host_archive_uris()
+
+    def sources_list(self):
+        """The sources.list text of this release (its suites on the machine's archive); also
+        the one a chroot of the release uses (tests/support/buildroot.py)."""
+        main, security = self.archive_uris()
         suites, security_suite = SUITES[self.codename]
         arch = ",".join(self.arches)
         lines = [f"deb [arch={arch} signed-by={KEYRING}] {main} {suite} main" for suite in suites]
         if security_suite and security:
             lines.append(f"deb [arch={arch} signed-by={KEYRING}] {security} {security_suite} main")
+        return "\n".join(lines) + "\n"
+
+    def _write_configuration(self):
         (self.root / "lists" / "partial").mkdir(parents=True, exist_ok=True)
         (self.root / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-        (self.root / "sources.list").write_text("\n".join(lines) + "\n")
+        (self.root / "sources.list").write_text(self.sources_list())
         (self.root / "status").touch()
 
     def update(self, force=False):
@@ -150,15 +182,22 @@ class AptRelease:
             if proc.returncode != 0 and not any((self.root / "lists").glob("*Packages*")):
                 raise AptError(f"apt-get update for {self.codename} failed:\n{proc.stderr}")
             stamp.touch()
+            for key in [k for k in _ANSWERS if k[0] == self.root]:
+                del _ANSWERS[key]
 
     def apt_cache(self, *args):
+        """apt-cache's output for ``args``; answers are kept for the process (each call
+        takes seconds on unstable's lists) until the lists are read again."""
         self.update()
-        proc = subprocess.run(["apt-cache", *self._options(), *args],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise AptError(f"apt-cache {' '.join(args)} ({self.codename}) failed: "
-                           f"{proc.stderr.strip()}")
-        return proc.stdout
+        key = (self.root, args)
+        if key not in _ANSWERS:
+            proc = subprocess.run(["apt-cache", *self._options(), *args],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise AptError(f"apt-cache {' '.join(args)} ({self.codename}) failed: "
+                               f"{proc.stderr.strip()}")
+            _ANSWERS[key] = proc.stdout
+        return _ANSWERS[key]
 
     # -- questions ----------------------------------------------------------------------------
 
@@ -203,7 +242,8 @@ class AptRelease:
                 version = self.candidate(package)
             if version is None:
                 raise AptError(f"{self.codename} has no package {package}")
-            quoted = version.split(":")[-1]
+            # apt-get download writes an epoch as %3a (busybox-static_1%3a1.38.0-3_...).
+            quoted = version.replace(":", "%3a")
             found = [p for p in self.debs.glob(arch_glob) if f"_{quoted}_" in p.name
                      and self._arch_matches(p, package)]
             if found:

@@ -2,64 +2,38 @@
 the repository (${KLP_CONVERT_CACHE:-~/.cache/klp-convert})."""
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
-from support.apt import cache_dir, fill_atomically
+from support.apt import AptRelease, cache_dir, host_codename  # noqa: F401 (cache_dir: users)
 
 FLAVOUR = "amd64"
 
 
+def host_release():
+    """The machine's own Debian release through the private apt configuration (apt.py), so
+    its packages share one cache with the real-kernel suite's other releases."""
+    return AptRelease(host_codename() or "bookworm")
+
+
 def current_abi():
     """The ABI (e.g. '6.1.0-56') that Debian's linux-headers-amd64 points at today."""
-    policy = subprocess.run(["apt-cache", "policy", f"linux-headers-{FLAVOUR}"],
-                            capture_output=True, text=True, check=True).stdout
-    match = re.search(r"Candidate:\s*(\S+)", policy)
-    if not match or match.group(1) == "(none)":
-        _apt_update()
-        policy = subprocess.run(["apt-cache", "policy", f"linux-headers-{FLAVOUR}"],
-                                capture_output=True, text=True, check=True).stdout
-        match = re.search(r"Candidate:\s*(\S+)", policy)
-    candidate = match.group(1)
-    show = subprocess.run(["apt-cache", "show", f"linux-headers-{FLAVOUR}={candidate}"],
-                          capture_output=True, text=True, check=True).stdout
-    dep = re.search(rf"linux-headers-(\d[\w.+~-]*)-{FLAVOUR}\b", show)
-    if not dep:
-        raise RuntimeError(f"cannot find the kernel ABI in linux-headers-{FLAVOUR} {candidate}")
-    return dep.group(1)
+    return host_release().kernel_abi(FLAVOUR)
 
 
 def _apt_update():
-    # It can fail for one index while a mirror syncs; the download step decides.
+    # It can fail for one index while a mirror syncs; the install step decides.
     subprocess.run(["apt-get", "update", "-q"], capture_output=True)
 
 
 def download(package):
     """Path of the .deb for ``package`` in the cache, downloading it when missing."""
-    directory = cache_dir() / "debs"
-    directory.mkdir(exist_ok=True)
-    found = sorted(directory.glob(f"{package}_*.deb"))
-    if found:
-        return found[-1]
-    proc = subprocess.run(["apt-get", "download", "-q", package], cwd=directory,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        _apt_update()
-        subprocess.run(["apt-get", "download", "-q", package], cwd=directory, check=True,
-                       capture_output=True, text=True)
-    return sorted(directory.glob(f"{package}_*.deb"))[-1]
+    return host_release().download(package)
 
 
 def unpacked(package):
     """Directory holding the unpacked contents of ``package`` (dpkg-deb -x), cached."""
-    target = cache_dir() / "unpacked" / package
-    done = target / ".complete"
-    if not done.exists():
-        deb = download(package)
-        fill_atomically(target, lambda tmp: subprocess.run(
-            ["dpkg-deb", "-x", str(deb), str(tmp)], check=True))
-    return target
+    return host_release().unpacked(package)
 
 
 def kernel_image_modules():
@@ -76,18 +50,12 @@ def debug_files(abi=None):
     piped into tar) and kept in the cache, so the .deb itself can be deleted afterwards.
     """
     abi = abi or current_abi()
-    package = f"linux-image-{abi}-{FLAVOUR}-dbg"
-    target = cache_dir() / "extracted" / package
-    members = [f"./usr/lib/debug/boot/System.map-{abi}-{FLAVOUR}",
-               f"./usr/lib/debug/boot/vmlinux-{abi}-{FLAVOUR}"]
-    paths = [target / m for m in members]
-    done = target / ".complete"
-    if not done.exists():
-        deb = download(package)
-        fill_atomically(target, lambda tmp: subprocess.run(
-            f"dpkg-deb --fsys-tarfile '{deb}' | tar -x -C '{tmp}' "
-            + " ".join(f"'{m}'" for m in members), shell=True, check=True))
-    return paths[0], paths[1]
+    release = f"{abi}-{FLAVOUR}"
+    target = host_release().extracted(f"linux-image-{release}-dbg",
+                                      [f"./usr/lib/debug/boot/System.map-{release}",
+                                       f"./usr/lib/debug/boot/vmlinux-{release}"])
+    boot = target / "usr" / "lib" / "debug" / "boot"
+    return boot / f"System.map-{release}", boot / f"vmlinux-{release}"
 
 
 def kernel_headers(abi=None):

@@ -1,6 +1,10 @@
 """A real /proc/kallsyms of Debian's kernel: boot its vmlinuz under QEMU (TCG) with a busybox
 initramfs that prints the file (gzip + base64 over the serial console) and powers off.
-The dump is cached per ABI beside the other downloads; a boot takes about 7 s."""
+The dump is cached per ABI beside the other downloads; a boot takes about 7 s.
+
+The real-kernel suite takes the same dump as the first step of its scenario boot
+(tests/realkernel/scenarios/kallsyms/guest.sh, the commands used here too) and decodes it with
+decode_dump()."""
 
 import binascii
 import gzip
@@ -13,12 +17,13 @@ from .debian import FLAVOUR, cache_dir, current_abi, unpacked
 from .toolchains import require_tool
 
 BEGIN, END = "KALLSYMS-BEGIN", "KALLSYMS-END"
+DUMP = (Path(__file__).resolve().parent.parent / "realkernel" / "scenarios" / "kallsyms" /
+        "guest.sh").read_text()
 INIT = f"""#!/bin/busybox sh
-/bin/busybox mount -t proc proc /proc
-echo {BEGIN}
-/bin/busybox gzip -c /proc/kallsyms | /bin/busybox uuencode -m kallsyms.gz
-echo {END}
-/bin/busybox poweroff -f
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+{DUMP}
+poweroff -f
 """
 
 
@@ -43,7 +48,7 @@ def guest_kallsyms(abi=None):
              "-kernel", str(kernel), "-initrd", str(initrd),
              "-append", "console=ttyS0 panic=-1 quiet nokaslr"],
             capture_output=True, text=True, timeout=300, errors="replace").stdout
-    data = _decode(console)
+    data = decode_dump(console.splitlines())
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".tmp")
     partial.write_bytes(data)
@@ -55,6 +60,7 @@ def _initramfs(tmp, busybox):
     root = tmp / "root"
     (root / "bin").mkdir(parents=True)
     (root / "proc").mkdir()
+    (root / "tmp").mkdir()
     shutil.copy(busybox, root / "bin" / "busybox")
     (root / "init").write_text(INIT)
     (root / "init").chmod(0o755)
@@ -66,13 +72,15 @@ def _initramfs(tmp, busybox):
     return initrd
 
 
-def _decode(console):
-    """The kallsyms bytes from the console text between the markers (uuencode -m format)."""
-    lines = [line.rstrip("\r") for line in console.splitlines()]
+def decode_dump(lines):
+    """The kallsyms bytes from the guest's output lines between the markers (uuencode -m
+    format)."""
+    lines = [line.rstrip("\r") for line in lines]
     try:
         body = lines[lines.index(BEGIN) + 1:lines.index(END)]
     except ValueError:
-        raise RuntimeError(f"no kallsyms dump on the guest console:\n{console[-2000:]}")
+        tail = "\n".join(lines[-20:])
+        raise RuntimeError(f"no kallsyms dump in the guest's output:\n{tail}")
     if not body or not body[0].startswith("begin-base64"):
         raise RuntimeError(f"unexpected dump header: {body[:1]}")
     encoded = "".join(body[1:body.index("====")])

@@ -2,9 +2,11 @@
 and building the suite's scenarios (target modules with plain kbuild, livepatches with
 `klp-convert kbuild`) into directories the guest runs (klp_convert.guest)."""
 
+import concurrent.futures
 import mmap
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -43,7 +45,24 @@ def target_kernel(name):
     """Install and download (once) what the suite needs for kernel ``name``
     (support/kernels.py) and return it."""
     require_real_kernel_host()
-    return KERNELS[name]().prepare()
+    return KERNELS[name].prepare()
+
+
+_PREPARING = {}
+
+
+def prepared_kernel(name, names):
+    """Kernel ``name`` prepared, the others of ``names`` being prepared meanwhile in the
+    background, two at a time: their downloads and chroots (network and disk) overlap the
+    current kernel's builds and boots (CPU) instead of following them."""
+    require_real_kernel_host()
+    if not _PREPARING:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=2,
+                                                     thread_name_prefix="prepare")
+        for other in names:
+            _PREPARING[other] = pool.submit(KERNELS[other].prepare)
+        pool.shutdown(wait=False)
+    return _PREPARING[name].result()
 
 
 def timed(scenario, step):
@@ -104,7 +123,7 @@ def refused_build(kernel, source, symbol_databases, define):
     """Build a scenario's livepatch with ``-D<define>`` (its variant the converter must refuse);
     returns `klp-convert kbuild`'s (exit status, stderr)."""
     try:
-        build_livepatch(kernel, source, symbol_databases, [f"KCFLAGS=-D{define}"])
+        build_livepatch(kernel, source, symbol_databases, {define: None})
     except BuildFailed as e:
         return e.returncode, e.stderr
     return 0, ""
@@ -119,20 +138,33 @@ def kernel_symbol_database(kernel, path):
     return path
 
 
-def build_livepatch(kernel, source, symbol_databases, make_args=()):
+def scenario_cflags(kernel, defines=None):
+    """KCFLAGS= for a scenario's livepatch: the kernel's scenario names (-D, support/kernels.py
+    ScenarioSymbols), what its build userland needs (TargetKernel.defines) and ``defines``
+    ({name: value or None}); kbuild's shell reads it."""
+    values = {**kernel.scenario_symbols.defines(), **kernel.defines, **(defines or {})}
+    return "KCFLAGS=" + " ".join(f"-D{name}" if value is None else
+                                 f"-D{name}={shlex.quote(value)}"
+                                 for name, value in values.items())
+
+
+def build_livepatch(kernel, source, symbol_databases, defines=None):
     """Build a scenario the way a user would: its target modules (``target/``, if any) with
     kbuild and a database of their symbols, then its livepatch (``livepatch/``) with
-    `klp-convert kbuild` against the kernel's database and the targets'. Returns the
-    finished `klp-convert kbuild` process; BuildFailed when a step fails."""
+    `klp-convert kbuild` against the kernel's database and the targets', in the kernel's build
+    userland (its python: the one of the machine, or of the chroot with the repository's src
+    on PYTHONPATH). ``defines``: more -D values. Returns the finished `klp-convert kbuild`
+    process; BuildFailed when a step fails."""
     databases = list(symbol_databases)
     targets = source / "target"
     if targets.is_dir():
         make_modules(kernel, targets)
         databases.append(source / "target.symdb")
         klp_convert("symbols", "--modules", targets, "-o", databases[-1])
-    return run_logged([sys.executable, "-m", "klp_convert", "kbuild", "-C", kernel.headers,
-                       *(f"--symbols={db}" for db in databases), *kernel.make_args,
-                       f"M={source / 'livepatch'}", *make_args], kernel=kernel)
+    return run_logged([kernel.python or sys.executable, "-m", "klp_convert", "kbuild",
+                       "-C", kernel.headers, *(f"--symbols={db}" for db in databases),
+                       *kernel.make_args, f"M={source / 'livepatch'}",
+                       scenario_cflags(kernel, defines)], kernel=kernel)
 
 
 def symbol_definitions(path, name):
@@ -163,13 +195,44 @@ def copy_scenario(name, workdir):
     return destination
 
 
-def guest_directory(source):
-    """Collect guest.sh and every built .ko of a scenario (its subdirectories included) in one
-    directory for the initramfs."""
+def guest_directory(source, kernel):
+    """Collect guest.sh, its @KLP_TEST_...@ placeholders replaced by the kernel's scenario
+    names, and every built .ko of a scenario (its subdirectories included) in one directory
+    for the initramfs."""
     guest = source / "guest"
     guest.mkdir()
-    shutil.copy(source / "guest.sh", guest / "guest.sh")
+    script = (source / "guest.sh").read_text()
+    for placeholder, name in kernel.scenario_symbols.placeholders().items():
+        script = script.replace(placeholder, name)
+    (guest / "guest.sh").write_text(script)
     for ko in source.rglob("*.ko"):
         if ko.parent != guest and not ko.name.endswith(".unconverted.ko"):
             shutil.copy(ko, guest / ko.name)
     return guest
+
+
+def scenario_symbol_problems(kernel):
+    """What is wrong with the kernel's scenario names (kernels.py ScenarioSymbols) by its own
+    System.map and vmlinux: one line per name it does not define as the table says."""
+    counts = {}
+    for line in kernel.system_map.read_text().splitlines():
+        name = line.split()[2]
+        counts[name] = counts.get(name, 0) + 1
+    choice = kernel.scenario_symbols
+    problems = []
+    for wanted in (choice.table, choice.attr, choice.by_file):
+        found = counts.get(wanted.name, 0)
+        if found != wanted.count:
+            problems.append(f"{kernel.name} ({kernel.release}): vmlinux defines "
+                            f"{wanted.name} {found} times, ScenarioSymbols in "
+                            f"tests/support/kernels.py expects {wanted.count}: choose another name "
+                            "for this kernel")
+            continue
+        files = [file for file, _ in symbol_definitions(kernel.vmlinux, wanted.name)]
+        expected = {wanted.file} | ({choice.attr_other_file} if wanted is choice.attr else set())
+        for file in sorted(expected):
+            if files.count(file) != 1:
+                problems.append(f"{kernel.name} ({kernel.release}): {wanted.name} is defined "
+                                f"in {files}, not once in {file} as ScenarioSymbols in "
+                                "tests/support/kernels.py says")
+    return problems

@@ -5,10 +5,12 @@ are the lines the target kernel's generation prints (ctx.rules, kernel/generatio
 kernel/livepatch/core.c prefixes its own with 'livepatch: ').
 """
 
+import struct
+
 from ..elf import RelocationSection
 from ..elf.constants import (
-    EM_X86_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_ABS, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_RELA,
-    STB_WEAK,
+    EM_PPC64, EM_X86_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_ABS, SHN_LIVEPATCH, SHN_UNDEF,
+    SHT_NOBITS, SHT_REL, SHT_RELA, STB_WEAK, STT_FUNC,
 )
 from ..kernel.klp_sscanf import OBJNAME_WIDTH, scan_klp_rela, scan_klp_sym
 from ..kernel.generations import kernel_message
@@ -357,6 +359,57 @@ def rule_x86_64_zero_extended(ctx):
             break
 
 
+R_PPC64_REL24 = 10
+PPC_NOP = 0x60000000
+PPC_LD_R2_TOC = 0xE8410018  # ld r2,24(r1): what the loader writes over the nop
+# -mprofile-kernel's calls at function entry, which the loader leaves alone
+PPC64_FTRACE_CALLS = {"_mcount", "ftrace_caller", "ftrace_regs_caller"}
+
+
+def _is_ppc_link_branch(insn):
+    """`bl` (I-form, relative, LK=1): the call the loader routes through a stub."""
+    return insn & 0xFC000003 == 0x48000001
+
+
+def rule_ppc64_call_nop(ctx):
+    """ppc64: a `bl` to a symbol outside the module goes through a stub that changes r2 (the
+    TOC), so the loader replaces the instruction after it, which must be a `nop`, by the r2
+    restore (arch/powerpc/kernel/module_64.c restore_r2). GCC leaves that `nop` only after
+    calls to functions it did not know to be local; without it the module is refused."""
+    if ctx.obj.machine != EM_PPC64:
+        return
+    order = ">II" if ctx.obj.big_endian else "<II"
+    for sec in ctx.applied_sections():
+        target = sec.info
+        for rel in sec.relocations:
+            sym = rel.symbol
+            if (rel.type != R_PPC64_REL24 or sym.section is not None
+                    or sym.reserved_shndx not in (SHN_UNDEF, SHN_LIVEPATCH)
+                    or sym.name in PPC64_FTRACE_CALLS):
+                continue
+            if rel.offset + 8 > len(target.data):
+                continue
+            insn, after = struct.unpack_from(order, target.data, rel.offset)
+            if not _is_ppc_link_branch(insn) or after in (PPC_NOP, PPC_LD_R2_TOC):
+                continue
+            where = _function_at(ctx.obj, target, rel.offset + 4)
+            ctx.error("ppc64-call-nop", f"'{sec.name}': the call to '{rel.symbol.name}' at "
+                      f"'{target.name}'+{rel.offset:#x} has no nop after it for the loader "
+                      "to restore r2 (the TOC) in",
+                      kernel=f"{ctx.name}: Expected nop after call, got {after:08x} at {where}",
+                      fix="call the function from C, where GCC leaves the nop after calls to "
+                      "functions it does not define")
+
+
+def _function_at(obj, section, offset):
+    """'function+0xoffset' as the kernel's %pS begins it, or the section and offset."""
+    for sym in obj.symbols[1:]:
+        if (sym.section is section and sym.type == STT_FUNC
+                and sym.value <= offset < sym.value + max(sym.size, 1)):
+            return f"{sym.name}+{offset - sym.value:#x}"
+    return f"{section.name}+{offset:#x}"
+
+
 def rule_klp_arch(ctx):
     """Rule 11: `.klp.arch.*` sections were dropped in Linux 5.8; a newer kernel ignores them."""
     arch_sections = [s for s in ctx.obj.sections if s.name.startswith(".klp.arch.")]
@@ -423,6 +476,7 @@ STATIC_RULES = [
     rule_special_sections,
     rule_x86_64_target_bytes,
     rule_x86_64_zero_extended,
+    rule_ppc64_call_nop,
     rule_klp_arch,
     rule_module_reload,
 ]

@@ -9,7 +9,7 @@ To boot another architecture, add a GuestArch here; nothing else changes.
 import platform
 from dataclasses import dataclass
 
-from ..elf.constants import EM_X86_64
+from ..elf.constants import EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,53 @@ X86_64 = GuestArch(
     kvm_probe=_x86_boot_sector_probe,
 )
 
-ARCHES = {arch.name: arch for arch in (X86_64,)}
+
+
+def _virtio_console(transport):
+    """QEMU options for a virtio console on ``transport`` (the guest's /dev/hvc0) writing to
+    a host file: the report port of machines with a single serial port."""
+    def report_args(path):
+        return ("-device", transport, "-chardev", f"file,id=report,path={path}",
+                "-device", "virtconsole,chardev=report")
+    return report_args
+
+
+PPC64LE = GuestArch(
+    name="ppc64le", machine=EM_PPC64, debian_arch="ppc64el",
+    qemu="qemu-system-ppc64", qemu_package="qemu-system-ppc",
+    qemu_args=("-M", "pseries", "-m", "1G"),
+    # pseries gives each -serial its own spapr-vty: hvc0, then hvc1.
+    console="hvc0",
+    report_args=lambda path: ("-serial", f"file:{path}"),
+    report_device="/dev/hvc1",
+    # SLOF boots the ELF vmlinux itself.
+    image_in_build_tree="vmlinux",
+)
+
+S390X = GuestArch(
+    name="s390x", machine=EM_S390, debian_arch="s390x",
+    qemu="qemu-system-s390x", qemu_package="qemu-system-misc",
+    qemu_args=("-M", "s390-ccw-virtio", "-m", "1G"),
+    # -serial is the SCLP VT220 terminal.
+    console="ttysclp0",
+    report_args=_virtio_console("virtio-serial-ccw"),
+    report_device="/dev/hvc0",
+    image_in_build_tree="arch/s390/boot/bzImage",
+)
+
+AARCH64 = GuestArch(
+    name="aarch64", machine=EM_AARCH64, debian_arch="arm64",
+    qemu="qemu-system-aarch64", qemu_package="qemu-system-arm",
+    # pauth-impdef: TCG emulates pointer authentication much faster with QEMU's own hash.
+    qemu_args=("-M", "virt", "-cpu", "max,pauth-impdef=on", "-m", "1G"),
+    # virt has one PL011 UART.
+    console="ttyAMA0",
+    report_args=_virtio_console("virtio-serial-device"),
+    report_device="/dev/hvc0",
+    image_in_build_tree="arch/arm64/boot/Image",
+)
+
+ARCHES = {arch.name: arch for arch in (X86_64, PPC64LE, S390X, AARCH64)}
 
 
 def arch_for_machine(machine):

@@ -28,6 +28,18 @@
 	MODULE_DESCRIPTION(description);				\
 	MODULE_INFO(livepatch, "Y")
 
+/*
+ * The vmlinux names a scenario picks among duplicates differ by kernel (cfb_tab32 is gone in
+ * 7.2, attr_group has a third definition there): the suite passes its choice for the kernel
+ * as -D values (tests/support/kernels.py ScenarioSymbols):
+ *   KLP_TEST_TABLE        defined twice; KLP_TEST_TABLE_FILE: the file of one of them
+ *   KLP_TEST_ATTR         defined twice or more
+ *   KLP_TEST_BY_FILE      defined twice; KLP_TEST_BY_FILE_FILE: the file of the one we want
+ * KLP_TEST_VMLINUX_POS expands them before klp-convert.h's macros stringify the name.
+ */
+#define KLP_TEST_VMLINUX_POS(sym, pos) KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, sym, pos)
+#define KLP_TEST_VMLINUX(sym) KLP_RELOC_SYMBOL(vmlinux, vmlinux, sym)
+
 /* The common case: a livepatch replacing only vmlinux's cmdline_proc_show() */
 #define KLP_TEST_CMDLINE_PATCH(new_function, description)		\
 	static struct klp_func klp_test_funcs[] = {			\

@@ -1,3 +1,3 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-const void *annotations_dot_cfb_tab32(void);
+const void *annotations_dot_table(void);
 const void *annotations_dot_max_threads(void);

@@ -4,18 +4,21 @@
  * klp-convert's v3): defined per file, before klp-convert.h is included.
  */
 #include <linux/kernel.h>
+#ifndef KLP_RELOC_SYMBOL_DOT	/* the whole build may use it (tests/support/kernels.py) */
 #define KLP_RELOC_SYMBOL_DOT
+#endif
 #include "klp-convert.h"
+#include "klp-test.h"
 #include "annotations.h"
 
-/* the 2nd cfb_tab32 of vmlinux (sysimgblt.c) */
-extern const u32 cfb_tab32_dot_2[] KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, cfb_tab32, 2);
+/* the 2nd KLP_TEST_TABLE of vmlinux (klp-test.h) */
+extern const u32 table_dot_2[] KLP_TEST_VMLINUX_POS(KLP_TEST_TABLE, 2);
 /* a unique name, position 0 */
-extern int max_threads_dot KLP_RELOC_SYMBOL(vmlinux, vmlinux, max_threads);
+extern int max_threads_dot KLP_TEST_VMLINUX(max_threads);
 
-const void *annotations_dot_cfb_tab32(void)
+const void *annotations_dot_table(void)
 {
-	return cfb_tab32_dot_2;
+	return table_dot_2;
 }
 
 const void *annotations_dot_max_threads(void)

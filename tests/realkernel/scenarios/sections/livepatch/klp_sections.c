@@ -12,7 +12,8 @@
 typedef int (*show_fn)(struct seq_file *m, void *v);
 
 extern int nr_processes(void);				/* kernel/fork.c */
-extern char files_stat[];				/* fs/file_table.c, static */
+/* fs/file_table.c, static since 5.18 (before, <linux/fs.h> declares it with its type) */
+extern char files_stat_bytes[] __asm__("files_stat");
 extern u32 log_buf_len;					/* kernel/printk/printk.c, static */
 extern int uptime_proc_show(struct seq_file *m, void *v);	/* fs/proc/uptime.c, static */
 extern int execdomains_proc_show(struct seq_file *m, void *v);	/* kernel/exec_domain.c */
@@ -29,7 +30,7 @@ static show_fn read_mostly_pointer __read_mostly = loadavg_proc_show;
 /* .text.unlikely */
 static noinline __cold void *cold_reference(void)
 {
-	return files_stat;
+	return files_stat_bytes;
 }
 
 /* a .text.* section of its own */
