@@ -18,7 +18,7 @@ from klp_convert.kernel.generations import (
 from klp_convert.kernel.kallsyms import KALLSYMS_6_12, KALLSYMS_7_2, kallsyms_table
 from klp_convert.symdb.sources import read_vmlinux_elf, system_map_view
 from support.broken_modules import build_corpus
-from support.toolchains import require_tool
+from support.toolchains import link_toy_vmlinux, require_tool
 
 DATA = Path(__file__).parent / "data" / "symdb"
 KNOWN = {"5.10.0-46-amd64": LINUX_5_10, "6.1.0-56-amd64": LINUX_6_1,
@@ -174,14 +174,9 @@ def test_release_between_generations_is_one_line_in_check(corpora, capsys):
 
 @pytest.fixture(scope="module")
 def vmlinux(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("genvmlinux")
-    require_tool("gcc")
-    out = tmp / "vmlinux"
-    subprocess.run(["gcc", "-O2", "-nostdlib", "-static", "-no-pie", "-o", str(out),
-                    str(DATA / "vmlinux_a.c"), str(DATA / "vmlinux_b.c"),
-                    str(DATA / "vmlinux_generations.c")],
-                   check=True, capture_output=True, text=True)
-    return out
+    return link_toy_vmlinux(tmp_path_factory.mktemp("genvmlinux") / "vmlinux",
+                            [DATA / "vmlinux_a.c", DATA / "vmlinux_b.c",
+                             DATA / "vmlinux_generations.c"])
 
 
 def nm_lines(path):

@@ -11,7 +11,7 @@ from klp_convert.elf.reader import scan_symbols
 from klp_convert.errors import KlpError
 from klp_convert.symdb import Export, Sources, build_database, open_symbols
 from klp_convert.symdb.sources import read_module, read_vmlinux_elf, system_map_view
-from support.toolchains import require_tool
+from support.toolchains import link_toy_vmlinux, require_tool
 
 DATA = Path(__file__).parent / "data" / "symdb"
 
@@ -50,13 +50,8 @@ def tree(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vmlinux(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("vmlinux")
-    require_tool("gcc")
-    out = tmp / "vmlinux"
-    subprocess.run(["gcc", "-O2", "-nostdlib", "-static", "-no-pie", "-o", str(out),
-                    str(DATA / "vmlinux_a.c"), str(DATA / "vmlinux_b.c")],
-                   check=True, capture_output=True, text=True)
-    return out
+    return link_toy_vmlinux(tmp_path_factory.mktemp("vmlinux") / "vmlinux",
+                            [DATA / "vmlinux_a.c", DATA / "vmlinux_b.c"])
 
 
 def readelf_symbols(path):

@@ -70,3 +70,12 @@ def readelf_clean(path):
     assert proc.returncode == 0 and not proc.stderr.strip() and not problems, (
         f"readelf complained about {path}:\n{proc.stderr}\n" + "\n".join(problems))
     return proc.stdout
+
+
+def link_toy_vmlinux(output, sources):
+    """A small linked "vmlinux" (static, no libc, no PIE: absolute addresses as a kernel has)
+    from C ``sources``, for the kallsyms and System.map rules."""
+    require_tool("gcc")
+    subprocess.run(["gcc", "-O2", "-nostdlib", "-static", "-no-pie", "-o", str(output),
+                    *map(str, sources)], check=True, capture_output=True, text=True)
+    return output
