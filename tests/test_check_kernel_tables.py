@@ -2,9 +2,10 @@
 per-architecture tables of relocation types the module loaders accept."""
 
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 from klp_convert.elf.constants import EM_386, EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
-from klp_convert.kernel.klp_sscanf import scan_klp_rela, scan_klp_sym
+from klp_convert.kernel.klp_sscanf import scan_klp_rela, scan_klp_sym, scan_klp_sym_fields
 from klp_convert.kernel.generations import LINUX_6_1
 from klp_convert.kernel.modinfo import release_version, vermagic_release
 
@@ -39,6 +40,22 @@ def test_symbol_field_widths():
     assert scan_klp_sym(f".klp.sym.{'m' * 55}.f,0").count == 3
     assert scan_klp_sym(f".klp.sym.vmlinux.{'s' * 511},0").count == 3
     assert scan_klp_sym(f".klp.sym.vmlinux.{'s' * 512},0").count == 2
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from([".", ",", " ", "0", "7", "a", "é", "\n", "a" * 54, "s" * 510]),
+                max_size=8))
+@example(["a" * 54, "a", ".", "a", ",", "0"]).via("objname of 55")
+@example(["a" * 54, "a", "a", ".", "a", ",", "0"]).via("objname of 56")
+@example(["a", ".", "s" * 510, "a", ",", "7"]).via("symname of 511")
+@example(["a", ".", "s" * 510, "a", "a", ",", "7"]).via("symname of 512")
+@example(["a", ".", "a", ",", "0", " "]).via("trailing blank")
+@example(["a", ".", "a", ",", " ", "0"]).via("blank before the position")
+def test_symbol_names_read_in_one_match_as_field_by_field(pieces):
+    """scan_klp_sym's one-match reading of plain names gives what the kernel's field-by-field
+    reading gives (for every name, plain or not)."""
+    name = ".klp.sym." + "".join(pieces)
+    assert scan_klp_sym.__wrapped__(name) == scan_klp_sym_fields(name)
 
 
 @pytest.mark.parametrize("name, count, objname", [

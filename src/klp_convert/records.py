@@ -31,8 +31,11 @@ def record(cls):
     defaults = {name: cls.__dict__[name] for name in fields if name in cls.__dict__}
     params = ", ".join(f"{name}=_default_{name}" if name in defaults else name
                        for name in fields)
-    body = "".join(f"    _set(self, {name!r}, {name})\n" for name in fields) or "    pass\n"
-    namespace = {"_set": object.__setattr__}
+    # Fields go straight into the instance dict (__setattr__ refuses them): a store each,
+    # not a call each.
+    body = "    fields = self.__dict__\n" + "".join(f"    fields[{name!r}] = {name}\n"
+                                                   for name in fields)
+    namespace = {}
     namespace.update((f"_default_{name}", value) for name, value in defaults.items())
     # A generated __init__ (as dataclasses does): records like Scan are made per symbol.
     exec(f"def __init__(self, {params}):\n{body}", namespace)  # noqa: S102 (our own names)

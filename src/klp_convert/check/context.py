@@ -1,5 +1,7 @@
 """What every rule needs to know about one module, computed once."""
 
+from functools import cached_property
+
 from ..elf.constants import SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH
 from ..kernel.klp_sscanf import scan_klp_rela
 from ..kernel.generations import rules_for_module
@@ -34,38 +36,47 @@ class CheckContext:
         self.findings.append(Finding(self.label, WARNING, rule, message, kernel, fix))
 
     # -- the module's sections, as the loader classifies them -----------------------------
+    # Each list is computed once: the rules only read the module, and a huge patch has tens
+    # of thousands of relocation sections that every rule would otherwise sort again.
 
+    @cached_property
+    def relocation_sections(self):
+        """Every SHT_RELA / SHT_REL section, in file order."""
+        return self.obj.relocation_sections()
+
+    @cached_property
     def klp_sections(self):
         """Relocation sections the kernel treats as klp ones: flagged SHF_RELA_LIVEPATCH."""
-        return [s for s in self.obj.relocation_sections() if s.flags & SHF_RELA_LIVEPATCH]
+        return [s for s in self.relocation_sections if s.flags & SHF_RELA_LIVEPATCH]
 
+    @cached_property
     def klp_sections_by_object(self):
         """[(objname, section)] for flagged sections the kernel can ever apply. Names cut at 55
-        characters or holding '-' match no object: the name rule reports them, skipped here.
-        Computed once: the rules only read the module."""
-        cached = getattr(self, "_klp_by_object", None)
-        if cached is not None:
-            return cached
-        out = self._klp_by_object = []
-        for sec in self.klp_sections():
+        characters or holding '-' match no object: the name rule reports them, skipped here."""
+        out = []
+        for sec in self.klp_sections:
             scan = scan_klp_rela(sec.name)
             if scan.count == 1 and (not scan.rest or scan.rest.startswith(".")) \
                     and "-" not in scan.objname:
                 out.append((scan.objname, sec))
         return out
 
+    @cached_property
     def normal_applied_sections(self):
         """Non-klp relocation sections the loader applies: those whose target is allocated."""
-        return [s for s in self.obj.relocation_sections()
-                if not s.flags & SHF_RELA_LIVEPATCH and target_is_alloc(s)]
+        return [s for s in self.applied_sections if not s.flags & SHF_RELA_LIVEPATCH]
 
+    @cached_property
     def applied_sections(self):
         """Every relocation section the kernel applies to a live section (klp or normal).
         A klp section with a non-allocated target is reported by its own rule."""
-        return [s for s in self.obj.relocation_sections() if target_is_alloc(s)]
+        return [s for s in self.relocation_sections if target_is_alloc(s)]
 
-    def looks_like_klp(self, sec):
-        return is_klp_rela_name(sec.name) or bool(sec.flags & SHF_RELA_LIVEPATCH)
+    @cached_property
+    def klp_like_sections(self):
+        """Sections of any type named '.klp.rela.*' or flagged SHF_RELA_LIVEPATCH."""
+        return [s for s in self.obj.sections
+                if s.flags & SHF_RELA_LIVEPATCH or is_klp_rela_name(s.name)]
 
 
 def target_is_alloc(sec):

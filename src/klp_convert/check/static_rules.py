@@ -53,8 +53,8 @@ def rule_module_object(ctx):
 def rule_klp_section_flag(ctx):
     """A '.klp.rela.' section without SHF_RELA_LIVEPATCH is applied as a normal one: its
     SHN_LIVEPATCH symbols have value 0, the module loads silently and oopses when the code runs."""
-    for sec in ctx.obj.relocation_sections():
-        if is_klp_rela_name(sec.name) and not sec.flags & SHF_RELA_LIVEPATCH:
+    for sec in ctx.relocation_sections:
+        if not sec.flags & SHF_RELA_LIVEPATCH and is_klp_rela_name(sec.name):
             ctx.error("klp-section-flag", f"section '{sec.name}' lacks SHF_RELA_LIVEPATCH: the "
                       "loader applies it as a normal relocation section against unresolved "
                       "(zero) symbols; the module loads and oopses when the code runs",
@@ -63,7 +63,7 @@ def rule_klp_section_flag(ctx):
 
 def rule_klp_section_name(ctx):
     """Rule 2: the kernel reads '.klp.rela.%55[^.]' from every flagged section."""
-    for sec in ctx.klp_sections():
+    for sec in ctx.klp_sections:
         scan = scan_klp_rela(sec.name)
         if scan.count != 1:
             ctx.error("klp-section-name", f"section '{sec.name}' is flagged SHF_RELA_LIVEPATCH "
@@ -83,15 +83,14 @@ def rule_klp_section_name(ctx):
 
 def rule_klp_section_header(ctx):
     """Type, flags, link, info and entsize of every klp section."""
-    for sec in ctx.obj.sections:
-        if not ctx.looks_like_klp(sec):
-            continue
+    entsize, symtab = 24 if ctx.obj.is64 else 12, ctx.obj.symtab
+    for sec in ctx.klp_like_sections:
         if sec.type != SHT_RELA:
             _report_klp_type(ctx, sec)
         if isinstance(sec, RelocationSection):
             _check_klp_alloc(ctx, sec)
             _check_klp_target(ctx, sec)
-            _check_klp_layout(ctx, sec)
+            _check_klp_layout(ctx, sec, entsize, symtab)
 
 
 def _report_klp_type(ctx, sec):
@@ -127,14 +126,14 @@ def _check_klp_target(ctx, sec):
                   "into freed memory", fix="drop relocations of non-allocated (debug) sections")
 
 
-def _check_klp_layout(ctx, sec):
+def _check_klp_layout(ctx, sec, expected, symtab):
     """The kernel ignores sh_link and sh_entsize (it uses the module's symtab and
-    sizeof(Elf_Rela)), but every other reader of the module does not."""
-    expected = 24 if ctx.obj.is64 else 12
+    sizeof(Elf_Rela)), but every other reader of the module does not. ``expected``: the
+    entsize of Elf_Rela; ``symtab``: the module's symbol table."""
     if sec.entsize != expected:
         ctx.warning("klp-section-layout", f"section '{sec.name}' has sh_entsize {sec.entsize}, "
                     f"not {expected}", fix=f"set sh_entsize to {expected}")
-    if sec.link is not ctx.obj.symtab:
+    if sec.link is not symtab:
         ctx.warning("klp-section-layout", f"section '{sec.name}' does not link to '.symtab'",
                     fix="set sh_link to the symbol table")
 
@@ -142,12 +141,20 @@ def _check_klp_layout(ctx, sec):
 def rule_klp_symbols(ctx):
     """Rule 3: every symbol of a klp section is SHN_LIVEPATCH and named as the kernel parses."""
     reported = set()
-    for objname, sec in ctx.klp_sections_by_object():
+    good = set()  # id() of symbols found right (many relocations may use one)
+    for objname, sec in ctx.klp_sections_by_object:
         for rel in sec.relocations:
             sym = rel.symbol
-            if sym.name in reported or _undefined_klp_name(sym):
+            if id(sym) in good or sym.name in reported:
+                continue
+            if is_livepatch_symbol(sym):
+                if _report_bad_sym_name(ctx, sym):
+                    reported.add(sym.name)
+                else:
+                    good.add(id(sym))
+            elif _undefined_klp_name(sym):
                 continue  # the loader stops earlier, at 'Unknown symbol' (see below)
-            if not is_livepatch_symbol(sym):
+            else:
                 reported.add(sym.name)
                 # 7.2 prints the symbol table's section index where it says "rela sec"
                 kernel = kernel_message(ctx.generation.not_livepatch_format, sym.name,
@@ -155,8 +162,6 @@ def rule_klp_symbols(ctx):
                 ctx.error("klp-symbol-shndx", f"'{sym.name}' is used by '{sec.name}' but is not "
                           "SHN_LIVEPATCH", kernel=KLP + kernel,
                           fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
-            elif _report_bad_sym_name(ctx, sym):
-                reported.add(sym.name)
 
 
 def _report_bad_sym_name(ctx, sym):
@@ -185,7 +190,7 @@ def rule_livepatch_symbol_in_normal_rela(ctx):
     """An SHN_LIVEPATCH symbol in a normal relocation section is applied with value 0: the
     module loads and oopses (not caught by the kernel)."""
     reported = set()
-    for sec in ctx.normal_applied_sections():
+    for sec in ctx.normal_applied_sections:
         if is_klp_rela_name(sec.name):
             continue  # reported by rule_klp_section_flag
         for rel in sec.relocations:
@@ -204,7 +209,7 @@ def rule_cross_object(ctx):
     """Rule 4, both directions: a klp section is applied when its object is there, so it may
     only name symbols of that same object."""
     reported = set()
-    for objname, sec in ctx.klp_sections_by_object():
+    for objname, sec in ctx.klp_sections_by_object:
         for rel in sec.relocations:
             scan = scan_klp_sym(rel.symbol.name)
             if scan.count != 3 or scan.objname == objname or (sec.name, scan.objname) in reported:
@@ -236,9 +241,10 @@ def rule_reloc_types(ctx):
                     "relocation types not checked")
         return
     reported = set()
-    for sec in ctx.applied_sections():
+    accepted = ctx.loader.accepted
+    for sec in ctx.applied_sections:
         for rel in sec.relocations:
-            if rel.type in ctx.loader.accepted or rel.type in reported:
+            if rel.type in accepted or rel.type in reported:
                 continue
             reported.add(rel.type)
             name = reloc_type_name(ctx.obj.machine, rel.type)
@@ -251,7 +257,7 @@ def rule_reloc_types(ctx):
 def rule_special_sections(ctx):
     """Rule 8: module-specific klp relocations are applied after the kernel has read the
     patch's special sections."""
-    for objname, sec in ctx.klp_sections_by_object():
+    for objname, sec in ctx.klp_sections_by_object:
         target = getattr(sec.info, "name", None)
         special = special_section_for(target, ctx.generation.special_sections) \
             if target else None
@@ -288,14 +294,16 @@ def rule_x86_64_target_bytes(ctx):
     if ctx.obj.machine != EM_X86_64:
         return
     spans = {}  # target section -> [(start, end, relocation section)]
-    for sec in ctx.applied_sections():
+    widths = RELOC_WIDTH_X86_64
+    for sec in ctx.applied_sections:
         target = sec.info
         for rel in sec.relocations:
-            width = RELOC_WIDTH_X86_64.get(rel.type)
+            width = widths.get(rel.type)
             if width is not None and _x86_bytes_ok(ctx, sec, target, rel, width):
                 spans.setdefault(target, []).append((rel.offset, rel.offset + width, sec, rel))
     for target, target_spans in spans.items():
-        _check_x86_overlaps(ctx, target, sorted(target_spans, key=lambda s: s[:2]))
+        if len(target_spans) > 1:  # one relocation cannot overlap another
+            _check_x86_overlaps(ctx, target, sorted(target_spans, key=lambda s: s[:2]))
 
 
 def _x86_nonzero_message(ctx, sec, rel):
@@ -314,12 +322,13 @@ def _x86_overflow_message(ctx, sec, rel):
 def _x86_bytes_ok(ctx, sec, target, rel, width):
     """False (and an error) when the relocation patches bytes outside its section or not zero."""
     start, end = rel.offset, rel.offset + width
-    where = f"'{target.name}'+{rel.offset:#x}"
     if end > target.size:
+        where = f"'{target.name}'+{rel.offset:#x}"
         ctx.error("x86-target-bytes", f"'{sec.name}' patches {where}, beyond the end of "
                   f"'{target.name}' ({target.size} bytes)", fix="fix the relocation offset")
         return False
     if target.type != SHT_NOBITS and any(target.data[start:end]):
+        where = f"'{target.name}'+{rel.offset:#x}"
         ctx.error("x86-target-bytes", f"'{sec.name}' patches {where}, whose bytes are not zero",
                   kernel=_x86_nonzero_message(ctx, sec, rel),
                   fix="zero the patched bytes (RELA addends live in r_addend)")
@@ -346,7 +355,7 @@ def rule_x86_64_zero_extended(ctx):
     absolute symbols, and vmlinux per-cpu ones (small offsets), fit."""
     if ctx.obj.machine != EM_X86_64:
         return
-    for sec in ctx.applied_sections():
+    for sec in ctx.applied_sections:
         for rel in sec.relocations:
             if rel.type != R_X86_64_32 or rel.symbol.shndx == SHN_ABS:
                 continue
@@ -379,7 +388,7 @@ def rule_ppc64_call_nop(ctx):
     if ctx.obj.machine != EM_PPC64:
         return
     order = ">II" if ctx.obj.big_endian else "<II"
-    for sec in ctx.applied_sections():
+    for sec in ctx.applied_sections:
         target = sec.info
         for rel in sec.relocations:
             sym = rel.symbol
@@ -450,7 +459,7 @@ def rule_module_reload(ctx):
             or ctx.generation.clears_module_relocs:
         return
     first = {}
-    for objname, sec in ctx.klp_sections_by_object():
+    for objname, sec in ctx.klp_sections_by_object:
         if not is_vmlinux(objname) and sec.relocations and target_is_alloc(sec):
             first.setdefault(objname, sec)
     for objname, sec in sorted(first.items()):

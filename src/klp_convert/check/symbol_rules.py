@@ -54,7 +54,7 @@ def rule_vermagic(ctx):
 def rule_klp_symbol_resolution(ctx):
     """Rules 5 and 6: every '.klp.sym' resolves as klp_find_object_symbol() would resolve it."""
     seen = set()
-    for _objname, sec in ctx.klp_sections_by_object():
+    for _objname, sec in ctx.klp_sections_by_object:
         for rel in sec.relocations:
             sym = rel.symbol
             if sym.name in seen or not is_livepatch_symbol(sym):
@@ -115,23 +115,28 @@ def _resolve_in_view(objname, name, pos, records, position_attr):
     the view whose ranks are ``position_attr``, as klp_find_object_symbol() decides."""
     ranked = [r for r in records if getattr(r, position_attr) is not None]
     count = len(ranked)
-    where = "(null)" if is_vmlinux(objname) else objname
-    if count == 0:
-        return None, (f"'{name}' is not in {objname}{{view}}",
-                      f"{KLP}symbol '{name}' not found in symbol table",
-                      f"check the object: is '{name}' really in {objname}?")
-    if pos == 0 and count > 1:
-        return None, (f"'{name}' is ambiguous in {objname}{{view}} ({count} matches) and "
-                      "position 0 needs a unique name",
-                      f"{KLP}unresolvable ambiguity for symbol '{name}' in object '{where}'",
-                      _candidates(records))
-    if pos > count:
-        return None, (f"'{name}' has {count} match{'es' if count != 1 else ''} in "
-                      f"{objname}{{view}}, position {pos} does not exist",
-                      f"{KLP}symbol position {pos} for symbol '{name}' in object '{objname}' "
-                      "not found", _candidates(records))
+    if count == 0 or (pos == 0 and count > 1) or pos > count:
+        return None, _view_problem(objname, name, pos, count, records)
     wanted = max(pos, 1)
     return next(r for r in ranked if getattr(r, position_attr) == wanted), None
+
+
+def _view_problem(objname, name, pos, count, records):
+    """Why the kernel finds no symbol for (``name``, ``pos``) among ``count`` ranked ones."""
+    where = "(null)" if is_vmlinux(objname) else objname
+    if count == 0:
+        return (f"'{name}' is not in {objname}{{view}}",
+                f"{KLP}symbol '{name}' not found in symbol table",
+                f"check the object: is '{name}' really in {objname}?")
+    if pos == 0:
+        return (f"'{name}' is ambiguous in {objname}{{view}} ({count} matches) and "
+                "position 0 needs a unique name",
+                f"{KLP}unresolvable ambiguity for symbol '{name}' in object '{where}'",
+                _candidates(records))
+    return (f"'{name}' has {count} match{'es' if count != 1 else ''} in "
+            f"{objname}{{view}}, position {pos} does not exist",
+            f"{KLP}symbol position {pos} for symbol '{name}' in object '{objname}' "
+            "not found", _candidates(records))
 
 
 def _vmlinux_addresses_known(ctx):

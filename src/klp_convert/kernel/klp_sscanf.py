@@ -77,9 +77,25 @@ def scan_klp_rela(name):
     return Scan(1, objname=objname, rest=name[pos:])
 
 
+# A name every field of which fits, with nothing after the position: what klp-convert writes.
+# sscanf reads it whole, so one match gives the fields the reading below would (a huge patch
+# has tens of thousands); any other name is read field by field.
+_PLAIN_KLP_SYM = re.compile(re.escape(KLP_SYM_PREFIX) + rf"([^.]{{1,{OBJNAME_WIDTH}}})\."
+                            rf"([^,]{{1,{SYMNAME_WIDTH}}}),([0-9]+)")
+
+
 @lru_cache(maxsize=SCANS_KEPT)
 def scan_klp_sym(name):
     """How klp_resolve_symbols() reads a symbol name: Scan(count 0..3); 3 means accepted."""
+    plain = _PLAIN_KLP_SYM.fullmatch(name)
+    if plain is not None:
+        objname, symname, digits = plain.groups()
+        return Scan(3, objname=objname, symname=symname, sympos=int(digits) & ULONG_MASK)
+    return scan_klp_sym_fields(name)
+
+
+def scan_klp_sym_fields(name):
+    """scan_klp_sym() field by field, as the kernel's sscanf goes (any name)."""
     objname, pos = _scan_objname(name, KLP_SYM_PREFIX)
     if objname is None:
         return Scan(0)

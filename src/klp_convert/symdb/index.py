@@ -253,13 +253,19 @@ class SymbolIndex:
         self._answers = {}  # name -> ([(objname, input, rows)], [Export]) as read
         self._records_cache = {}  # name -> [SymbolRecord] of every object, ranked
         self._exports_cache = {}  # name -> [Export], one per object, in object order
+        self._single_owner = {}  # objname -> the one input, or None when it lacks the object
 
     def _source_of(self, objname):
         """The input holding ``objname``, or None."""
         if len(self.inputs) > 1:
             return self.owner.get(objname)
-        source = self.inputs[0] if self.inputs else None
-        return source if source is not None and source.object_info(objname) else None
+        source = self._single_owner.get(objname, _UNKNOWN)
+        if source is _UNKNOWN:  # asked once per object: a check asks for each of its symbols
+            source = self.inputs[0] if self.inputs else None
+            if source is not None and not source.object_info(objname):
+                source = None
+            self._single_owner[objname] = source
+        return source
 
     def _meta(self, key):
         values = [s.meta[key] for s in self.inputs if s.meta.get(key)]
@@ -372,6 +378,9 @@ def _object_lines(data):
         end = data.index(b"\n", at + 1)
         yield at + 1, data[at + 2:end]
         at = data.find(b"\n*", end)
+
+
+_UNKNOWN = object()
 
 
 def _object_order(objname):
