@@ -79,8 +79,11 @@ class _Writer:
                           f"'{other.name}'")
 
         for sec in self.obj.sections[1:]:
-            check(sec, sec.link, "sh_link")
-            check(sec, sec.info, "sh_info")
+            # sh_link / sh_info: a Section, a number or None; the common case in one test
+            if id(sec.link) not in present and sec.link is not None:
+                check(sec, sec.link, "sh_link")
+            if id(sec.info) not in present and sec.info is not None:
+                check(sec, sec.info, "sh_info")
             if isinstance(sec, GroupSection):
                 for member in sec.members:
                     check(sec, member, "its member list")
@@ -113,10 +116,13 @@ class _Writer:
     def assign_names(self):
         shstrtab = self.obj.shstrtab
         for sec in self.obj.sections:
-            sec._name_offset = self.name_offset(shstrtab, sec)
+            if sec._name_offset is None or sec.name != sec._orig_name:  # else kept as it is
+                sec._name_offset = self.name_offset(shstrtab, sec)
         for symtab in self.symbol_tables():
+            strtab = symtab.link
             for sym in symtab.symbols:
-                sym._name_offset = self.name_offset(symtab.link, sym)
+                if sym._name_offset is None or sym.name != sym._orig_name:
+                    sym._name_offset = self.name_offset(strtab, sym)
 
     @staticmethod
     def name_offset(table, item):
@@ -131,6 +137,8 @@ class _Writer:
     def content(self, sec):
         if sec.type in (SHT_NULL, SHT_NOBITS) and sec.index == 0 or sec.type == SHT_NOBITS:
             return None
+        if type(sec) is Section:  # most sections: their bytes as they stand
+            return bytes(sec.data)
         if isinstance(sec, SymbolTable):
             return self.symtab_bytes(sec)
         if isinstance(sec, SymtabShndx):
@@ -172,7 +180,8 @@ class _Writer:
             return bytes(sec.data)  # untouched, and no symbol moved: the old bytes are right
         codec = self.codec
         members = symtab._members
-        rstruct = codec.reloc_struct(sec.with_addend)
+        with_addend = sec.with_addend
+        rstruct = codec.reloc_struct(with_addend)
         out = []
         for rel in sec.relocations:
             index = members.get(id(rel.symbol))
@@ -180,7 +189,7 @@ class _Writer:
                 self.fail(f"relocation at '{sec.name}'+{rel.offset:#x} refers to symbol "
                           f"'{rel.symbol.name}', which is not in '{symtab.name}'")
             info = codec.r_info(index, rel.type)
-            if sec.with_addend:
+            if with_addend:
                 out.append(rstruct.pack(rel.offset, info, rel.addend or 0))
             else:
                 if rel.addend:
@@ -197,30 +206,19 @@ class _Writer:
         original = obj.original
         prefix = original[:obj.layout_end] if original is not None else b""
         out = bytearray(prefix) if prefix else bytearray(codec.ehdr.size)
-        present = set(map(id, sections))
+        keep = self.kept_in_place(contents)
+        self.clear_vacated(out, keep)
 
-        # Clear what no longer lives where it was: removed sections and sections that move.
-        keep = {}
-        for sec, data in zip(sections, contents):
-            extent = sec._orig_extent
-            if data is not None and extent is not None and sec.index and len(data) <= extent[1]:
-                keep[id(sec)] = extent[0]
-        for sec in obj._original_sections:
-            if sec.type in (SHT_NULL, SHT_NOBITS) or sec._orig_extent is None:
-                continue
-            if id(sec) not in present or id(sec) not in keep:
-                offset, size = sec._orig_extent
-                out[offset:offset + size] = bytes(size)
-
-        offsets = {}
+        offsets = [0] * len(sections)  # by section index
         for sec, data in zip(sections, contents):
             if data is None:
                 continue
-            if id(sec) in keep:
-                offset = keep[id(sec)]
+            offset = keep.get(id(sec))
+            if offset is not None:
                 old_size = sec._orig_extent[1]
                 out[offset:offset + len(data)] = data
-                out[offset + len(data):offset + old_size] = bytes(old_size - len(data))
+                if len(data) < old_size:
+                    out[offset + len(data):offset + old_size] = bytes(old_size - len(data))
             else:
                 if sec.addralign > MAX_MOVED_ALIGNMENT:
                     self.fail(f"cannot move section '{sec.name}' with alignment "
@@ -228,11 +226,11 @@ class _Writer:
                 offset = _align(len(out), sec.addralign)
                 out.extend(bytes(offset - len(out)))
                 out.extend(data)
-            offsets[id(sec)] = offset
+            offsets[sec.index] = offset
         for sec in sections:  # NOBITS sections keep their old offset, new ones point at the end
             if sec.type == SHT_NOBITS or sec.index == 0:
                 extent = sec._orig_extent
-                offsets[id(sec)] = extent[0] if extent is not None else (
+                offsets[sec.index] = extent[0] if extent is not None else (
                     len(out) if sec.index else 0)
 
         shdr_size = codec.shdr.size * len(sections)
@@ -245,8 +243,7 @@ class _Writer:
                     codec.shdr.size * obj._original_shnum)
             shoff = _align(len(out), codec.word_size)
             out.extend(bytes(shoff - len(out)))
-        table = b"".join(self.section_header(sec, contents[i], offsets[id(sec)])
-                         for i, sec in enumerate(sections))
+        table = self.section_headers(contents, offsets)
         end = shoff + shdr_size
         if len(out) < end:
             out.extend(bytes(end - len(out)))
@@ -254,25 +251,50 @@ class _Writer:
         out[0:codec.ehdr.size] = self.elf_header(shoff)
 
         trailer = original[obj.layout_end:] if original is not None else b""
-        if trailer and bytes(out) == prefix:
+        if trailer and out == prefix:
             return bytes(out) + trailer, 0
         return bytes(out), len(trailer)
 
-    def section_header(self, sec, data, offset):
-        codec = self.codec
+    def kept_in_place(self, contents):
+        """{id(section): its old offset} for the sections that still fit where they were."""
+        keep = {}
+        for sec, data in zip(self.obj.sections, contents):
+            extent = sec._orig_extent
+            if data is not None and extent is not None and sec.index and len(data) <= extent[1]:
+                keep[id(sec)] = extent[0]
+        return keep
+
+    def clear_vacated(self, out, keep):
+        """Zero what no longer lives where it was: removed sections and sections that move."""
+        for sec in self.obj._original_sections:
+            if sec.type in (SHT_NULL, SHT_NOBITS) or sec._orig_extent is None:
+                continue
+            if id(sec) not in keep:  # (a removed section is never kept)
+                offset, size = sec._orig_extent
+                out[offset:offset + size] = bytes(size)
+
+    def section_headers(self, contents, offsets):
+        """The section header table: the null entry, then one entry per section."""
+        sections = self.obj.sections
+        pack = self.codec.shdr.pack
+        headers = [self.null_header(offsets[0])]
+        for sec, data in zip(sections[1:], contents[1:]):
+            size = sec.nobits_size if data is None else len(data)
+            info = sec._first_global if isinstance(sec, SymbolTable) else _ref(sec.info)
+            headers.append(pack(sec._name_offset, sec.type, sec.flags, sec.addr,
+                                offsets[sec.index], size, _ref(sec.link), info, sec.addralign,
+                                sec.entsize))
+        return b"".join(headers)
+
+    def null_header(self, offset):
+        """Section 0: past SHN_LORESERVE sections it holds the count and e_shstrndx."""
+        sec = self.obj.sections[0]
         count = len(self.obj.sections)
-        if sec.index == 0:
-            size = count if count >= SHN_LORESERVE else 0
-            shstrndx = self.obj.shstrtab.index
-            link = shstrndx if shstrndx >= SHN_LORESERVE else 0
-            return codec.shdr.pack(0, SHT_NULL, sec.flags, sec.addr, offset, size, link,
-                                   _ref(sec.info), sec.addralign, sec.entsize)
-        size = sec.nobits_size if data is None else len(data)
-        info = _ref(sec.info)
-        if isinstance(sec, SymbolTable):
-            info = sec._first_global
-        return codec.shdr.pack(sec._name_offset, sec.type, sec.flags, sec.addr, offset, size,
-                               _ref(sec.link), info, sec.addralign, sec.entsize)
+        size = count if count >= SHN_LORESERVE else 0
+        shstrndx = self.obj.shstrtab.index
+        link = shstrndx if shstrndx >= SHN_LORESERVE else 0
+        return self.codec.shdr.pack(0, SHT_NULL, sec.flags, sec.addr, offset, size, link,
+                                    _ref(sec.info), sec.addralign, sec.entsize)
 
     def elf_header(self, shoff):
         h = self.obj.header

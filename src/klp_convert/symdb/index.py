@@ -130,9 +130,14 @@ class _DatabaseInput:
         self.db.close()
 
 
-def _integers(flags, *optional):
-    """A symbols row's integer columns hold integers (a hand-made database may hold anything)."""
-    return type(flags) is int and all(v is None or type(v) is int for v in optional)
+_INT_OR_NONE = (int, type(None))
+
+
+def _integers(flags, value, size, section, source):
+    """A symbols row's integer columns hold integers (a hand-made database may hold anything).
+    (Spelled out: it runs for every row a huge patch asks about.)"""
+    return (type(flags) is int and type(value) in _INT_OR_NONE and type(size) in _INT_OR_NONE
+            and type(section) in _INT_OR_NONE and type(source) in _INT_OR_NONE)
 
 
 # Up to this many names, searching the file once per name beats one pass over all of it.
@@ -286,10 +291,12 @@ class SymbolIndex:
                 exports.setdefault(name, []).extend(entries)
             source.load_lists({obj for by_object in found.values() for obj in by_object})
             for name, by_object in found.items():
-                rows.setdefault(name, []).extend(
-                    (obj, source, object_rows) for obj, object_rows in by_object.items())
+                answer = rows.setdefault(name, [])
+                for obj, object_rows in by_object.items():
+                    answer.append((obj, source, object_rows))
+        answers = self._answers
         for name in names:
-            self._answers[name] = (rows.get(name, ()), exports.get(name, ()))
+            answers[name] = (rows.get(name, ()), exports.get(name, ()))
 
     def lookup(self, name):
         """Every symbol called ``name`` in every object, ordered by (object, position)."""
@@ -303,6 +310,10 @@ class SymbolIndex:
 
     def exporters(self, name):
         """Export(objname, export_type, namespace) for every object exporting ``name``."""
+        return list(self._exports_of(name))
+
+    def _exports_of(self, name):
+        """exporters(), the kept list itself (for this class's own use: not to be changed)."""
         exports = self._exports_cache.get(name)
         if exports is None:
             seen = {}
@@ -310,7 +321,7 @@ class SymbolIndex:
                 seen.setdefault(export.objname, export)
             exports = self._exports_cache[name] = \
                 [seen[obj] for obj in sorted(seen, key=_object_order)] if seen else []
-        return list(exports)
+        return exports
 
     def _answer(self, name):
         answer = self._answers.get(name)
@@ -324,7 +335,7 @@ class SymbolIndex:
         records = self._records_cache.get(name)
         if records is None:
             found = self._answer(name)[0]
-            exports = self.exporters(name) if found else []
+            exports = self._exports_of(name) if found else []
             records = []
             for obj, source, rows in sorted(found, key=lambda f: _object_order(f[0])) \
                     if len(found) > 1 else found:
