@@ -91,6 +91,11 @@ EARLY = " once it is live (module loaded first)"
 def _resolve_module_symbol(ctx, objname, name, pos, records):
     """Both views of a module: report each failure (once when both fail alike), and warn when
     both resolve but to different symbols."""
+    if all(r.position == r.core_position for r in records):  # no init symbol: one view
+        _, problem = _resolve_in_view(objname, name, pos, records, "position")
+        if problem:
+            _report(ctx, problem, " whichever loads first")
+        return
     late, late_problem = _resolve_in_view(objname, name, pos, records, "position")
     early, early_problem = _resolve_in_view(objname, name, pos, records, "core_position")
     if late_problem and early_problem and late_problem[1] == early_problem[1]:

@@ -14,25 +14,28 @@ KLP_RELA_FLAGS = SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH
 
 def apply_plan(obj, plan):
     """Rename the symbols and move their relocations into .klp.rela.<obj>.<section>."""
-    for decision in plan.conversions:
+    conversions = plan.conversions
+    for decision in conversions:
         sym = decision.symbol
         sym.name = klp_sym_name(decision.objname, decision.name, decision.sympos)
         sym.place(SHN_LIVEPATCH)
     # Walk sources in file order and relocations in their order, so entries keep their order.
-    wanted = {id(rel): d.objname for d in plan.conversions for _sec, rel in d.references}
-    sources = {id(sec) for d in plan.conversions for sec, _rel in d.references}
-    klp_sections = {(sec.name, id(sec.target)): sec for sec in obj.relocation_sections()}
-    for rela in list(obj.relocation_sections()):
+    wanted = {id(rel): d.objname for d in conversions for _sec, rel in d.references}
+    sources = {id(sec) for d in conversions for sec, _rel in d.references}
+    relocation_sections = obj.relocation_sections()  # as they are before klp ones are added
+    klp_sections = {(sec.name, id(sec.target)): sec for sec in relocation_sections}
+    for rela in relocation_sections:
         if id(rela) not in sources:
             continue
         kept = []
+        with_addend = rela.with_addend
         for rel in rela.relocations:
             objname = wanted.get(id(rel))
             if objname is None:
                 kept.append(rel)
             else:
                 klp = find_or_add_klp_section(obj, klp_sections, objname, rela)
-                if not rela.with_addend:
+                if not with_addend:
                     rel.addend = take_implicit_addend(obj, rela.target, rel)
                 klp.relocations.append(rel)
         rela.relocations = kept

@@ -69,7 +69,7 @@ class ElfObject:
         # The index is as of the last read or write; when it no longer points at the cached
         # table (sections were inserted or removed before it), look again.
         if cached is not None and cached.index is not None and \
-                self.sections[cached.index:cached.index + 1] == [cached]:
+                cached.index < len(self.sections) and self.sections[cached.index] is cached:
             return cached
         for sec in self.sections:
             if sec.type == SHT_SYMTAB:

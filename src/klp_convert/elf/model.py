@@ -7,6 +7,8 @@ are informational: the index as read, or as assigned by the last write), so edit
 numbers. The writer (writer.py) renumbers everything in one pass.
 """
 
+from itertools import accumulate
+
 from .constants import (
     SHN_LORESERVE,
     SHN_UNDEF,
@@ -141,11 +143,10 @@ class StringTable(Section):
     def offset_of(self, name):
         """The offset of ``name``, appending it when the table does not hold it yet."""
         if self._starts is None:
-            self._starts = {}
-            pos = 0
-            for piece in self.data.split(b"\0"):
-                self._starts.setdefault(piece, pos)
-                pos += len(piece) + 1
+            pieces = self.data.split(b"\0")
+            starts = accumulate((len(piece) + 1 for piece in pieces), initial=0)
+            # the first offset of a repeated string wins: the dict is filled from the end
+            self._starts = dict(zip(reversed(pieces), reversed(list(starts)[:-1])))
         raw = name.encode("utf-8", "surrogateescape")
         if raw in self._starts:
             return self._starts[raw]

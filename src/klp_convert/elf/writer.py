@@ -38,16 +38,15 @@ class _Writer:
         raise ElfError(self.obj.path, message)
 
     def run(self):
+        # (numbering sections may add a .symtab_shndx, never a symbol table)
+        self.symtabs = [s for s in self.obj.sections if isinstance(s, SymbolTable)]
         self.number_sections()
         self.check_references()
-        for symtab in self.symbol_tables():
+        for symtab in self.symtabs:
             self.number_symbols(symtab)
         self.assign_names()
         contents = [self.content(sec) for sec in self.obj.sections]
         return self.layout(contents)
-
-    def symbol_tables(self):
-        return [s for s in self.obj.sections if isinstance(s, SymbolTable)]
 
     # -- 1. sections ----------------------------------------------------------------------
 
@@ -61,7 +60,7 @@ class _Writer:
             return
         # Past 0xff00 sections a symbol's section index no longer fits st_shndx; it goes to
         # .symtab_shndx, which must then exist.
-        for symtab in self.symbol_tables():
+        for symtab in self.symtabs:
             has_table = any(isinstance(s, SymtabShndx) and s.link is symtab for s in sections)
             if not has_table and any(s.section is not None and s.section.index >= SHN_LORESERVE
                                      for s in symtab.symbols):
@@ -118,7 +117,7 @@ class _Writer:
         for sec in self.obj.sections:
             if sec._name_offset is None or sec.name != sec._orig_name:  # else kept as it is
                 sec._name_offset = self.name_offset(shstrtab, sec)
-        for symtab in self.symbol_tables():
+        for symtab in self.symtabs:
             strtab = symtab.link
             for sym in symtab.symbols:
                 if sym._name_offset is None or sym.name != sym._orig_name:
@@ -139,12 +138,12 @@ class _Writer:
             return None
         if type(sec) is Section:  # most sections: their bytes as they stand
             return bytes(sec.data)
+        if isinstance(sec, RelocationSection):  # most of the others
+            return self.reloc_bytes(sec)
         if isinstance(sec, SymbolTable):
             return self.symtab_bytes(sec)
         if isinstance(sec, SymtabShndx):
             return self.shndx_bytes(sec)
-        if isinstance(sec, RelocationSection):
-            return self.reloc_bytes(sec)
         if isinstance(sec, GroupSection):
             if id(sec.info) not in sec.link._members:
                 self.fail(f"group '{sec.name}': signature symbol '{sec.info.name}' is not in "
@@ -178,6 +177,8 @@ class _Writer:
         symtab = sec.link
         if not sec.decoded and symtab._identity:
             return bytes(sec.data)  # untouched, and no symbol moved: the old bytes are right
+        if not sec.relocations:
+            return b""  # (a conversion empties thousands)
         codec = self.codec
         members = symtab._members
         with_addend = sec.with_addend
