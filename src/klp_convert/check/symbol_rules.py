@@ -54,6 +54,7 @@ def rule_vermagic(ctx):
 def rule_klp_symbol_resolution(ctx):
     """Rules 5 and 6: every '.klp.sym' resolves as klp_find_object_symbol() would resolve it."""
     seen = set()
+    objects = {}  # objname -> (in the database, positions known): asked once per object
     for _objname, sec in ctx.klp_sections_by_object:
         for rel in sec.relocations:
             sym = rel.symbol
@@ -61,17 +62,23 @@ def rule_klp_symbol_resolution(ctx):
                 continue
             seen.add(sym.name)
             scan = scan_klp_sym(sym.name)
-            if scan.count == 3:
-                _resolve(ctx, scan)
+            if scan.count != 3:
+                continue
+            facts = objects.get(scan.objname)
+            if facts is None:
+                facts = objects[scan.objname] = (ctx.index.has_object(scan.objname),
+                                                 ctx.index.positions_known(scan.objname))
+            _resolve(ctx, scan, *facts)
 
 
-def _resolve(ctx, scan):
+def _resolve(ctx, scan, present, ranked):
+    """``present``: the object is in the database; ``ranked``: its positions are known."""
     objname, name, pos = scan.objname, scan.symname, scan.sympos
-    if not ctx.index.has_object(objname):
+    if not present:
         _report_missing_object(ctx, objname, name)
         return
     records = ctx.index.lookup_in(objname, name)
-    if not ctx.index.positions_known(objname):
+    if not ranked:
         _unranked(ctx, objname, name, pos, records)
         return
     if is_vmlinux(objname) or not records:

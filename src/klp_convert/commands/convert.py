@@ -1,6 +1,7 @@
 """`klp-convert convert`: and the classic forms `klp-convert [Symbols.list] IN OUT`."""
 
 import argparse
+import gc
 import os
 
 from ..convert import convert_file
@@ -55,6 +56,10 @@ def object_symbol_value(convert):
 def run(args):
     if not args.output and not args.dry_run:
         raise KlpError(None, "convert: -o OUT.ko is required (or --dry-run)")
+    # The process ends after this one conversion: Python's cycle collector, which
+    # convert_file turns on again when it returns, would only walk the whole model
+    # (millions of objects on a huge patch) while the plan is reported and freed.
+    gc.disable()
     plan = convert_file(args.input, args.output, args.symbols,
                         keep_module_exports=args.keep_module_exports, sympos=args.sympos,
                         symbol_files=args.symbol_file, dry_run=args.dry_run,

@@ -163,6 +163,8 @@ def _decide(obj, sym, refs, notes, index, options, plan):
 
 def _explicit_choice(sym, notes, options):
     """Command line first, then annotations in the module."""
+    if not (options.sympos or options.symbol_files or notes.choices):
+        return None  # the common case, asked for every undefined symbol
     for (objname, name), pos in options.sympos.items():
         if name == sym.name:
             return Choice(objname, sym, sympos=pos, origin=f"--sympos {objname}:{name}={pos}")
