@@ -9,6 +9,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection as PyRelocationSection
 
 from klp_convert.elf import SHN_LIVEPATCH, STB_LOCAL, STT_OBJECT, ElfObject, Section, Symbol
+from klp_convert.elf.model import StringTable
 from klp_convert.elf.constants import SHT_PROGBITS, SHF_ALLOC
 from support.toolchains import TARGETS, compile_c, readelf_clean
 
@@ -163,3 +164,16 @@ def test_in_place_write_keeps_mode_and_leaves_no_temp(sample_object):
     assert os.stat(sample_object).st_mode & 0o777 == 0o640
     assert sorted(p.name for p in sample_object.parent.iterdir()) == [sample_object.name]
     assert ElfObject.read(sample_object).section_by_name(".symtab") is not None
+
+
+def test_string_table_keeps_the_first_offset_and_appends_new_names():
+    """A name already in the table keeps its first offset (a table may hold a string twice);
+    a new one is appended once, after the old bytes, and the table's bytes say so."""
+    table = StringTable(".strtab", data=b"\0a\0b\0a\0.text\0")
+    assert [table.offset_of(n) for n in ("", "a", "b", ".text")] == [0, 1, 3, 7]
+    assert table.content_preview() == b"\0a\0b\0a\0.text\0"
+    assert table.offset_of("new") == 13
+    assert table.offset_of("b") == 3
+    assert table.offset_of("n\udcffw") == 17  # not UTF-8: its bytes, as read
+    assert table.offset_of("new") == 13
+    assert table.content_preview() == b"\0a\0b\0a\0.text\0new\0n\xffw\0"

@@ -144,9 +144,11 @@ class StringTable(Section):
         """The offset of ``name``, appending it when the table does not hold it yet."""
         if self._starts is None:
             pieces = self.data.split(b"\0")
-            starts = accumulate((len(piece) + 1 for piece in pieces), initial=0)
-            # the first offset of a repeated string wins: the dict is filled from the end
-            self._starts = dict(zip(reversed(pieces), reversed(list(starts)[:-1])))
+            # each string starts after the previous ones and their NULs (counted in C: a
+            # huge module names 66,000 sections); the first offset of a repeated string wins,
+            # so the dict is filled from the end
+            starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
+            self._starts = dict(zip(reversed(pieces), reversed(starts[:-1])))
         raw = name.encode("utf-8", "surrogateescape")
         if raw in self._starts:
             return self._starts[raw]
@@ -157,7 +159,9 @@ class StringTable(Section):
         return offset
 
     def content_preview(self):
-        return self.data + b"".join(n + b"\0" for n in self._added)
+        if not self._added:
+            return self.data
+        return self.data + b"\0".join(self._added) + b"\0"
 
 
 class SymbolTable(Section):
