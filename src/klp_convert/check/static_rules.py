@@ -300,15 +300,15 @@ def rule_x86_64_target_bytes(ctx):
 
 def _x86_nonzero_message(ctx, sec, rel):
     """The zero-target check's line (sec/idx since 7.2: the relocation section and entry)."""
-    fmt = ctx.loader.nonzero_format
+    fmt = ctx.loader.printed(ctx.loader.nonzero_format)
     if "sec %u" in fmt:
         return kernel_message(fmt, sec.index, sec.relocations.index(rel), rel.type)
     return kernel_message(fmt, rel.type)
 
 
 def _x86_overflow_message(ctx, sec, rel):
-    return kernel_message(ctx.loader.overflow_format, rel.type, None, sec.index,
-                          sec.relocations.index(rel))
+    fmt = ctx.loader.printed(ctx.loader.overflow_format)
+    return kernel_message(fmt, rel.type, None, sec.index, sec.relocations.index(rel))
 
 
 def _x86_bytes_ok(ctx, sec, target, rel, width):
