@@ -39,6 +39,19 @@ class ModuleLoader:
     #: on x86-64 and ppc64, "Modules: " on arm64 since 6.x, "kmod: " on loongarch; s390
     #: calls printk itself)
     message_prefix: str = ""
+    #: types the loader range-checks and that cannot reach address 0 from a module's address:
+    #: applied by the normal loader against an unresolved livepatch symbol (value 0) they make
+    #: it refuse the module with ``unreachable_format`` (% module, type, value) instead of
+    #: loading it silently
+    zero_unreachable: frozenset = frozenset()
+    unreachable_format: str = ""
+
+    def zero_target_refusal(self, module, rtype, addend):
+        """The line the loader prints when it applies a relocation of ``rtype`` to a symbol of
+        value 0, or None when it writes the value and the module loads."""
+        if rtype not in self.zero_unreachable:
+            return None
+        return self.printed(self.unreachable_format % (module, rtype, addend % (1 << 64)))
 
     def unknown_type_message(self, module, rtype):
         """The line the kernel prints when it meets ``rtype`` (None when it prints nothing)."""
@@ -107,6 +120,10 @@ ARM64 = ModuleLoader(
     frozenset({0, 256} | _range(257, 262) | _range(263, 272) | _range(287, 293)
               | _range(273, 280) | {282, 283, 284, 285, 286, 299}),
     "module %s: unsupported RELA relocation: %d",
+    # PREL32, PREL16, LD_PREL_LO19, ADR_PREL_LO21, ADR_PREL_PG_HI21, TSTBR14, CONDBR19: modules
+    # live in the top half of the address space, far from 0 (CALL26 and JUMP26 get a PLT entry)
+    zero_unreachable=frozenset({261, 262, 273, 274, 275, 279, 280}),
+    unreachable_format="module %s: overflow in relocation type %d val %x",
 )
 # 6.12 (a change between 6.1 and 6.12): arm64's module.c prints through pr_fmt "Modules: "
 ARM64_6_12 = replace(ARM64, message_prefix="Modules: ")
