@@ -12,13 +12,14 @@ import pytest  # noqa: E402
 
 # -- running in parallel (pytest-xdist, `scripts/test` runs `-n auto --dist loadgroup`) ----------
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(config, items):
     """One worker per group: all tests of one real kernel (they share its builds and boots), or
     of one file (they share its module fixtures)."""
     for item in items:
         params = getattr(item, "callspec", None)
         kernel = params.params.get("kernel") if params else None
-        group = f"kernel {kernel}" if kernel else item.nodeid.split("::")[0]
+        group = f"kernel:{kernel}" if kernel else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
 
 
