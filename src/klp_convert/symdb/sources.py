@@ -509,15 +509,22 @@ def _symbol_props(info, shndx, sections, letters, core, used):
             letter is not None)
 
 
-def _modinfo(scan, data):
-    """The key=value strings of .modinfo (the last value wins, as modinfo(8) shows them)."""
+def _modinfo(scan, data, keys=("name", "vermagic", "livepatch")):
+    """The values of these keys in .modinfo (the last one wins, as modinfo(8) shows them).
+    A driver's .modinfo holds hundreds of aliases: only the keys asked for are looked up."""
     for index, (name, _t, _f) in enumerate(scan.sections):
         if name == ".modinfo":
             offset, size = scan.extents[index]
-            raw = bytes(data[offset:offset + size])
-            pairs = (item.partition("=") for item in
-                     raw.decode("utf-8", "surrogateescape").split("\0") if item)
-            return {key: value for key, _eq, value in pairs}
+            raw = b"\0" + bytes(data[offset:offset + size])  # every entry follows a NUL
+            found = {}
+            for key in keys:
+                at = raw.rfind(b"\0" + key.encode() + b"=")
+                if at >= 0:
+                    start = at + len(key) + 2
+                    end = raw.find(b"\0", start)
+                    found[key] = raw[start:end if end >= 0 else len(raw)].decode(
+                        "utf-8", "surrogateescape")
+            return found
     return {}
 
 
