@@ -12,11 +12,12 @@ from klp_convert.elf import ElfObject
 from support.toolchains import compile_livepatch
 
 SOURCE = Path(__file__).parent / "data" / "annotated" / "livepatch.c"
-# target -> (a relocation type its 6.1 module loader lacks, the message it prints)
+# target -> (a relocation type its 6.1 module loader lacks, the line it prints: pr_fmt's
+# KBUILD_MODNAME prefix on x86-64 and ppc64, none on s390x, and none on arm64 in 6.1)
 UNSUPPORTED = {
-    "x86_64": (9, "lp: Unknown rela relocation: 9"),
+    "x86_64": (9, "module: lp: Unknown rela relocation: 9"),
     "s390x": (61, "module lp: unknown relocation: 61"),
-    "ppc64le": (0, "lp: Unknown ADD relocation: 0"),
+    "ppc64le": (0, "module_64: lp: Unknown ADD relocation: 0"),
     "aarch64": (1, "module lp: unsupported RELA relocation: 1"),
 }
 
@@ -82,3 +83,26 @@ def test_ppc64_call_without_nop(tmp_path, after, refused):
     assert errors[0].kernel_message == (
         f"lp: Expected nop after call, got {after:08x} at "
         f"{function.name}+{rel.offset + 4 - function.value:#x}")
+
+
+@pytest.mark.parametrize("release, prefix", [("6.1.0-56-arm64", ""),
+                                             ("7.2.13+deb14-arm64", "Modules: ")])
+def test_arm64_loader_refuses_an_unflagged_klp_section(tmp_path, release, prefix):
+    """Without SHF_RELA_LIVEPATCH the loader applies a klp section against address 0: x86-64
+    writes it and the module loads (and breaks when run); arm64 range-checks the ADRP, which
+    cannot reach 0 from a module, and refuses the module with its overflow line (seen in the
+    real-kernel suite's arm64 guest)."""
+    from klp_convert.elf.constants import SHF_RELA_LIVEPATCH
+    obj = compile_livepatch("aarch64", SOURCE, tmp_path / "lp.o")
+    out = tmp_path / "lp.ko"
+    assert main([str(obj), str(out)]) == 0
+    module = ElfObject.read(out)
+    module.section_by_name(".modinfo").data += f"vermagic={release} SMP mod_unload \0".encode()
+    klp = next(s for s in module.relocation_sections()
+               if s.name.startswith(".klp.rela.vmlinux.") and
+               any(r.type == 275 for r in s.relocations))  # R_AARCH64_ADR_PREL_PG_HI21
+    klp.flags &= ~SHF_RELA_LIVEPATCH
+    [finding] = [f for f in check_module(module) if f.rule == "klp-section-flag"]
+    assert finding.kernel_message.startswith(
+        f"{prefix}module lp: overflow in relocation type 275 val "), finding.kernel_message
+    assert "cannot reach address 0 with its R_AARCH64_ADR_PREL_PG_HI21" in finding.message

@@ -81,6 +81,7 @@ def test_json_lists_every_module(corpus, capsys):
     assert [m["verdict"] for m in doc["modules"]] == ["will load", "will not load"]
     finding = doc["modules"][1]["findings"][0]
     assert finding["severity"] == "error" and finding["rule"] == "klp-symbol-shndx"
+    assert doc["resolution_checked"] is False  # no --symbols: structure only
 
 
 def test_unreadable_input_exits_2(corpus, capsys, tmp_path):

@@ -59,14 +59,15 @@ def test_x86_64_loader_accepts_exactly_the_6_1_types():
     loader = LINUX_6_1.loader_for(EM_X86_64)
     assert sorted(loader.accepted) == [0, 1, 2, 4, 10, 11, 24]
     assert loader.requires_zero_target
-    assert loader.unknown_type_message("lp", 9) == "lp: Unknown rela relocation: 9"
+    assert loader.unknown_type_message("lp", 9) == "module: lp: Unknown rela relocation: 9"
 
 
 @pytest.mark.parametrize("machine, common, rtype, message", [
-    (EM_PPC64, 10, 0, "lp: Unknown ADD relocation: 0"),  # REL24; no R_PPC64_NONE case in 6.1
+    # REL24; no R_PPC64_NONE case in 6.1
+    (EM_PPC64, 10, 0, "module_64: lp: Unknown ADD relocation: 0"),
     (EM_S390, 0, 61, "module lp: unknown relocation: 61"),
     (EM_AARCH64, 283, 1, "module lp: unsupported RELA relocation: 1"),
-    (EM_LOONGARCH, 66, 3, "lp: Unsupport relocation type 3, please add its support."),
+    (EM_LOONGARCH, 66, 3, "kmod: lp: Unsupport relocation type 3, please add its support."),
 ])
 def test_other_loaders(machine, common, rtype, message):
     loader = LINUX_6_1.loader_for(machine)
@@ -78,7 +79,7 @@ def test_other_loaders(machine, common, rtype, message):
 def test_loader_special_cases():
     assert LINUX_6_1.loader_for(EM_S390).unknown_type_message("lp", 10) is None  # GLOB_DAT: silent
     assert LINUX_6_1.loader_for(EM_LOONGARCH).unknown_type_message("lp", 200) == \
-        "lp: Unknown relocation type 200"
+        "kmod: lp: Unknown relocation type 200"
     assert LINUX_6_1.loader_for(EM_386) is None  # no livepatch on i386
 
 

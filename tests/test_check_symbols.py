@@ -135,6 +135,15 @@ def test_good_module_resolves(kernel):
     assert [f.rule for f in findings] == ["module-reload"]
 
 
+def test_json_says_resolution_was_checked(kernel, capsys):
+    import json
+    corpus, _index, directory = kernel
+    status = main(["check", "--json", "--symbols", str(directory / "kernel.symdb"),
+                   str(corpus["good"])])
+    doc = json.loads(capsys.readouterr().out)
+    assert status == 0 and doc["resolution_checked"] is True
+
+
 @pytest.mark.parametrize("name, edit, severity, kernel_message", CASES,
                          ids=[c[0] for c in CASES])
 def test_resolution_as_the_kernel_does_it(kernel, name, edit, severity, kernel_message):

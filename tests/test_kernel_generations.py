@@ -108,12 +108,12 @@ def test_reload_warning_only_where_the_kernel_has_the_limit(corpora):
 
 def test_nonzero_target_message_per_generation(corpora):
     expected = {
-        "6.1.0-56-amd64": "x86/modules: Skipping invalid relocation target, existing value is "
-                          "nonzero for type 4",
-        "6.12.118+deb13-amd64": "x86/modules: Invalid relocation target, existing value is "
+        "6.1.0-56-amd64": "module: x86/modules: Skipping invalid relocation target, existing "
+                          "value is nonzero for type 4",
+        "6.12.118+deb13-amd64": "module: x86/modules: Invalid relocation target, existing value is "
                                 "nonzero for type 4",
-        "7.2.13+deb14-amd64": "x86/modules: Invalid relocation target, existing value is nonzero "
-                              "for sec {sec}, idx 0, type 4",
+        "7.2.13+deb14-amd64": "module: x86/modules: Invalid relocation target, existing value is "
+                              "nonzero for sec {sec}, idx 0, type 4",
     }
     for release, corpus in corpora.items():
         obj = ElfObject.read(corpus["nonzero-target-bytes"])
@@ -209,6 +209,22 @@ def test_kallsyms_table_per_generation(vmlinux, generation):
     assert ("__kstrtab_strong_entry" in names) == (generation is LINUX_5_10)
     assert ("__mod_device_table__pci__demo" in names) == (generation is not LINUX_7_2)
     assert "__crc_strong_entry" not in names and "type_show" in names
+
+
+def test_kallsyms_reads_nm_in_5_10_and_system_map_since(tmp_path):
+    """5.10's link-vmlinux.sh pipes `nm -n` into scripts/kallsyms, so the compiler's local labels
+    that mksysmap keeps out of System.map (' .L') are in its /proc/kallsyms; since 6.1 kallsyms
+    reads mksysmap's output. (as -L keeps .L labels in the symbol table, as some of Debian 11's
+    objects have them.)"""
+    vmlinux = link_toy_vmlinux(tmp_path / "vmlinux", [DATA / "vmlinux_a.c", DATA / "vmlinux_b.c"],
+                               flags=["-Wa,-L"])
+    labels = {n for _a, _l, n in nm_lines(vmlinux) if n.startswith(".L")}
+    assert labels
+    for generation in GENERATIONS:
+        listed = {row[0] for row in read_vmlinux_elf(vmlinux, rules=generation.kallsyms).rows}
+        in_map = {e[2] for e in system_map_view(vmlinux, generation.kallsyms)}
+        assert labels & listed == (labels if generation is LINUX_5_10 else set()), generation
+        assert not labels & in_map, generation
 
 
 def test_absolute_percpu_only_where_the_generation_has_it():

@@ -89,3 +89,19 @@ def test_running_system_prefers_a_real_system_map_over_kallsyms(tmp_path, monkey
     if RELEASE != running:
         with pytest.raises(KlpError, match="is not the running kernel"):
             symbols._running_system(RELEASE)
+
+
+def test_system_map_of_a_build_tree_takes_its_release_from_kbuild(tmp_path, capsys):
+    """A kernel build tree's System.map has no release in its name: kbuild's
+    include/config/kernel.release says it, so the database gets that generation's rules (7.2:
+    kallsyms lists its own tables' labels, which 6.1's rules would drop)."""
+    (tmp_path / "include" / "config").mkdir(parents=True)
+    (tmp_path / "include" / "config" / "kernel.release").write_text("7.2.13\n")
+    (tmp_path / "System.map").write_text("c000000000008000 T _stext\n"
+                                         "c0000000003752ec D kallsyms_num_syms\n")
+    database = tmp_path / "k.symdb"
+    assert run(capsys, "symbols", "--vmlinux", tmp_path / "System.map", "-o", database)[0] == 0
+    status, out = run(capsys, "symbols", "--info", database)
+    assert status == 0 and "kernel_generation: 7.2" in out.out
+    status, out = run(capsys, "symbols", "--lookup", "kallsyms_num_syms", database)
+    assert status == 0 and "0xc0000000003752ec" in out.out, out

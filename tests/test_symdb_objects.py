@@ -11,7 +11,9 @@ from klp_convert.elf.reader import scan_symbols
 from klp_convert.errors import KlpError
 from klp_convert.symdb import Export, Sources, build_database, open_symbols
 from klp_convert.symdb.sources import read_module, read_vmlinux_elf, system_map_view
-from support.toolchains import link_toy_vmlinux, require_tool
+from support.toolchains import (
+    KERNEL_LIKE_FLAGS, TARGETS, compile_c, link_toy_vmlinux, require_tool,
+)
 
 DATA = Path(__file__).parent / "data" / "symdb"
 
@@ -132,6 +134,39 @@ def test_init_duplicate_makes_views_differ(index):
     assert (init.section, init.position, init.core_position) == (".init.text", 1, None)
     assert (core.section, core.position, core.core_position) == (".text", 2, 1)
     assert (init.count, init.core_count) == (2, 1)
+
+
+@pytest.mark.parametrize("target, init_freed", [("x86_64", True), ("s390x", True),
+                                                 ("aarch64", True), ("ppc64le", False)])
+def test_init_sections_per_architecture(tmp_path, target, init_freed):
+    """ppc64's module loader keeps .init sections with the core ones (module_64.c: "We don't
+    handle .init for the moment"), so a live module's kallsyms still lists their symbols."""
+    compiler = TARGETS[target][0]
+    sources = {  # alpha.c and beta.c without their x86 assembly
+        "init.c": "static int __attribute__((noinline, used, section(\".init.text\"))) "
+                  "setup(void) { return 1; }\nint init_entry(void) { return setup(); }\n",
+        "core.c": "static int __attribute__((noinline, used)) setup(void) { return 2; }\n"
+                  "int core_entry(void) { return setup(); }\n"
+                  "static const char name[] __attribute__((section(\".modinfo\"), used, "
+                  "aligned(1))) = \"name=demo_mod\";\n",
+    }
+    objects = []
+    for name, text in sources.items():
+        (tmp_path / name).write_text(text)
+        objects.append(compile_c(target, tmp_path / name, tmp_path / f"{name}.o",
+                                 flags=KERNEL_LIKE_FLAGS))
+    module = tmp_path / "demo-mod.ko"
+    subprocess.run([compiler, "-nostdlib", "-r", "-o", str(module), *map(str, objects)],
+                   check=True, capture_output=True, text=True)
+    database = tmp_path / "modules.symdb"
+    build_database(database, Sources(None, [str(module)]))
+    with open_symbols([database]) as index:
+        init, core = index.lookup_in("demo_mod", "setup")
+    assert (init.section, core.section) == (".init.text", ".text.setup")
+    if init_freed:
+        assert (init.core_position, core.core_position, core.core_count) == (None, 1, 1)
+    else:
+        assert (init.core_position, core.core_position, core.core_count) == (1, 2, 2)
 
 
 def test_names_with_dots(index):

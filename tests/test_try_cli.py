@@ -244,6 +244,15 @@ def test_verdict_ok_and_side_by_side(objects):
     assert lines[-1].startswith("verdict: ok")
 
 
+def test_guest_output_is_escaped(objects):
+    """What the guest printed reaches the terminal as escapes, not as control sequences."""
+    steps = dict(PATCHED, patch=(PATCHED["patch"][0], 0,
+                                 ["livepatch: \x1b[2Jcleared\x07", *PATCHED["patch"][2]]))
+    lines = format_report(judged(trial(objects), steps).to_json())
+    assert "  patch: livepatch: \\x1b[2Jcleared\\x07" in lines
+    assert not [line for line in lines if not line.isprintable()]
+
+
 def test_verdict_refused(objects):
     message = "livepatch: symbol 'x' not found in symbol table"
     steps = dict(PATCHED, patch=(["insmod: can't insert 'tiny_klp.ko': Invalid argument",

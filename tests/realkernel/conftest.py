@@ -1,5 +1,5 @@
-"""Builds the real-kernel suite's scenarios and boots them (session fixtures), and prints the
-time each took."""
+"""Builds the real-kernel suite's scenarios and boots them (session fixtures); tests/conftest.py
+prints the time each took."""
 
 import shutil
 
@@ -15,20 +15,6 @@ from support.realkernel import (
     make_modules, prepared_kernel, scenario_symbol_problems, timed,
 )
 from support.kernels import selected
-
-
-def pytest_terminal_summary(terminalreporter):
-    """Per-scenario times of the real-kernel suite (host build/convert, guest run, boots)."""
-    if not TIMES:
-        return
-    terminalreporter.section("real-kernel suite: seconds per scenario")
-    for scenario, steps in TIMES.items():
-        parts = ", ".join(f"{step} {seconds:.1f}" for step, seconds in steps.items())
-        terminalreporter.write_line(f"{scenario:<28} {sum(steps.values()):6.1f}  ({parts})")
-    # Guest times are part of their boot's QEMU time: count boots and host work only.
-    total = sum(seconds for steps in TIMES.values() for step, seconds in steps.items()
-                if step != "guest")
-    terminalreporter.write_line(f"{'total':<28} {total:6.1f}  (builds, databases, boots)")
 
 
 # Seconds per boot: every scenario (and the kallsyms dump) in one boot takes 1-2 minutes under

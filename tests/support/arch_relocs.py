@@ -22,8 +22,9 @@ EXPECTED_TYPES = {
     EM_PPC64: {"R_PPC64_REL24", "R_PPC64_ADDR64"},
     # -fPIC: calls and tail calls through the PLT, data through the GOT, pointers 64
     EM_S390: {"R_390_PLT32DBL", "R_390_GOTENT", "R_390_64"},
-    # bl, b (tail call), adrp + add / ldr{b,h,w,x}, pointers ABS64
-    EM_AARCH64: {"R_AARCH64_CALL26", "R_AARCH64_JUMP26", "R_AARCH64_ADR_PREL_PG_HI21",
+    # bl, adrp + add / ldr{b,h,w,x}, pointers ABS64; no `b` (JUMP26): arm64 kernels have
+    # CONFIG_FRAME_POINTER, so kbuild adds -fno-optimize-sibling-calls and the tail call is a bl
+    EM_AARCH64: {"R_AARCH64_CALL26", "R_AARCH64_ADR_PREL_PG_HI21",
                  "R_AARCH64_ADD_ABS_LO12_NC", "R_AARCH64_LDST8_ABS_LO12_NC",
                  "R_AARCH64_LDST16_ABS_LO12_NC", "R_AARCH64_LDST32_ABS_LO12_NC",
                  "R_AARCH64_LDST64_ABS_LO12_NC", "R_AARCH64_ABS64"},

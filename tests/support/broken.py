@@ -1,6 +1,7 @@
 """Break the real-kernel suite's converted klp_broken.ko on purpose, with klp-convert's own ELF
 layer, in the ways KERNEL-RULES.md lists (section 2). Its vmlinux relocations (to the unexported
-saved_command_line) sit in `.klp.rela.vmlinux..text`; its target module is hmod."""
+saved_command_line) sit in `.klp.rela.vmlinux..text` (`..toc` on ppc64); its target module
+is hmod."""
 
 from pathlib import Path
 

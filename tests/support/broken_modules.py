@@ -53,10 +53,16 @@ def klp_section(obj, prefix):
     return next(s for s in obj.relocation_sections() if s.name.startswith(prefix))
 
 
+# Where code takes the addresses of data from: the code itself, or on ppc64 its TOC.
+CODE_ADDRESS_SECTIONS = (".text", ".toc")
+
+
 def vmlinux_code_section(obj):
-    """The first '.klp.rela.vmlinux.' section that patches code."""
+    """The first '.klp.rela.vmlinux.' section that patches code or the TOC code reads its
+    addresses from (ppc64)."""
     return next(s for s in obj.relocation_sections() if s.flags & SHF_RELA_LIVEPATCH
-                and s.name.startswith(".klp.rela.vmlinux.") and s.info.name.startswith(".text"))
+                and s.name.startswith(".klp.rela.vmlinux.")
+                and s.info.name.startswith(CODE_ADDRESS_SECTIONS))
 
 
 def module_section(obj):
@@ -266,16 +272,16 @@ VARIANTS = [
     Variant("vmlinux-section-module-symbol", vmlinux_section_uses_module_symbol, "cross-object",
             f"{K}symbol 'hats' not found in symbol table"),
     Variant("unsupported-reloc-type", unsupported_reloc_type, "reloc-type",
-            f"{MODULE_NAME}: Unknown rela relocation: 9"),
+            f"module: {MODULE_NAME}: Unknown rela relocation: 9"),
     Variant("module-reloc-in-jump-table", module_reloc_in_jump_table, "special-section"),
     Variant("nonzero-target-bytes", nonzero_target_bytes, "x86-target-bytes",
-            "x86/modules: Skipping invalid relocation target, existing value is nonzero for "
-            "type 4"),
+            "module: x86/modules: Skipping invalid relocation target, existing value is "
+            "nonzero for type 4"),
     Variant("normal-reloc-on-same-bytes", normal_reloc_on_same_bytes, "x86-target-bytes",
-            "x86/modules: Skipping invalid relocation target, existing value is nonzero for "
-            "type 4"),
+            "module: x86/modules: Skipping invalid relocation target, existing value is "
+            "nonzero for type 4"),
     Variant("zero-extended-reloc", zero_extended_reloc, "x86-reloc-range",
-            "overflow in relocation type 10 val"),
+            "module: overflow in relocation type 10 val"),
     Variant("klp-arch-section", klp_arch_section, "klp-arch"),
     # check accepts these (with a warning)
     Variant("no-module-struct", drop_module_struct, "module-object",

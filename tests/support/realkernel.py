@@ -53,11 +53,14 @@ _PREPARING = {}
 
 def prepared_kernel(name, names):
     """Kernel ``name`` prepared, the others of ``names`` being prepared meanwhile in the
-    background, two at a time: their downloads and chroots (network and disk) overlap the
-    current kernel's builds and boots (CPU) instead of following them."""
+    background, two at a time (one per process when pytest-xdist runs several, each of which
+    sees every kernel: the caches' locks make the second one wait for the first): their
+    downloads and chroots (network and disk) overlap the current kernel's builds and boots
+    (CPU) instead of following them."""
     require_real_kernel_host()
     if not _PREPARING:
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=2,
+        workers = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
                                                      thread_name_prefix="prepare")
         for other in names:
             _PREPARING[other] = pool.submit(KERNELS[other].prepare)

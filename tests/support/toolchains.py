@@ -72,10 +72,10 @@ def readelf_clean(path):
     return proc.stdout
 
 
-def link_toy_vmlinux(output, sources):
+def link_toy_vmlinux(output, sources, flags=()):
     """A small linked "vmlinux" (static, no libc, no PIE: absolute addresses as a kernel has)
-    from C ``sources``, for the kallsyms and System.map rules."""
+    from C ``sources`` (more gcc ``flags``), for the kallsyms and System.map rules."""
     require_tool("gcc")
-    subprocess.run(["gcc", "-O2", "-nostdlib", "-static", "-no-pie", "-o", str(output),
+    subprocess.run(["gcc", "-O2", "-nostdlib", "-static", "-no-pie", *flags, "-o", str(output),
                     *map(str, sources)], check=True, capture_output=True, text=True)
     return output

@@ -52,13 +52,30 @@ def rule_module_object(ctx):
 
 def rule_klp_section_flag(ctx):
     """A '.klp.rela.' section without SHF_RELA_LIVEPATCH is applied as a normal one: its
-    SHN_LIVEPATCH symbols have value 0, the module loads silently and oopses when the code runs."""
+    SHN_LIVEPATCH symbols have value 0, the module loads silently and oopses when the code runs
+    (or, where the loader cannot reach address 0 with a type it range-checks, is refused)."""
     for sec in ctx.obj.relocation_sections():
         if is_klp_rela_name(sec.name) and not sec.flags & SHF_RELA_LIVEPATCH:
+            outcome, kernel = _applied_at_zero(ctx, sec.relocations)
             ctx.error("klp-section-flag", f"section '{sec.name}' lacks SHF_RELA_LIVEPATCH: the "
                       "loader applies it as a normal relocation section against unresolved "
-                      "(zero) symbols; the module loads and oopses when the code runs",
+                      f"(zero) symbols; {outcome}", kernel=kernel,
                       fix=f"give '{sec.name}' {SET_FLAGS}")
+
+
+def _applied_at_zero(ctx, relocations):
+    """(what happens, the kernel's line or None) when the normal loader applies these
+    relocations with their livepatch symbols at address 0: the first one whose type cannot
+    reach 0 makes the loader refuse the module; without one it loads and breaks when run."""
+    for rel in relocations:
+        if ctx.loader is None or not is_livepatch_symbol(rel.symbol):
+            continue
+        refusal = ctx.loader.zero_target_refusal(ctx.name, rel.type, rel.addend)
+        if refusal is not None:
+            name = reloc_type_name(ctx.obj.machine, rel.type)
+            return (f"the {ctx.loader.arch} loader cannot reach address 0 with its {name} "
+                    "relocation and refuses the module", refusal)
+    return "the module loads and oopses when the code runs", None
 
 
 def rule_klp_section_name(ctx):
@@ -194,9 +211,10 @@ def rule_livepatch_symbol_in_normal_rela(ctx):
                 continue
             reported.add((sec.name, sym.name))
             objname = scan_klp_sym(sym.name).objname or "<object>"
+            outcome, kernel = _applied_at_zero(ctx, [rel])
             ctx.error("livepatch-symbol-in-normal-rela", f"livepatch symbol '{sym.name}' is used "
-                      f"by the normal section '{sec.name}': applied as address 0, the module "
-                      "loads and oopses when the code runs",
+                      f"by the normal section '{sec.name}': applied as address 0, {outcome}",
+                      kernel=kernel,
                       fix=f"move the relocation to .klp.rela.{objname}.{sec.info.name}")
 
 
@@ -300,15 +318,15 @@ def rule_x86_64_target_bytes(ctx):
 
 def _x86_nonzero_message(ctx, sec, rel):
     """The zero-target check's line (sec/idx since 7.2: the relocation section and entry)."""
-    fmt = ctx.loader.nonzero_format
+    fmt = ctx.loader.printed(ctx.loader.nonzero_format)
     if "sec %u" in fmt:
         return kernel_message(fmt, sec.index, sec.relocations.index(rel), rel.type)
     return kernel_message(fmt, rel.type)
 
 
 def _x86_overflow_message(ctx, sec, rel):
-    return kernel_message(ctx.loader.overflow_format, rel.type, None, sec.index,
-                          sec.relocations.index(rel))
+    fmt = ctx.loader.printed(ctx.loader.overflow_format)
+    return kernel_message(fmt, rel.type, None, sec.index, sec.relocations.index(rel))
 
 
 def _x86_bytes_ok(ctx, sec, target, rel, width):

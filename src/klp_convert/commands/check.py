@@ -41,7 +41,8 @@ def run(args):
         if index is not None:
             index.close()
     if args.json:
-        json.dump({"modules": [_report_json(r) for r in reports]}, sys.stdout, indent=2,
+        json.dump({"modules": [_report_json(r) for r in reports],
+                   "resolution_checked": index is not None}, sys.stdout, indent=2,
                   sort_keys=True)
         print()
     else:

@@ -14,6 +14,7 @@ import tempfile
 from ..guest.qemu import ACCELERATORS, BOOT_TIMEOUT
 from ..guest.trial import SetupError, Trial, TrialRequest
 from ..kernel.health import taint_description
+from ..text import escape
 
 # The widest a column of the side-by-side listing grows before its lines just run on.
 COLUMN_MAX = 48
@@ -100,7 +101,12 @@ def run(args):
 
 
 def format_report(data):
-    """The report's lines, from its JSON form (so both say the same)."""
+    """The report's lines, from its JSON form (so both say the same), each escaped: they quote
+    what the guest printed, which a terminal must not act on."""
+    return [escape(line) for line in _report_lines(data)]
+
+
+def _report_lines(data):
     names = " ".join(p["file"].rsplit("/", 1)[-1] for p in data["patches"])
     lines = [f"klp-convert try: {names} on Linux {data['release'] or '?'} ({data['arch']}, "
              f"{data['accel']}: {data['accel_reason']}), {data['seconds']:g} s"]

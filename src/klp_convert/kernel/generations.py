@@ -85,14 +85,14 @@ LINUX_6_12 = Generation(
     "6.12", (6, 12), "Debian 13 (trixie)", _NOT_LIVEPATCH, True, kallsyms.KALLSYMS_6_12,
     # paravirt patching became part of alternatives (no .parainstructions)
     COMMON | {".ibt_endbr_seal", ".call_sites", ".cfi_sites"},
-    loader.loader_table(loader.X86_64_6_12, loader.PPC64_6_12, loader.S390, loader.ARM64,
+    loader.loader_table(loader.X86_64_6_12, loader.PPC64_6_12, loader.S390, loader.ARM64_6_12,
                         loader.LOONGARCH_6_12),
 )
 LINUX_7_2 = Generation(
     "7.2", (7, 2), "Debian unstable", "symbol %s at rela sec %u idx %d is not marked as a "
     "livepatch symbol", True, kallsyms.KALLSYMS_7_2,
     COMMON | {".ibt_endbr_seal", ".call_sites", ".cfi_sites"},
-    loader.loader_table(loader.X86_64_7_2, loader.PPC64_6_12, loader.S390, loader.ARM64,
+    loader.loader_table(loader.X86_64_7_2, loader.PPC64_6_12, loader.S390, loader.ARM64_6_12,
                         loader.LOONGARCH_7_2),
 )
 

@@ -58,6 +58,9 @@ class KallsymsRules:
     #: machines whose build runs kallsyms with --absolute-percpu (CONFIG_KALLSYMS_ABSOLUTE_PERCPU:
     #: x86-64 with SMP, whose per-cpu section is linked at address 0)
     absolute_percpu_machines: frozenset = frozenset()
+    #: what scripts/link-vmlinux.sh feeds scripts/kallsyms: mksysmap's output (True, 6.1 on),
+    #: or the raw `nm -n` listing (False, 5.10), whose compiler labels (.LC0 ...) kallsyms keeps
+    reads_system_map: bool = True
 
 
 # Absolute symbols kallsyms keeps although it drops every other 'A'/'a' symbol (ia64, parisc);
@@ -77,8 +80,11 @@ _THUNK_PREFIXES = ("__AArch64ADRPThunk_", "__ARMV5PILongThunk_", "__ARMV7PILongT
 _ARM_SUFFIXES = ("_from_arm", "_from_thumb", "_veneer")
 _PPC_STUBS = (".long_branch.", ".plt_branch.")
 
-# Linux 5.10: scripts/mksysmap greps out ' [aNUw] ', '__crc_' anywhere, ' $[adt]', ' .L' and
-# ' L0' (both at the name's start); scripts/kallsyms.c is_ignored_symbol() has the long lists.
+# Linux 5.10: link-vmlinux.sh kallsyms() pipes `${NM} -n` straight into scripts/kallsyms, so
+# only is_ignored_symbol() filters what kallsyms lists (.LC<N> labels stay: 1,236 in Debian
+# 11's kernel); scripts/mksysmap, which makes System.map alone, greps out ' [aNUw] ', '__crc_'
+# anywhere, ' $[adt]', ' .L' and ' L0' (both at the name's start); scripts/kallsyms.c
+# is_ignored_symbol() has the long lists.
 KALLSYMS_5_10 = KallsymsRules(
     mksysmap_letters=frozenset("aNUw"),
     mksysmap_names=NameFilter(prefixes=("$a", "$d", "$t", ".L", "L0"), substrings=("__crc_",)),
@@ -88,10 +94,12 @@ KALLSYMS_5_10 = KallsymsRules(
         prefixes=("$", ".LASANPC", "__crc_", "__efistub_", "__kvm_nvhe_") + _THUNK_PREFIXES,
         suffixes=_ARM_SUFFIXES, substrings=_PPC_STUBS),
     absolute_percpu_machines=frozenset({EM_X86_64}),
+    reads_system_map=False,
 )
 
-# Linux 6.1: mksysmap drops ' [aNUw] ', ' $', ' .L', ' __crc_', ' __kstrtab_', ' __kstrtabns_',
-# ' L0$'; is_ignored_symbol() as in 5.10 with kallsyms_seqs_of_names, __kcfi_typeid_ and only
+# Linux 6.1: link-vmlinux.sh kallsyms_step() runs scripts/kallsyms on mksysmap's output.
+# mksysmap drops ' [aNUw] ', ' $', ' .L', ' __crc_', ' __kstrtab_', ' __kstrtabns_', ' L0$';
+# is_ignored_symbol() as in 5.10 with kallsyms_seqs_of_names, __kcfi_typeid_ and only
 # the local ('$', '.L') part of the __kvm_nvhe_ namespace.
 KALLSYMS_6_1 = KallsymsRules(
     mksysmap_letters=frozenset("aNUw"),
@@ -193,6 +201,11 @@ def nm_letter(info, shndx, section_letters):
 def mksysmap_keeps(name, letter, rules):
     """Whether scripts/mksysmap writes this nm line to System.map."""
     return not (letter in rules.mksysmap_letters or rules.mksysmap_names.matches(name))
+
+
+def kallsyms_reads(name, letter, rules):
+    """Whether this nm line reaches scripts/kallsyms (see KallsymsRules.reads_system_map)."""
+    return not rules.reads_system_map or mksysmap_keeps(name, letter, rules)
 
 
 def kallsyms_ignores(name, letter, rules):

@@ -35,14 +35,35 @@ class ModuleLoader:
     #: __write_relocate_add); kernel.messages fills in what a file can tell
     nonzero_format: str = ""
     overflow_format: str = ""
+    #: what the loader's file puts before each pr_err() line (its pr_fmt: KBUILD_MODNAME ": "
+    #: on x86-64 and ppc64, "Modules: " on arm64 since 6.x, "kmod: " on loongarch; s390
+    #: calls printk itself)
+    message_prefix: str = ""
+    #: types the loader range-checks and that cannot reach address 0 from a module's address:
+    #: applied by the normal loader against an unresolved livepatch symbol (value 0) they make
+    #: it refuse the module with ``unreachable_format`` (% module, type, value) instead of
+    #: loading it silently
+    zero_unreachable: frozenset = frozenset()
+    unreachable_format: str = ""
+
+    def zero_target_refusal(self, module, rtype, addend):
+        """The line the loader prints when it applies a relocation of ``rtype`` to a symbol of
+        value 0, or None when it writes the value and the module loads."""
+        if rtype not in self.zero_unreachable:
+            return None
+        return self.printed(self.unreachable_format % (module, rtype, addend % (1 << 64)))
 
     def unknown_type_message(self, module, rtype):
         """The line the kernel prints when it meets ``rtype`` (None when it prints nothing)."""
         if rtype in self.silent_refusals:
             return None
         if self.table_size and rtype >= self.table_size:
-            return self.beyond_message % (module, rtype)
-        return self.unknown_message % (module, rtype)
+            return self.message_prefix + self.beyond_message % (module, rtype)
+        return self.message_prefix + self.unknown_message % (module, rtype)
+
+    def printed(self, fmt):
+        """A message format of this loader as the kernel prints it (with its prefix)."""
+        return self.message_prefix + fmt
 
 
 def _range(first, last):
@@ -58,6 +79,7 @@ X86_64_5_10 = ModuleLoader(
     nonzero_format="x86/modules: Skipping invalid relocation target, existing value is nonzero "
                    "for type %d, loc %p, val %Lx",
     overflow_format="overflow in relocation type %d val %Lx",
+    message_prefix="module: ",  # arch/x86/kernel/module.o
 )
 X86_64_6_12 = replace(
     X86_64_5_10,
@@ -77,6 +99,7 @@ PPC64_5_10 = ModuleLoader(
     "ppc64", EM_PPC64,
     frozenset({1, 10, 26, 38, 44, 47, 48, 50, 51, 63, 64, 109, 118, 250, 252}),
     "%s: Unknown ADD relocation: %d",
+    message_prefix="module_64: ",  # arch/powerpc/kernel/module_64.o
 )
 # 6.12 adds the Power10 prefixed forms: REL24_NOTOC (116), PCREL34 (132), GOT_PCREL34 (133)
 PPC64_6_12 = replace(PPC64_5_10, accepted=PPC64_5_10.accepted | {116, 132, 133})
@@ -97,7 +120,13 @@ ARM64 = ModuleLoader(
     frozenset({0, 256} | _range(257, 262) | _range(263, 272) | _range(287, 293)
               | _range(273, 280) | {282, 283, 284, 285, 286, 299}),
     "module %s: unsupported RELA relocation: %d",
+    # PREL32, PREL16, LD_PREL_LO19, ADR_PREL_LO21, ADR_PREL_PG_HI21, TSTBR14, CONDBR19: modules
+    # live in the top half of the address space, far from 0 (CALL26 and JUMP26 get a PLT entry)
+    zero_unreachable=frozenset({261, 262, 273, 274, 275, 279, 280}),
+    unreachable_format="module %s: overflow in relocation type %d val %x",
 )
+# 6.12 (a change between 6.1 and 6.12): arm64's module.c prints through pr_fmt "Modules: "
+ARM64_6_12 = replace(ARM64, message_prefix="Modules: ")
 
 LOONGARCH_6_1 = ModuleLoader(
     "loongarch", EM_LOONGARCH,
@@ -110,6 +139,7 @@ LOONGARCH_6_1 = ModuleLoader(
     "%s: Unsupport relocation type %d, please add its support.",
     table_size=110,
     beyond_message="%s: Unknown relocation type %d",
+    message_prefix="kmod: ",
 )
 
 # 6.12: B26, GOT_PC_HI20/LO12 and SOP_PUSH_PLT_PCREL moved from the table to a switch in

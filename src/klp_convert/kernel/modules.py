@@ -8,11 +8,12 @@ on timing:
   - full view: while the module is still loading (a patch loaded before its target), the table is
     the module's whole .symtab, init and non-allocated symbols included;
   - core view: once the module is live, only core symbols remain (kallsyms.c is_core_symbol):
-    named, defined in a real section that stays allocated and is not an init section, or in the
-    per-cpu section (CONFIG_KALLSYMS_ALL, which Debian and most distributions set).
+    named, defined in a real section that stays allocated and is not an init section (ppc64
+    has none, see INIT_SECTIONS_KEPT), or in the per-cpu section (CONFIG_KALLSYMS_ALL,
+    which Debian and most distributions set).
 """
 
-from ..elf.constants import SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF
+from ..elf.constants import EM_PPC64, SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF
 
 PERCPU_SECTION = ".data..percpu"
 # The loader clears SHF_ALLOC of these before laying the module out (main.c setup_load_info,
@@ -20,16 +21,25 @@ PERCPU_SECTION = ".data..percpu"
 UNALLOCATED_BY_LOADER = frozenset({".modinfo", "__versions", PERCPU_SECTION})
 
 
-def is_init_section(name):
+# Machines whose module loader lays .init sections out with the core ones, so their symbols stay
+# in the core view: ppc64, in every generation (arch/powerpc/kernel/module_64.c, "We don't handle
+# .init for the moment": 5.10's module_frob_arch_sections renames them to "_init", 6.1 on its
+# module_init_section() returns false).
+INIT_SECTIONS_KEPT = frozenset({EM_PPC64})
+
+
+def is_init_section(name, machine=None):
     """Section placed in the module's init area and freed after init (main.c
-    module_init_layout_section with CONFIG_MODULE_UNLOAD: names starting '.init')."""
-    return name.startswith(".init")
+    module_init_layout_section with CONFIG_MODULE_UNLOAD: names starting '.init', except on
+    the machines of INIT_SECTIONS_KEPT)."""
+    return machine not in INIT_SECTIONS_KEPT and name.startswith(".init")
 
 
-def core_sections(sections):
+def core_sections(sections, machine=None):
     """Per section index, whether a symbol defined there survives into the core view.
 
-    ``sections``: (name, sh_type, sh_flags) per section index.
+    ``sections``: (name, sh_type, sh_flags) per section index; ``machine``: the module's
+    e_machine.
     """
     result = []
     for index, (name, _sh_type, flags) in enumerate(sections):
@@ -39,7 +49,7 @@ def core_sections(sections):
             result.append(bool(flags & SHF_ALLOC))  # find_sec() sees only allocated sections
         else:
             result.append(bool(flags & SHF_ALLOC) and name not in UNALLOCATED_BY_LOADER
-                          and not is_init_section(name))
+                          and not is_init_section(name, machine))
     return result
 
 

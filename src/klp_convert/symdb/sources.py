@@ -16,8 +16,8 @@ from ..errors import KlpError
 from ..files import open_regular
 from ..kernel.generations import DEFAULT, rules_for_release
 from ..kernel.kallsyms import (
-    KALLSYMS_TABLE_LABELS, absolute_percpu, kallsyms_table, mksysmap_keeps, nm_letter,
-    section_letter, system_map_order,
+    KALLSYMS_TABLE_LABELS, absolute_percpu, kallsyms_reads, kallsyms_table, mksysmap_keeps,
+    nm_letter, section_letter, system_map_order,
 )
 from ..kernel.modules import core_sections, in_core_section
 from ..kernel.names import module_runtime_name
@@ -72,8 +72,21 @@ def vmlinux_release(path):
         with _mapped(path) as data:
             return _banner_release(data, scan_symbols(data, str(path), allow_executable=True))
     if os.path.basename(str(path)).startswith("System.map"):
-        return vmlinux_release_from_name(path)
+        return vmlinux_release_from_name(path) or _kbuild_tree_release(path)
     return None
+
+
+def _kbuild_tree_release(path):
+    """The release of the kernel build tree a System.map lies in, from the tree's
+    include/config/kernel.release (written by kbuild's top Makefile), or None."""
+    release_file = os.path.join(os.path.dirname(os.path.abspath(str(path))),
+                                "include", "config", "kernel.release")
+    try:
+        with open(release_file, "rb") as f:
+            release = f.read(256).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return release if release[:1].isdigit() and "\n" not in release else None
 
 
 _BANNER = re.compile(rb"Linux version (\d+\.\d+[^\s\0]*) \(")
@@ -110,7 +123,7 @@ def read_vmlinux_elf(path, want_listed=False, rules=None):
     """vmlinux's kallsyms table computed from its ELF symbol table: nm's letters and order,
     mksysmap's and kallsyms' filters (``rules``, see read_vmlinux), and each local's source
     file from its STT_FILE block."""
-    scan, size, entries, listed, files, rules = _elf_system_map(path, rules)
+    scan, size, entries, listed, files, rules = _elf_nm_listing(path, rules)
     exports = [_ksymtab_export(e[2], scan.sections[e[6]][0]) for e in entries
                if e[2].startswith(KSYMTAB_PREFIX) and e[6] < len(scan.sections)]
     table = kallsyms_table(entries, rules, absolute_percpu(entries, rules, scan.machine))
@@ -124,18 +137,21 @@ def read_vmlinux_elf(path, want_listed=False, rules=None):
 def system_map_view(path, rules=None):
     """What scripts/mksysmap would write for this vmlinux: (address, letter, name, st_info,
     size, source file index, section index) in System.map order."""
-    return _elf_system_map(path, rules)[2]
+    return _elf_nm_listing(path, rules, for_kallsyms=False)[2]
 
 
-def _elf_system_map(path, rules):
-    """(scan, file size, System.map entries, nm-listed names, STT_FILE names, KallsymsRules);
-    ``rules`` None: those of the release the vmlinux's banner names."""
+def _elf_nm_listing(path, rules, for_kallsyms=True):
+    """(scan, file size, entries, nm-listed names, STT_FILE names, KallsymsRules): the entries
+    are the nm lines scripts/kallsyms reads (``for_kallsyms``, see
+    KallsymsRules.reads_system_map), else System.map's. ``rules`` None: those of the release
+    the vmlinux's banner names."""
     with _mapped(path) as data:
         scan = scan_symbols(data, str(path), allow_executable=True)
         size = len(data)
         if rules is None:
             rules = _kallsyms_rules(_banner_release(data, scan))
     letters = [section_letter(n, t, fl) for n, t, fl in scan.sections]
+    keeps = kallsyms_reads if for_kallsyms else mksysmap_keeps
     names, values, sizes, infos, _others, _raw = scan.columns
     entries, listed, files = [], [], []
     source_file = None
@@ -148,7 +164,7 @@ def _elf_system_map(path, rules):
         if letter is None or not name:
             continue
         listed.append(name)
-        if mksysmap_keeps(name, letter, rules):
+        if keeps(name, letter, rules):
             local = info >> 4 == STB_LOCAL
             entries.append((value, letter, name, info, sym_size,
                             source_file if local else None, shndx))
@@ -450,7 +466,7 @@ def _module_rows(scan, want_listed):
     on (st_info, section) is computed once per distinct pair.
     """
     sections = scan.sections
-    core = core_sections(sections)
+    core = core_sections(sections, scan.machine)
     letters = [section_letter(n, t, fl) for n, t, fl in sections]
     names, values, sizes, infos, _others, _raw = scan.columns
     shndxs = scan.shndxs
