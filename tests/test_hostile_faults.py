@@ -95,6 +95,20 @@ def test_a_module_that_inflates_beyond_the_limit_is_refused_while_streaming(tmp_
     assert not (tmp_path / "b.symdb").exists()
 
 
+def test_an_xz_module_that_inflates_beyond_the_limit_is_refused_while_streaming(tmp_path):
+    """The same for .xz, which is read whole when it is small: 71 streams of 16 MiB of zeros
+    one after the other (an .xz file may hold several) stop at 1 GiB too."""
+    import lzma
+    bomb = tmp_path / "tree" / "bomb.ko.xz"
+    bomb.parent.mkdir()
+    bomb.write_bytes(lzma.compress(bytes(1 << 24), preset=0) * 71)
+    assert bomb.stat().st_size < 1 << 20
+    status, _out, err = klp("symbols", "--modules", bomb.parent, "-o", tmp_path / "b.symdb",
+                            limit_as=2 << 30, timeout=300)
+    assert status == 2 and "inflates to more than 1 GiB" in err, err
+    assert not (tmp_path / "b.symdb").exists()
+
+
 def test_a_null_section_header_with_a_huge_extent_is_refused(pair, tmp_path):  # noqa: F811
     """A section header turned SHT_NULL keeps its extent; the writer would pad up to it
     (found by bench/hostile.py: a MemoryError in convert)."""

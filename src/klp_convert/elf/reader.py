@@ -7,7 +7,9 @@ so validating a whole distribution module tree stays fast.
 
 import sys
 from array import array
-from itertools import accumulate
+from bisect import bisect_right
+from itertools import accumulate, compress, repeat
+from operator import is_
 from struct import unpack_from
 
 from .codec import codec_for
@@ -147,9 +149,11 @@ class _Parser:
         if r[1] != SHT_STRTAB:
             self.fail(f"section name table [{self.shstrndx}] is not SHT_STRTAB")
         table = self.data[r[4]:r[4] + r[5]]
-        known = _string_index(table)
-        return [known.get(h[0]) or self.string(table, h[0], f"name of section [{i}]")
-                for i, h in enumerate(raw)]
+        names = _strings_at(table, [h[0] for h in raw])
+        if names is None:  # names beyond ASCII, or bad offsets (string() says which)
+            names = [self.string(table, h[0], f"name of section [{i}]")
+                     for i, h in enumerate(raw)]
+        return names
 
     def string(self, table, offset, what):
         end = table.find(b"\0", offset)
@@ -269,15 +273,12 @@ class _Parser:
         if raw[7] > count:
             self.fail(f"symbol table [{index}]: sh_info {raw[7]} exceeds the {count} symbols")
         data = self.data[raw[4]:raw[4] + size]
-        cols = list(zip(*codec.sym.iter_unpack(data)))
-        if codec.is64:
-            name_offs, infos, others, shndxs, values, sizes = cols
-        else:
-            name_offs, values, sizes, infos, others, shndxs = cols
-        names = list(map(_string_index(strtab).get, name_offs))
-        if None in names:  # offsets into the middle of a string (tail sharing), or bad ones
+        name_offs, infos, others, shndxs, values, sizes = _symbol_fields(codec, data)
+        names = _strings_at(strtab, name_offs)
+        if names is None:  # names beyond ASCII, or bad offsets (string() says which)
+            names = list(map(_string_index(strtab).get, name_offs))
             for i, name in enumerate(names):
-                if name is None:
+                if name is None:  # an offset into the middle of a string (tail sharing)
                     names[i] = self.string(strtab, name_offs[i],
                                            f"symbol {i} (in '{strtab_name}')")
         return SymbolColumns(names, values, sizes, infos, others, shndxs, name_offs)
@@ -394,9 +395,10 @@ def scan_symbols(data, path, allow_executable=False):
                         f"SHT_SYMTAB_SHNDX section")
         extended = [v for (v,) in parser.codec.u32.iter_unpack(data[table[4]:table[4] + table[5]])]
         shndxs = [e if s == SHN_XINDEX else s for s, e in zip(shndxs, extended)]
-    for i, s in enumerate(shndxs):
-        if not (s < len(raw) or SHN_LORESERVE <= s):
-            parser.fail(f"symbol {i}: section index {s} is out of range")
+    if any(not (s < len(raw) or SHN_LORESERVE <= s) for s in set(shndxs)):  # few distinct
+        for i, s in enumerate(shndxs):
+            if not (s < len(raw) or SHN_LORESERVE <= s):
+                parser.fail(f"symbol {i}: section index {s} is out of range")
     scan.shndxs = shndxs
     return scan
 
@@ -410,6 +412,27 @@ class SymbolColumns(tuple):
         return self
 
 
+def _strings_at(table, offsets):
+    """The NUL-terminated string at each offset into an ASCII string table, in C loops where
+    it can be; None if the table is not ASCII or an offset has no string (string() says why).
+    Offsets may point into the middle of a string: ld and as share tails ('.text' ends
+    '.rela.text', a symbol 'foo' ends '__kstrtab_foo'), a quarter of a module's names."""
+    if not table.isascii():
+        return None
+    pieces = table.decode("ascii").split("\0")  # the last one has no NUL after it
+    starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
+    names = list(map(dict(zip(starts, pieces[:-1])).get, offsets))
+    if None in names:
+        last = len(pieces) - 1
+        for i in compress(range(len(names)), map(is_, names, repeat(None))):
+            offset = offsets[i]
+            piece = bisect_right(starts, offset) - 1
+            if piece >= last:
+                return None
+            names[i] = pieces[piece][offset - starts[piece]:]
+    return names
+
+
 def _string_index(table):
     """Map the offset of every string that starts after a NUL to that string."""
     if table.isascii():  # the usual case: one decode, lengths in characters are in bytes
@@ -421,6 +444,42 @@ def _string_index(table):
         return dict(zip(offsets, pieces))
     offsets = accumulate(map((1).__add__, map(len, pieces)), initial=0)
     return dict(zip(offsets, pieces))
+
+
+# Where each field of a symbol lies in its entry, in bytes: (st_name, st_info, st_other,
+# st_shndx, st_value, st_size) of Elf32_Sym and of Elf64_Sym.
+_SYM_OFFSETS = {False: (0, 12, 13, 14, 4, 8), True: (0, 4, 5, 6, 8, 16)}
+
+
+def _symbol_fields(codec, data):
+    """The columns (st_name, st_info, st_other, st_shndx, st_value, st_size) of a symbol table's
+    bytes, each a list. A whole kernel's modules hold about a million symbols: every column
+    is one strided slice of an array (C loops), never a tuple per symbol."""
+    entry = codec.sym.size
+    name_at, info_at, other_at, shndx_at, value_at, size_at = _SYM_OFFSETS[codec.is64]
+    u16, u32 = _words("H", 2, codec, data), _words("I", 4, codec, data)
+    wide = _words("Q", 8, codec, data) if codec.is64 else u32
+    if u16 is None or u32 is None or wide is None:  # exotic platform: struct does it
+        cols = list(zip(*codec.sym.iter_unpack(data)))
+        return [list(c) for c in (cols if codec.is64 else
+                                  (cols[0], cols[3], cols[4], cols[5], cols[1], cols[2]))]
+    word = codec.word_size
+    return [u32[name_at // 4::entry // 4].tolist(), list(data[info_at::entry]),
+            list(data[other_at::entry]), u16[shndx_at // 2::entry // 2].tolist(),
+            wide[value_at // word::entry // word].tolist(),
+            wide[size_at // word::entry // word].tolist()]
+
+
+def _words(typecode, size, codec, data):
+    """``data`` as an array of unsigned ``size``-byte words in the host's order, or None where
+    the platform has no array type of that size."""
+    words = array(typecode)
+    if words.itemsize != size:
+        return None
+    words.frombytes(data)
+    if codec.big_endian != (sys.byteorder == "big"):
+        words.byteswap()
+    return words
 
 
 def _column_max(codec, data, entry_size, column):

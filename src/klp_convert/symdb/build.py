@@ -6,11 +6,13 @@ chunks are read by a pool of worker processes while the main process reads vmlin
 finished chunks, so a distribution's 4,000 modules cost about what the slowest core can do.
 """
 
+import gc
 import os
 import signal
 import sqlite3
 import sys
 import tempfile
+from contextlib import contextmanager
 
 from ..elf.constants import EM_386, EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
 from ..errors import KlpError
@@ -73,7 +75,8 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux, --modules or a Symbols.list")
     refuse_input_as_output(output, sources)
-    with _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
+    with _no_cycle_collection(), \
+            _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
         writer = DatabaseWriter(output)
         try:
             report = _fill(writer, reader, sources, {}, strict, warn)
@@ -97,7 +100,8 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
     first_id = _check_is_database(database)
     sources = Sources(modules=module_paths, symvers=symvers)
     refuse_input_as_output(database, sources)
-    with _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
+    with _no_cycle_collection(), \
+            _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
         writer = DatabaseWriter(database, base=database)
         try:
             known = writer.object_names()
@@ -110,6 +114,21 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
         finally:
             writer.abort()
     return report
+
+
+@contextmanager
+def _no_cycle_collection():
+    """The cyclic garbage collector off for a build (its workers fork with it off): a build
+    makes millions of tuples and lists that hold no cycles, which the collector walked again
+    and again (measured: a sixth of the instructions of making one big module's rows, 1% of
+    a whole compressed tree's build)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def refuse_input_as_output(output, sources):
@@ -387,8 +406,9 @@ def write_symbols_list(output, sources, strict=False, warn=None, progress=None):
         raise KlpError(output, "no inputs: give --vmlinux or --modules")
     refuse_input_as_output(output, sources)
     report = BuildReport()
-    write_atomically(output, _symbols_list_chunks(output, sources, report, strict, warn,
-                                                  progress))
+    with _no_cycle_collection():
+        write_atomically(output, _symbols_list_chunks(output, sources, report, strict, warn,
+                                                      progress))
     return report
 
 

@@ -7,8 +7,10 @@ import mmap
 import os
 import re
 from contextlib import contextmanager
+from itertools import compress, repeat
+from operator import and_, itemgetter
 
-from ..elf.constants import SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION
+from ..elf.constants import STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
 from ..errors import KlpError
 from ..files import open_regular
@@ -352,34 +354,75 @@ def read_module_bytes(path):
     MODULE_SIZE_LIMIT bytes: a larger module (or one that inflates beyond it) is refused while
     it is read, before it can take the memory."""
     with _open_input(path) as f:
-        if not path.endswith((".xz", ".gz", ".zst")):
-            if os.fstat(f.fileno()).st_size > MODULE_SIZE_LIMIT:
-                raise SymdbError(path, f"larger than {_LIMIT_TEXT}: not a kernel module")
+        if os.fstat(f.fileno()).st_size > MODULE_SIZE_LIMIT:  # packed or not, far too big
+            raise SymdbError(path, f"larger than {_LIMIT_TEXT}: not a kernel module")
+        if path.endswith(".xz"):
+            return _inflate_xz(path, f)
+        if not path.endswith((".gz", ".zst")):
             return f.read()
         return _inflate(path, f)
 
 
-def _inflate(path, f):
+# Bytes read from a compressed module, and taken from its decompressor, at a time: a real
+# module is read in one piece and comes out in one (no copy beyond the decompressor's own); a
+# bomb is stopped one piece beyond the limit.
+INFLATE_STEP = 64 << 20
+
+
+def _inflate_xz(path, f):
+    """An .xz module as lzma.decompress() reads it: its streams one after the other, anything
+    after a complete stream that is not one ignored; refused as soon as it passes the limit."""
     import lzma
-    errors = (OSError, EOFError, ValueError, lzma.LZMAError)  # gzip's errors are OSErrors
-    if path.endswith(".xz"):
-        stream = lzma.LZMAFile(f)
-    elif path.endswith(".gz"):
+    pieces, total = [], 0  # pieces: the output of the complete streams
+    decompressor, stream = lzma.LZMADecompressor(), []
+    packed = f.read(INFLATE_STEP)
+    if not packed:
+        raise SymdbError(path, "cannot decompress: an empty file")
+    while True:
+        try:
+            piece = decompressor.decompress(packed, INFLATE_STEP)
+        except lzma.LZMAError as e:
+            if pieces:  # what follows a complete stream is no stream: ignored
+                break
+            raise SymdbError(path, f"cannot decompress: {e}") from None
+        packed = b""
+        total += len(piece)
+        if total > MODULE_SIZE_LIMIT:
+            raise SymdbError(path, f"inflates to more than {_LIMIT_TEXT}: not a kernel module")
+        stream.append(piece)
+        if decompressor.eof:
+            pieces += stream
+            packed = decompressor.unused_data or f.read(INFLATE_STEP)
+            if not packed:
+                break
+            decompressor, stream = lzma.LZMADecompressor(), []
+        elif decompressor.needs_input:
+            packed = f.read(INFLATE_STEP)
+            if not packed:
+                raise SymdbError(path, "cannot decompress: the file ends inside an xz stream")
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _inflate(path, f):
+    """A .gz or .zst module, read from its stream in steps of INFLATE_STEP."""
+    errors = (OSError, EOFError, ValueError)  # gzip's errors are OSErrors
+    if path.endswith(".gz"):
         import gzip
         stream = gzip.GzipFile(fileobj=f)
     else:
         zstandard = _zstandard(path)
         errors += (zstandard.ZstdError,)
         stream = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
-    out = bytearray()
+    pieces, total = [], 0
     try:
         with stream:
             while True:
-                chunk = stream.read(1 << 20)
-                if not chunk:
-                    return bytes(out)
-                out += chunk
-                if len(out) > MODULE_SIZE_LIMIT:
+                piece = stream.read(INFLATE_STEP)
+                if not piece:
+                    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                total += len(piece)
+                pieces.append(piece)
+                if total > MODULE_SIZE_LIMIT:
                     raise SymdbError(path, f"inflates to more than {_LIMIT_TEXT}: not a "
                                            f"kernel module")
     except errors as e:
@@ -418,39 +461,55 @@ def _module_rows(scan, want_listed):
     order (the full view); rows index the returned section and file name lists, which hold
     only the sections that define a named symbol (a lookup decodes them: keep them short).
 
-    This loop runs for every symbol of a whole distribution's modules, so what depends only on
-    (st_info, section) is computed once per pair and cached.
+    This runs for every symbol of a whole distribution's modules (about a million), so the
+    columns are filtered and combined in C loops (compress, map, zip), and what depends only
+    on (st_info, section) is computed once per distinct pair.
     """
     sections = scan.sections
     core = core_sections(sections, scan.machine)
     letters = [section_letter(n, t, fl) for n, t, fl in sections]
     names, values, sizes, infos, _others, _raw = scan.columns
-    rows, exports, listed, files = [], [], [], []
+    shndxs = scan.shndxs
+    # A row per named, defined symbol (section symbols have no name: none can ever match them).
+    kept = list(map(and_, map(bool, names), map(bool, shndxs)))
+    keys = list(compress(zip(infos, shndxs), kept))
     used = {}  # section index -> position in the short list of sections that define symbols
-    append = rows.append
-    cache = {}
-    source_file = None
-    for sym_name, value, size, info, shndx in zip(names, values, sizes, infos, scan.shndxs):
-        if shndx == SHN_UNDEF:
-            if want_listed and sym_name and info & 0xF != STT_SECTION:
-                listed.append(sym_name)
-            continue
-        if not sym_name:  # section symbols: no name can ever match them
-            continue
-        key = info << 32 | shndx
-        props = cache.get(key)
-        if props is None:
-            props = cache[key] = _symbol_props(info, shndx, sections, letters, core, used)
-        flags, section, file_block, is_file, in_ksymtab, listed_by_nm = props
-        if is_file:
-            source_file = len(files)
-            files.append(sym_name)
-        append((sym_name, flags, value, size, section, source_file if file_block else None))
-        if want_listed and listed_by_nm:
-            listed.append(sym_name)
-        if in_ksymtab and sym_name.startswith(KSYMTAB_PREFIX):
-            exports.append(_ksymtab_export(sym_name, sections[shndx][0]))
+    # In order of first use, as the short section list must be.
+    props_of = {key: _symbol_props(*key, sections, letters, core, used)
+                for key in dict.fromkeys(keys)}
+    props = list(map(props_of.__getitem__, keys))
+    kept_names = list(compress(names, kept))
+    files, sources = _source_files(kept_names, props, props_of)
+    rows = list(zip(kept_names, map(itemgetter(0), props), compress(values, kept),
+                    compress(sizes, kept), map(itemgetter(1), props), sources))
+    exports = []
+    if any(p[4] for p in props_of.values()):
+        named = map(str.startswith, kept_names, repeat(KSYMTAB_PREFIX))
+        exports = [_ksymtab_export(name, sections[key[1]][0]) for name, key, p in
+                   compress(zip(kept_names, keys, props), named) if p[4]]
+    listed = []
+    if want_listed:  # sorted by the caller: the order here does not matter
+        listed = [name for name, info, shndx in zip(names, infos, shndxs)
+                  if not shndx and name and info & 0xF != STT_SECTION]
+        listed += compress(kept_names, map(itemgetter(5), props))
     return rows, exports, listed, [sections[i][0] for i in used], files
+
+
+def _source_files(kept_names, props, props_of):
+    """(STT_FILE names, each row's index into them or None): a local symbol belongs to the
+    last STT_FILE symbol before it. Modules stripped of debug information (Debian's) have none,
+    and then no row has a source file."""
+    files = []
+    if not any(p[3] for p in props_of.values()):
+        return files, repeat(None)
+    sources, current = [], None
+    for name, (_flags, _section, file_block, is_file, _ksymtab, _listed) in \
+            zip(kept_names, props):
+        if is_file:
+            current = len(files)
+            files.append(name)
+        sources.append(current if file_block else None)
+    return files, sources
 
 
 def _symbol_props(info, shndx, sections, letters, core, used):
@@ -466,15 +525,22 @@ def _symbol_props(info, shndx, sections, letters, core, used):
             letter is not None)
 
 
-def _modinfo(scan, data):
-    """The key=value strings of .modinfo (the last value wins, as modinfo(8) shows them)."""
+def _modinfo(scan, data, keys=("name", "vermagic", "livepatch")):
+    """The values of these keys in .modinfo (the last one wins, as modinfo(8) shows them).
+    A driver's .modinfo holds hundreds of aliases: only the keys asked for are looked up."""
     for index, (name, _t, _f) in enumerate(scan.sections):
         if name == ".modinfo":
             offset, size = scan.extents[index]
-            raw = bytes(data[offset:offset + size])
-            pairs = (item.partition("=") for item in
-                     raw.decode("utf-8", "surrogateescape").split("\0") if item)
-            return {key: value for key, _eq, value in pairs}
+            raw = b"\0" + bytes(data[offset:offset + size])  # every entry follows a NUL
+            found = {}
+            for key in keys:
+                at = raw.rfind(b"\0" + key.encode() + b"=")
+                if at >= 0:
+                    start = at + len(key) + 2
+                    end = raw.find(b"\0", start)
+                    found[key] = raw[start:end if end >= 0 else len(raw)].decode(
+                        "utf-8", "surrogateescape")
+            return found
     return {}
 
 

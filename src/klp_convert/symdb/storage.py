@@ -37,6 +37,8 @@ sequential insert.
 import json
 import os
 import sqlite3
+from functools import lru_cache
+from itertools import chain
 
 from .. import __version__
 from ..errors import KlpError
@@ -282,19 +284,74 @@ def insert_object(db, object_id, obj):
                 positions_value(obj.positions_known)))
     db.execute("INSERT INTO object_lists VALUES (?, ?, ?)",
                (object_id, json.dumps(obj.sections), json.dumps(obj.files)))
-    # The object id is a literal in the statement so the rows can be bound as they are,
-    # without building a new tuple per symbol (the build inserts about a million).
-    sql = (f"INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
-           f"VALUES ({int(object_id)}, ?, ?, ?, ?, ?, ?)")
-    if obj.kind != "vmlinux":
+    rows = obj.rows
+    if obj.kind != "vmlinux":  # vmlinux addresses are above 2**63: converted at once
         try:
-            db.executemany(sql, obj.rows)
+            _insert_symbols(db, object_id, rows, obj.sections, obj.files)
             return
         # A value or size above 2**63, or a name that is not UTF-8: only in an odd module.
         except (OverflowError, UnicodeEncodeError):
             db.execute("DELETE FROM symbols WHERE object = ?", (object_id,))
-    db.executemany(sql, [(sql_name(n), f, to_signed(v), to_signed(z), s, src)
-                         for n, f, v, z, s, src in obj.rows])
+    rows = [(sql_name(n), f, to_signed(v), to_signed(z), s, src) for n, f, v, z, s, src in rows]
+    _insert_symbols(db, object_id, rows, obj.sections, obj.files)
+
+
+# Rows one INSERT statement takes: a million single-row statements cost more than the rows.
+INSERT_BATCH = 64
+# The nullable columns of a symbol row (name, flags, value, size, section, source_file).
+_NULLABLE = (2, 3, 4, 5)
+
+
+def _insert_symbols(db, object_id, rows, sections, files):
+    """Insert one object's rows in their order. A column that is None in every row
+    is a NULL in the statement: sqlite3 binds a None parameter through its adapter lookup,
+    which costs more than the rest of the row."""
+    nulls = tuple(k for k in _NULLABLE if _all_none(rows, k, sections, files))
+    width = 6 - len(nulls)
+    flat = list(chain.from_iterable(rows))
+    for stride, k in enumerate(reversed(nulls)):  # the last columns first
+        del flat[k::6 - stride]
+    done = len(rows) - len(rows) % INSERT_BATCH
+    step = INSERT_BATCH * width
+    db.executemany(_insert_statement(INSERT_BATCH, nulls),
+                   ([object_id, *flat[at:at + step]] for at in range(0, done * width, step)))
+    size = INSERT_BATCH
+    while done < len(rows):  # the rest in statements of 32, 16, ... rows (few to prepare)
+        size //= 2
+        if len(rows) - done >= size:
+            at = done * width
+            db.execute(_insert_statement(size, nulls),
+                       [object_id, *flat[at:at + size * width]])
+            done += size
+
+
+def _all_none(rows, column, sections, files):
+    """Whether ``column`` is None in every row: a row's section and source file index the
+    object's lists, so with no list there is none; a value or size is looked at."""
+    if column == 4:
+        return not sections
+    if column == 5:
+        return not files
+    return all(row[column] is None for row in rows)
+
+
+@lru_cache(maxsize=None)
+def _insert_statement(count, nulls):
+    """INSERT of ``count`` symbol rows: ?1 the object, then each row's bound columns (those
+    not in ``nulls``)."""
+    values, number = [], 2
+    for _row in range(count):
+        cells = ["?1", f"?{number}", f"?{number + 1}"]
+        number += 2
+        for k in _NULLABLE:
+            if k in nulls:
+                cells.append("NULL")
+            else:
+                cells.append(f"?{number}")
+                number += 1
+        values.append(f"({', '.join(cells)})")
+    return ("INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
+            "VALUES " + ", ".join(values))
 
 
 def is_database(head):
