@@ -67,8 +67,8 @@ def _applied_at_zero(ctx, relocations):
     """(what happens, the kernel's line or None) when the normal loader applies these
     relocations with their livepatch symbols at address 0: the first one whose type cannot
     reach 0 makes the loader refuse the module; without one it loads and breaks when run."""
-    for rel in relocations:
-        if ctx.loader is None or not is_livepatch_symbol(rel.symbol):
+    for rel in relocations if ctx.loader is not None else ():
+        if not is_livepatch_symbol(rel.symbol):
             continue
         refusal = ctx.loader.zero_target_refusal(ctx.name, rel.type, rel.addend)
         if refusal is not None:
