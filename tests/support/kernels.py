@@ -311,10 +311,13 @@ KERNELS = {kernel.name: kernel for kernel in (
 )}
 
 
-# The kernels `scripts/test` (and so CI) runs when KLP_TEST_KERNELS is not set: every one, each
-# having passed its whole suite on a clean checkout. A kernel added to KERNELS joins this list
-# once a clean run (KLP_TEST_KERNELS=<name>) proved it.
-CI_KERNELS = tuple(KERNELS)
+# The kernels `scripts/test` (and so CI) runs when KLP_TEST_KERNELS is not set: those whose
+# whole suite passes on a clean checkout every time. A kernel added to KERNELS joins this list
+# once clean runs (KLP_TEST_KERNELS=<name>) proved it. Not s390x-7.2 yet: it passed in three
+# runs, but in a fourth its guest died of an "illegal operation" inside a freshly loaded
+# livepatch (klp_vmlinux_dup, after other modules were unloaded), cause not found yet.
+FLAKY = ("s390x-7.2",)
+CI_KERNELS = tuple(name for name in KERNELS if name not in FLAKY)
 
 
 def selected():
