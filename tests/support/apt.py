@@ -33,6 +33,8 @@ SUITES = {
     "bullseye": (("bullseye", "bullseye-updates"), "bullseye-security"),
     "bookworm": (("bookworm", "bookworm-updates"), "bookworm-security"),
     "trixie": (("trixie", "trixie-updates"), "trixie-security"),
+    # Newer builds for a release, e.g. its QEMU (support/emulator.py); read, never installed.
+    "bookworm-backports": (("bookworm-backports",), None),
     "sid": (("sid",), None),
 }
 

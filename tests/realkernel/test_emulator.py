@@ -1,0 +1,37 @@
+"""The emulator under the suite's guests runs code as the guest rewrote it (support/emulator.py):
+on s390x, code stored with MVC, as Linux stores a module's code. Debian 12's QEMU 7.2 runs the
+old code instead, which once killed the s390x guest in a livepatch loaded where an unloaded
+module had run; the suite then boots s390x under the QEMU of the machine's backports."""
+
+import pytest
+
+from klp_convert import guest
+from support.emulator import REWRITE_PROBES, build_probe, probe_failures, run_probe
+from support.kernels import KERNELS, selected
+
+pytestmark = [pytest.mark.debian, pytest.mark.realkernel, pytest.mark.slow]
+
+# The selected kernels whose guest architecture has a probe (a parameter of the suite's
+# `kernel` fixture, so they are prepared once with the rest).
+WITH_PROBE = [name for name in selected() if KERNELS[name].arch.name in REWRITE_PROBES]
+
+
+def probe(arch, kernel, directory):
+    """The probe's report from ``kernel``'s guest booted under ``arch``'s QEMU (its files
+    under ``directory``)."""
+    directory.mkdir()
+    program = build_probe(arch.name, kernel.build_arch.cross_compile, directory)
+    return run_probe(arch, kernel.image, kernel.busybox, program, directory / "boot")
+
+
+@pytest.mark.parametrize("kernel", WITH_PROBE, indirect=True)
+def test_guest_runs_code_as_rewritten(kernel, tmp_path):
+    """Under the QEMU the suite boots the kernel with, the function the guest stored last is
+    the one that runs; and when that QEMU is not the machine's, the machine's runs the old
+    function (as Debian 12's 7.2 does: mvc.second=1), which is why it was replaced."""
+    report = probe(kernel.arch, kernel, tmp_path / "suite")
+    assert probe_failures(kernel.arch, report) == [], f"{kernel.arch.qemu}\n{report.report()}"
+    machine = guest.ARCHES[kernel.arch.name]
+    if kernel.arch.qemu != machine.qemu:
+        report = probe(machine, kernel, tmp_path / "machine")
+        assert probe_failures(machine, report), f"{machine.qemu} passes:\n{report.report()}"
