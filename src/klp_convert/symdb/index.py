@@ -3,7 +3,7 @@ one index that answers lookups by name (the contract between symdb, convert and 
 
 import json
 import re
-import sqlite3
+from .sqlite import sqlite3
 from bisect import bisect_right
 from collections import Counter
 

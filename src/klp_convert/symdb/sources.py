@@ -5,8 +5,6 @@ kernel's order; the kernel's rules come from kernel/kallsyms.py and kernel/modul
 
 import mmap
 import os
-import re
-from contextlib import contextmanager
 from itertools import compress, repeat
 from operator import and_, itemgetter
 
@@ -14,6 +12,7 @@ from ..elf.constants import STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
 from ..errors import KlpError
 from ..files import open_regular
+from ..patterns import Pattern
 from ..kernel.generations import DEFAULT, rules_for_release
 from ..kernel.kallsyms import (
     KALLSYMS_TABLE_LABELS, absolute_percpu, kallsyms_reads, kallsyms_table, mksysmap_keeps,
@@ -34,8 +33,8 @@ KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
 # memory one module can take (each worker of a build holds one module at a time).
 MODULE_SIZE_LIMIT = 1 << 30
 _LIMIT_TEXT = "1 GiB"
-_BLANKS = re.compile("[ \t]+")
-_HEX = re.compile("[0-9a-fA-F]+")
+_BLANKS = Pattern("[ \t]+")
+_HEX = Pattern("[0-9a-fA-F]+")
 
 
 class SymdbError(KlpError):
@@ -89,7 +88,7 @@ def _kbuild_tree_release(path):
     return release if release[:1].isdigit() and "\n" not in release else None
 
 
-_BANNER = re.compile(rb"Linux version (\d+\.\d+[^\s\0]*) \(")
+_BANNER = Pattern(rb"Linux version (\d+\.\d+[^\s\0]*) \(")
 
 
 def _banner_release(data, scan):
@@ -101,17 +100,13 @@ def _banner_release(data, scan):
     return None
 
 
-@contextmanager
 def _mapped(path):
+    """The file mapped read-only: an mmap, which `with` closes."""
     with _open_input(path) as f:
         try:
-            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except (ValueError, OSError) as e:
             raise SymdbError(path, f"cannot map the file: {e}") from None
-    try:
-        yield data
-    finally:
-        data.close()
 
 
 def _kallsyms_rules(release):
@@ -285,7 +280,7 @@ def vmlinux_release_from_name(path):
 
 
 # Debian's images install a one-line System.map that points at the -dbg package.
-_PLACEHOLDER = re.compile(r"The real System\.map is in the (\S+) package")
+_PLACEHOLDER = Pattern(r"The real System\.map is in the (\S+) package")
 
 
 def _refuse_placeholder(path, lines):
