@@ -15,7 +15,7 @@ _HOMES = {
     "SymbolRecord": "model", "Export": "model",
     "Sources": "build", "BuildReport": "build", "build_database": "build",
     "add_to_database": "build", "write_symbols_list": "build",
-    "SymdbError": "sources", "StorageError": "storage",
+    "SymdbError": "inputs", "StorageError": "storage",
 }
 
 __all__ = list(_HOMES)

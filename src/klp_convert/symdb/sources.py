@@ -10,8 +10,6 @@ from operator import and_, itemgetter
 
 from ..elf.constants import STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
-from ..errors import KlpError
-from ..files import open_regular
 from ..patterns import Pattern
 from ..kernel.generations import DEFAULT, rules_for_release
 from ..kernel.kallsyms import (
@@ -22,9 +20,12 @@ from ..kernel.modules import core_sections, in_core_section
 from ..kernel.names import module_runtime_name
 from ..text import decode_name
 from .model import CORE, VMLINUX, ObjectSymbols, pack_flags
+# What a conversion needs of this module lives apart (index.py imports it alone):
+from .inputs import (  # noqa: F401 (and is this module's API too)
+    KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
+)
+from .inputs import open_input as _open_input
 
-KSYMTAB_PREFIX = "__ksymtab_"
-SYMBOLS_LIST_HEADER = "klp-convert-symbol-data.0.1"
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
 # /proc/kallsyms lists these pseudo-modules after the real ones: BPF programs and trampolines.
 KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
@@ -35,10 +36,6 @@ MODULE_SIZE_LIMIT = 1 << 30
 _LIMIT_TEXT = "1 GiB"
 _BLANKS = Pattern("[ \t]+")
 _HEX = Pattern("[0-9a-fA-F]+")
-
-
-class SymdbError(KlpError):
-    """An input of the symbol database is unreadable or malformed."""
 
 
 # -- vmlinux ----------------------------------------------------------------------------------
@@ -582,11 +579,6 @@ def read_symvers(path, allow_empty=False):
 
 # -- old Symbols.list -------------------------------------------------------------------------
 
-def is_symbols_list(head):
-    """Whether the first bytes of a file are an old Symbols.list header."""
-    return head.startswith(SYMBOLS_LIST_HEADER.encode())
-
-
 def read_symbols_list(path):
     """ObjectSymbols from an old Symbols.list: names only, so positions are unknown. Object
     names are mapped to runtime names ('-' -> '_'), which kbuild's recipe forgot to do."""
@@ -634,19 +626,6 @@ def symbols_list_block(obj):
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def read_head(path, size=64):
-    """The first bytes of an input, to tell its format by content."""
-    with _open_input(path) as f:
-        try:
-            return f.read(size)
-        except OSError as e:
-            raise SymdbError(path, f"cannot read: {e.strerror}") from None
-
-
-def _open_input(path):
-    return open_regular(path, SymdbError)
-
-
 def _text_lines(path):
     """The lines of a text input. Only LF (and a CR before it) ends a line: str.splitlines()
     would also split at bytes such as 0x1c or 0x85, which a name may hold."""
@@ -665,18 +644,6 @@ def _fields(line):
     if sum(map(len, fields)) + line.count(" ") + line.count("\t") == len(line):
         return fields
     return [field for field in _BLANKS.split(line) if field]
-
-
-def read_text_bytes(path):
-    """The bytes of a text input (decompressed), refusing binary files."""
-    with _open_input(path) as f:
-        try:
-            data = f.read()
-        except OSError as e:
-            raise SymdbError(path, f"cannot read: {e.strerror}") from None
-    if b"\0" in data[:65536]:
-        raise SymdbError(path, "binary file, expected text")
-    return data
 
 
 def _c_collation(name):
