@@ -285,6 +285,7 @@ NOT_FOR_CONVERT = ["klp_convert.kbuild", "klp_convert.symdb.build", "klp_convert
                    "klp_convert.commands.kbuild", "klp_convert.commands.show",
                    "klp_convert.commands.symbols", "klp_convert.commands.try_",
                    "klp_convert.guest", "klp_convert.disassemble", "klp_convert.cli_parser",
+                   "klp_convert.symdb.sources",
                    "dataclasses", "inspect", "subprocess", "multiprocessing", "tempfile",
                    "hashlib", "shutil", "pathlib", "typing", "urllib.parse", "ipaddress",
                    "difflib", "argparse", "gettext", "locale", "importlib", "contextlib"]
