@@ -34,3 +34,45 @@ def test_each_command_has_its_options_and_the_table_help(name, capsys):
 def test_unknown_command_is_a_usage_error(capsys):
     assert cli.main(["convrt", "a", "b"]) == 2
     assert "unknown command 'convrt'" in capsys.readouterr().err
+
+
+# Command lines of `convert`: quick_parse() takes the plain ones (a build's), argparse the rest.
+PLAIN_CONVERT_LINES = [
+    ["in.ko", "-o", "out.ko"],
+    ["-o", "out.ko", "in.ko"],
+    ["--symbols", "a.symdb", "--symbols=b.symdb", "in.ko", "--output", "out.ko"],
+    ["in.ko", "--output=out.ko", "-v", "--dry-run", "--keep-module-exports"],
+    ["in.ko", "--dry-run", "--sympos", "vmlinux:f=2", "--sympos=foo:g=0"],
+    ["in.ko", "-o", "o", "--symbol-file", "vmlinux:f=a/b.c", "--symvers", "M.symvers"],
+    ["in.ko", "--verbose", "-o", "in.ko", "-o", "again.ko"],
+    ["", "-o", "out.ko"],
+]
+OTHER_CONVERT_LINES = [
+    [], ["-h"], ["in.ko", "--help"], ["in.ko", "--sym", "a.symdb"], ["in.ko", "-oout.ko"],
+    ["in.ko", "-o"], ["in.ko", "-o", "-x"], ["in.ko", "--output=-x"], ["--", "in.ko"],
+    ["a.ko", "b.ko"], ["-", "-o", "o"], ["in.ko", "--dry-run=yes"], ["in.ko", "--output="],
+    ["in.ko", "--sympos", "vmlinux:f=two"], ["in.ko", "--sympos", "f=2"], ["in.ko", "-vo", "x"],
+    ["in.ko", "--unknown"], ["in.ko", "-o=x"],
+]
+
+
+def _argparse_values(argv):
+    """What argparse makes of `convert ARGV`: its attributes, or the exit status it gave."""
+    try:
+        args = cli.build_parser("convert").parse_args(["convert", *argv])
+    except SystemExit as e:
+        return e.code
+    return vars(args)
+
+
+@pytest.mark.parametrize("argv", PLAIN_CONVERT_LINES, ids=" ".join)
+def test_convert_parses_a_plain_line_as_argparse_does(argv):
+    quick = cli.command_module("convert").quick_parse(argv)
+    assert quick is not None, "a plain command line must not need argparse"
+    assert vars(quick) == _argparse_values(argv)
+
+
+@pytest.mark.parametrize("argv", OTHER_CONVERT_LINES, ids=" ".join)
+def test_convert_leaves_the_other_lines_to_argparse(argv, capsys):
+    assert cli.command_module("convert").quick_parse(argv) is None
+    _argparse_values(argv)  # parsed there (or refused with its usage message)

@@ -277,12 +277,20 @@ def test_candidates_that_no_position_can_name_are_marked(toy):
 
 
 # Modules a conversion must not import: other commands' code, the database build (worker pool,
-# hashing), and standard modules that cost milliseconds at every start (issue 13).
+# hashing), and standard modules that cost milliseconds at every start (issue 13): argparse
+# (with gettext and locale; a plain command line is parsed by commands/convert.py), sqlite3's
+# Python part (datetime; symdb/sqlite.py takes CPython's _sqlite3, cli.py _signal), importlib,
+# contextlib.
 NOT_FOR_CONVERT = ["klp_convert.kbuild", "klp_convert.symdb.build", "klp_convert.commands.check",
                    "klp_convert.commands.kbuild", "klp_convert.commands.show",
-                   "klp_convert.commands.symbols", "dataclasses", "inspect", "subprocess",
-                   "multiprocessing", "tempfile", "hashlib", "shutil", "pathlib", "typing",
-                   "urllib.parse", "ipaddress", "difflib"]
+                   "klp_convert.commands.symbols", "klp_convert.commands.try_",
+                   "klp_convert.guest", "klp_convert.disassemble", "klp_convert.cli_parser",
+                   "klp_convert.symdb.sources",
+                   "dataclasses", "inspect", "subprocess", "multiprocessing", "tempfile",
+                   "hashlib", "shutil", "pathlib", "typing", "urllib.parse", "ipaddress",
+                   "difflib", "argparse", "gettext", "locale", "importlib", "contextlib"]
+if sys.implementation.name == "cpython":
+    NOT_FOR_CONVERT += ["sqlite3", "datetime", "signal"]
 
 
 def test_a_conversion_imports_only_its_own_code(toy):

@@ -1,12 +1,55 @@
 """`klp-convert convert`: and the classic forms `klp-convert [Symbols.list] IN OUT`."""
 
-import argparse
 import gc
 import os
 
 from ..convert import convert_file
 from ..errors import KlpError
 from . import note, say
+
+
+def object_symbol_value(convert):
+    def parse(text):
+        target, eq, value = text.partition("=")
+        objname, colon, name = target.partition(":")
+        if not (eq and colon and objname and name and value):
+            from argparse import ArgumentTypeError  # a usage error: argparse prints it
+            raise ArgumentTypeError(f"'{text}' is not OBJ:NAME=VALUE")
+        try:
+            return (objname, name), convert(value)
+        except ValueError:
+            from argparse import ArgumentTypeError
+            raise ArgumentTypeError(f"'{value}' in '{text}' is not a number") from None
+    return parse
+
+
+# The options: argparse's add_argument() arguments, which quick_parse() reads too.
+OPTIONS = (
+    (("-o", "--output"), dict(
+        metavar="OUT.ko", help="required (unless --dry-run): where to write the result (may be "
+                               "IN.ko itself)")),
+    (("--symbols",), dict(
+        metavar="DB", action="append", default=[],
+        help="symbol database (.symdb) or old Symbols.list; repeat to combine the kernel's with "
+             "one of out-of-tree target modules")),
+    (("--sympos",), dict(
+        metavar="OBJ:NAME=N", action="append", default=[], type=object_symbol_value(int),
+        help="pick position N of NAME in OBJ")),
+    (("--symbol-file",), dict(
+        metavar="OBJ:NAME=FILE", action="append", default=[], type=object_symbol_value(str),
+        help="pick the NAME of OBJ defined in source file FILE")),
+    (("--symvers",), dict(
+        metavar="FILE", action="append", default=[],
+        help="without --symbols: the build tree's Module.symvers, to tell which references the "
+             "module loader resolves (default: that of the kernel the module was built for, "
+             "when it is installed)")),
+    (("--keep-module-exports",), dict(
+        action="store_true",
+        help="leave symbols exported by modules as normal relocations (the old klp-convert's "
+             "behaviour; the patch then depends on those modules)")),
+    (("--dry-run",), dict(action="store_true", help="print the plan, write nothing")),
+    (("-v", "--verbose"), dict(action="store_true", help="print the plan")),
+)
 
 
 def register(sub):
@@ -17,40 +60,60 @@ def register(sub):
                     "references are converted (annotation-only mode), and the references "
                     "left as they are are listed.")
     p.add_argument("input", metavar="IN.ko", help="the livepatch module as kbuild linked it")
-    p.add_argument("-o", "--output", metavar="OUT.ko",
-                   help="required (unless --dry-run): where to write the result (may be IN.ko "
-                        "itself)")
-    p.add_argument("--symbols", metavar="DB", action="append", default=[],
-                   help="symbol database (.symdb) or old Symbols.list; repeat to combine the "
-                        "kernel's with one of out-of-tree target modules")
-    p.add_argument("--sympos", metavar="OBJ:NAME=N", action="append", default=[],
-                   type=object_symbol_value(int), help="pick position N of NAME in OBJ")
-    p.add_argument("--symbol-file", metavar="OBJ:NAME=FILE", action="append", default=[],
-                   type=object_symbol_value(str),
-                   help="pick the NAME of OBJ defined in source file FILE")
-    p.add_argument("--symvers", metavar="FILE", action="append", default=[],
-                   help="without --symbols: the build tree's Module.symvers, to tell which "
-                        "references the module loader resolves (default: that of the kernel "
-                        "the module was built for, when it is installed)")
-    p.add_argument("--keep-module-exports", action="store_true",
-                   help="leave symbols exported by modules as normal relocations (the old "
-                        "klp-convert's behaviour; the patch then depends on those modules)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
-    p.add_argument("-v", "--verbose", action="store_true", help="print the plan")
+    for flags, settings in OPTIONS:
+        p.add_argument(*flags, **settings)
     p.set_defaults(run=run)
 
 
-def object_symbol_value(convert):
-    def parse(text):
-        target, eq, value = text.partition("=")
-        objname, colon, name = target.partition(":")
-        if not (eq and colon and objname and name and value):
-            raise argparse.ArgumentTypeError(f"'{text}' is not OBJ:NAME=VALUE")
-        try:
-            return (objname, name), convert(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{value}' in '{text}' is not a number") from None
-    return parse
+class Arguments:
+    """What quick_parse() found: the attributes argparse's Namespace would have."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def quick_parse(argv):
+    """``argv`` (after `convert`) parsed as argparse parses it, for the command lines a build
+    runs (an input, options spelt out whole, `--option VALUE` or `--option=VALUE`), else None:
+    help, abbreviations, `--`, a value that looks like an option and every error are left to
+    argparse, which then parses the same line and says what it says today. (argparse and the
+    parser's construction would be a third of a conversion's start-up.)"""
+    values, inputs, settings = {"command": "convert", "run": run}, [], {}
+    for flags, setting in OPTIONS:
+        dest = flags[-1][2:].replace("-", "_")  # as argparse names it
+        settings.update((flag, (dest, setting)) for flag in flags)
+        values[dest] = {"append": [], "store_true": False}.get(setting.get("action"))
+    words = iter(argv)
+    for word in words:
+        if not word.startswith("-"):
+            inputs.append(word)
+            continue
+        flag, equals, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        if flag not in settings:
+            return None
+        dest, setting = settings[flag]
+        if setting.get("action") == "store_true":
+            if equals:
+                return None
+            values[dest] = True
+            continue
+        if not equals:
+            value = next(words, "-")
+        if value.startswith("-") or not value:
+            return None
+        if "type" in setting:
+            try:
+                value = setting["type"](value)
+            except Exception:  # argparse's ArgumentTypeError: argparse says it
+                return None
+        if setting.get("action") == "append":
+            values[dest].append(value)
+        else:
+            values[dest] = value
+    if len(inputs) != 1:
+        return None
+    values["input"] = inputs[0]
+    return Arguments(**values)
 
 
 def run(args):

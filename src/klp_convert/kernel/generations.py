@@ -23,7 +23,7 @@ releases (a major version has had about 20), and a note saying so; facts whose f
 known exactly (RELEASE_KEYED) are keyed on that release instead.
 """
 
-import re
+from ..patterns import Pattern
 from ..records import record, replace
 
 from . import kallsyms, loader
@@ -195,7 +195,8 @@ def rules_for_module(obj, database_release=None, modinfo=None):
     return select_rules(database_release, modinfo_value(modinfo, "vermagic"))
 
 
-_CONVERSION = re.compile(r"%[-+ #0]*[0-9]*(?:hh|h|ll|l|L|z)?[diouxXpsc]")
+_CONVERSION = Pattern(r"%[-+ #0]*[0-9]*(?:hh|h|ll|l|L|z)?[diouxXpsc]")
+_LIST_LABEL = Pattern(r",\s*\w+\s*$")
 
 
 def kernel_message(fmt, *values):
@@ -208,7 +209,7 @@ def kernel_message(fmt, *values):
         value = next(values, None)
         out.append(fmt[pos:match.start()])
         if value is None:  # drop the value's label too when it is one of a list (', loc')
-            return re.sub(r",\s*\w+\s*$", "", "".join(out)).rstrip()
+            return _LIST_LABEL.sub("", "".join(out)).rstrip()
         out.append(format(value, "x") if match.group(0)[-1] in "xX" else str(value))
         pos = match.end()
     out.append(fmt[pos:])

@@ -11,7 +11,7 @@ changed between kernel generations: each generation's KallsymsRules is below, ch
 kernel/generations.py.
 """
 
-import re
+from ..patterns import Pattern
 from ..records import record
 from operator import itemgetter
 
@@ -26,7 +26,7 @@ STB_GNU_UNIQUE = 10
 @record
 class NameFilter:
     """Names a filter drops: exact ``names``, ``prefixes``, ``suffixes``, ``substrings`` and
-    ``patterns`` (compiled regular expressions that must match the whole name)."""
+    ``patterns`` (patterns.Pattern, regular expressions that must match the whole name)."""
 
     names: frozenset = frozenset()
     prefixes: tuple = ()
@@ -126,7 +126,7 @@ KALLSYMS_6_12 = KallsymsRules(
     mksysmap_names=NameFilter(
         names=frozenset({"L0", "_SDA_BASE_", "_SDA2_BASE_"}), prefixes=_MKSYSMAP_6_12_PREFIXES,
         suffixes=_ARM_SUFFIXES, substrings=_PPC_STUBS,
-        patterns=(re.compile(r"__[0-9A-Za-z]*Thunk_.*", re.S),)),
+        patterns=(Pattern(r"(?s)__[0-9A-Za-z]*Thunk_.*"),)),
     ignored_letters=frozenset("un"),
     ignored_names=NameFilter(),
     absolute_percpu_machines=frozenset({EM_X86_64}),
@@ -140,8 +140,8 @@ KALLSYMS_7_2 = KallsymsRules(
         names=frozenset({"L0", "_SDA_BASE_", "_SDA2_BASE_"}),
         prefixes=_MKSYSMAP_6_12_PREFIXES + ("__mod_device_table__",),
         suffixes=_ARM_SUFFIXES, substrings=_PPC_STUBS,
-        patterns=(re.compile(r"__[0-9A-Za-z]*Thunk_.*", re.S),
-                  re.compile(r"__UNIQUE_ID_modinfo_[0-9]*"))),
+        patterns=(Pattern(r"(?s)__[0-9A-Za-z]*Thunk_.*"),
+                  Pattern(r"__UNIQUE_ID_modinfo_[0-9]*"))),
     ignored_letters=frozenset("un"),
     ignored_names=NameFilter(),
 )

@@ -12,9 +12,9 @@ stays in the input, so a 56-character object name makes the following '.' mismat
 white space, needs a digit and ignores what follows the number.
 """
 
-import re
 from functools import lru_cache
 
+from ..patterns import Pattern
 from ..records import record
 
 from .names import KLP_RELA_PREFIX, KLP_SYM_PREFIX, MODULE_NAME_MAX, SYMBOL_NAME_MAX
@@ -23,7 +23,7 @@ OBJNAME_WIDTH = MODULE_NAME_MAX  # %55[^.]
 SYMNAME_WIDTH = SYMBOL_NAME_MAX  # %511[^,]
 ULONG_MASK = (1 << 64) - 1
 # isspace() in the kernel's lib/ctype.c, then the digits (ASCII only, unlike Python's \d)
-_ULONG = re.compile(r"[ \t\n\v\f\r]*([0-9]+)")
+_ULONG = Pattern(r"[ \t\n\v\f\r]*([0-9]+)")
 
 
 @record
@@ -79,9 +79,10 @@ def scan_klp_rela(name):
 
 # A name every field of which fits, with nothing after the position: what klp-convert writes.
 # sscanf reads it whole, so one match gives the fields the reading below would (a huge patch
-# has tens of thousands); any other name is read field by field.
-_PLAIN_KLP_SYM = re.compile(re.escape(KLP_SYM_PREFIX) + rf"([^.]{{1,{OBJNAME_WIDTH}}})\."
-                            rf"([^,]{{1,{SYMNAME_WIDTH}}}),([0-9]+)")
+# has tens of thousands); any other name is read field by field. (The prefix's only
+# characters special to re are its dots.)
+_PLAIN_KLP_SYM = Pattern(KLP_SYM_PREFIX.replace(".", r"\.") + rf"([^.]{{1,{OBJNAME_WIDTH}}})\."
+                         rf"([^,]{{1,{SYMNAME_WIDTH}}}),([0-9]+)")
 
 
 @lru_cache(maxsize=SCANS_KEPT)

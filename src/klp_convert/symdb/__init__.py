@@ -10,14 +10,12 @@ The names below are imported from their modules on first use: a conversion needs
 side only, not the build's (worker pool, scratch files, hashing).
 """
 
-from importlib import import_module
-
 _HOMES = {
     "open_symbols": "index", "SymbolIndex": "index",
     "SymbolRecord": "model", "Export": "model",
     "Sources": "build", "BuildReport": "build", "build_database": "build",
     "add_to_database": "build", "write_symbols_list": "build",
-    "SymdbError": "sources", "StorageError": "storage",
+    "SymdbError": "inputs", "StorageError": "storage",
 }
 
 __all__ = list(_HOMES)
@@ -27,7 +25,9 @@ def __getattr__(name):
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{home}", __name__), name)
+    # __import__, not importlib.import_module: the importlib package (and warnings, which it
+    # imports) is no part of a conversion's start otherwise.
+    value = getattr(__import__(f"{__name__}.{home}", fromlist=[name]), name)
     globals()[name] = value
     return value
 

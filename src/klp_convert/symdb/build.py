@@ -9,7 +9,7 @@ finished chunks, so a distribution's 4,000 modules cost about what the slowest c
 import gc
 import os
 import signal
-import sqlite3
+from .sqlite import sqlite3
 import sys
 import tempfile
 from contextlib import contextmanager

@@ -3,14 +3,14 @@ one index that answers lookups by name (the contract between symdb, convert and 
 
 import json
 import re
-import sqlite3
+from .sqlite import sqlite3
 from bisect import bisect_right
 from collections import Counter
 
 from ..errors import KlpError
 from ..kernel.names import module_runtime_name
 from .model import CORE, VMLINUX, Export, ranked_records
-from .sources import (
+from .inputs import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
 )
 from .storage import (

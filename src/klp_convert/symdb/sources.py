@@ -5,15 +5,12 @@ kernel's order; the kernel's rules come from kernel/kallsyms.py and kernel/modul
 
 import mmap
 import os
-import re
-from contextlib import contextmanager
 from itertools import compress, repeat
 from operator import and_, itemgetter
 
 from ..elf.constants import STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
-from ..errors import KlpError
-from ..files import open_regular
+from ..patterns import Pattern
 from ..kernel.generations import DEFAULT, rules_for_release
 from ..kernel.kallsyms import (
     KALLSYMS_TABLE_LABELS, absolute_percpu, kallsyms_reads, kallsyms_table, mksysmap_keeps,
@@ -23,9 +20,12 @@ from ..kernel.modules import core_sections, in_core_section
 from ..kernel.names import module_runtime_name
 from ..text import decode_name
 from .model import CORE, VMLINUX, ObjectSymbols, pack_flags
+# What a conversion needs of this module lives apart (index.py imports it alone):
+from .inputs import (  # noqa: F401 (and is this module's API too)
+    KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
+)
+from .inputs import open_input as _open_input
 
-KSYMTAB_PREFIX = "__ksymtab_"
-SYMBOLS_LIST_HEADER = "klp-convert-symbol-data.0.1"
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
 # /proc/kallsyms lists these pseudo-modules after the real ones: BPF programs and trampolines.
 KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
@@ -34,12 +34,8 @@ KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
 # memory one module can take (each worker of a build holds one module at a time).
 MODULE_SIZE_LIMIT = 1 << 30
 _LIMIT_TEXT = "1 GiB"
-_BLANKS = re.compile("[ \t]+")
-_HEX = re.compile("[0-9a-fA-F]+")
-
-
-class SymdbError(KlpError):
-    """An input of the symbol database is unreadable or malformed."""
+_BLANKS = Pattern("[ \t]+")
+_HEX = Pattern("[0-9a-fA-F]+")
 
 
 # -- vmlinux ----------------------------------------------------------------------------------
@@ -89,7 +85,7 @@ def _kbuild_tree_release(path):
     return release if release[:1].isdigit() and "\n" not in release else None
 
 
-_BANNER = re.compile(rb"Linux version (\d+\.\d+[^\s\0]*) \(")
+_BANNER = Pattern(rb"Linux version (\d+\.\d+[^\s\0]*) \(")
 
 
 def _banner_release(data, scan):
@@ -101,17 +97,13 @@ def _banner_release(data, scan):
     return None
 
 
-@contextmanager
 def _mapped(path):
+    """The file mapped read-only: an mmap, which `with` closes."""
     with _open_input(path) as f:
         try:
-            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except (ValueError, OSError) as e:
             raise SymdbError(path, f"cannot map the file: {e}") from None
-    try:
-        yield data
-    finally:
-        data.close()
 
 
 def _kallsyms_rules(release):
@@ -285,7 +277,7 @@ def vmlinux_release_from_name(path):
 
 
 # Debian's images install a one-line System.map that points at the -dbg package.
-_PLACEHOLDER = re.compile(r"The real System\.map is in the (\S+) package")
+_PLACEHOLDER = Pattern(r"The real System\.map is in the (\S+) package")
 
 
 def _refuse_placeholder(path, lines):
@@ -587,11 +579,6 @@ def read_symvers(path, allow_empty=False):
 
 # -- old Symbols.list -------------------------------------------------------------------------
 
-def is_symbols_list(head):
-    """Whether the first bytes of a file are an old Symbols.list header."""
-    return head.startswith(SYMBOLS_LIST_HEADER.encode())
-
-
 def read_symbols_list(path):
     """ObjectSymbols from an old Symbols.list: names only, so positions are unknown. Object
     names are mapped to runtime names ('-' -> '_'), which kbuild's recipe forgot to do."""
@@ -639,19 +626,6 @@ def symbols_list_block(obj):
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def read_head(path, size=64):
-    """The first bytes of an input, to tell its format by content."""
-    with _open_input(path) as f:
-        try:
-            return f.read(size)
-        except OSError as e:
-            raise SymdbError(path, f"cannot read: {e.strerror}") from None
-
-
-def _open_input(path):
-    return open_regular(path, SymdbError)
-
-
 def _text_lines(path):
     """The lines of a text input. Only LF (and a CR before it) ends a line: str.splitlines()
     would also split at bytes such as 0x1c or 0x85, which a name may hold."""
@@ -670,18 +644,6 @@ def _fields(line):
     if sum(map(len, fields)) + line.count(" ") + line.count("\t") == len(line):
         return fields
     return [field for field in _BLANKS.split(line) if field]
-
-
-def read_text_bytes(path):
-    """The bytes of a text input (decompressed), refusing binary files."""
-    with _open_input(path) as f:
-        try:
-            data = f.read()
-        except OSError as e:
-            raise SymdbError(path, f"cannot read: {e.strerror}") from None
-    if b"\0" in data[:65536]:
-        raise SymdbError(path, "binary file, expected text")
-    return data
 
 
 def _c_collation(name):

@@ -36,7 +36,7 @@ sequential insert.
 
 import json
 import os
-import sqlite3
+from .sqlite import sqlite3
 from functools import lru_cache
 from itertools import chain
 
