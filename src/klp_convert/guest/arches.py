@@ -9,7 +9,7 @@ To boot another architecture, add a GuestArch here; nothing else changes.
 import platform
 from dataclasses import dataclass
 
-from ..elf.constants import EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
+from ..elf.constants import EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,19 @@ AARCH64 = GuestArch(
     image_in_build_tree="arch/arm64/boot/Image",
 )
 
-ARCHES = {arch.name: arch for arch in (X86_64, PPC64LE, S390X, AARCH64)}
+LOONGARCH64 = GuestArch(
+    name="loongarch64", machine=EM_LOONGARCH, debian_arch="loong64",
+    qemu="qemu-system-loongarch64", qemu_package="qemu-system-misc",
+    qemu_args=("-M", "virt", "-m", "1G"),
+    # virt's NS16550 UARTs: ttyS0, then ttyS1.
+    console="ttyS0",
+    report_args=lambda path: ("-serial", f"file:{path}"),
+    report_device="/dev/ttyS1",
+    # virt loads the ELF vmlinux itself (QEMU 8.1 and later: no firmware).
+    image_in_build_tree="vmlinux",
+)
+
+ARCHES = {arch.name: arch for arch in (X86_64, PPC64LE, S390X, AARCH64, LOONGARCH64)}
 
 
 def arch_for_machine(machine):
