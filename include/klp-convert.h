@@ -28,7 +28,9 @@
  *    The first object is the one being patched (whose klp section holds the
  *    relocation), the second the one defining the symbol; the kernel requires
  *    them to be the same. Define KLP_RELOC_SYMBOL_DOT before including this
- *    file for the spelling '<sym>.<pos>' instead of '<sym>,<pos>'.
+ *    file for the spelling '<sym>.<pos>' instead of '<sym>,<pos>' (for GNU as
+ *    before 2.36 on x86-64, and for loongarch's, which take no quoted name
+ *    holding ',' in an operand).
  *    Names with dots (GCC's foo.isra.0, an asm-labelled name.12345) work too:
  *	extern int name_12345 KLP_RELOC_SYMBOL(vmlinux, vmlinux, name.12345);
  *
@@ -64,14 +66,18 @@ struct klp_module_reloc {
 
 /* Family 2: the reference itself carries the choice in its symbol name */
 #ifdef KLP_RELOC_SYMBOL_DOT
+/* No ',' in the name, so no quotes: loongarch's GNU as takes no quoted name in a
+ * relocation operator's operand (%got_pc_hi20("...")), and the name needs none. */
 #define __KLP_POS_SEP "."
+#define __KLP_QUOTE ""
 #else
 #define __KLP_POS_SEP ","
+#define __KLP_QUOTE "\""
 #endif
 
 #define KLP_RELOC_SYMBOL_POS(lp_obj, sym_obj, sym, pos)			\
-	__asm__("\".klp.sym.rela." #lp_obj "." #sym_obj "." #sym	\
-		__KLP_POS_SEP #pos "\"")
+	__asm__(__KLP_QUOTE ".klp.sym.rela." #lp_obj "." #sym_obj "." #sym	\
+		__KLP_POS_SEP #pos __KLP_QUOTE)
 
 #define KLP_RELOC_SYMBOL(lp_obj, sym_obj, sym)				\
 	KLP_RELOC_SYMBOL_POS(lp_obj, sym_obj, sym, 0)

@@ -6,8 +6,9 @@ from hypothesis import example, given, settings, strategies as st
 
 from klp_convert.elf.constants import EM_386, EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
 from klp_convert.kernel.klp_sscanf import scan_klp_rela, scan_klp_sym, scan_klp_sym_fields
-from klp_convert.kernel.generations import LINUX_6_1
+from klp_convert.kernel.generations import LINUX_6_1, LINUX_7_2
 from klp_convert.kernel.modinfo import release_version, vermagic_release
+from klp_convert.kernel.relocs import RELOC_NAMES
 
 
 @pytest.mark.parametrize("name, count, fields, rest", [
@@ -106,3 +107,37 @@ def test_vermagic_release():
     assert release_version(release) == (6, 1)
     assert release_version("5.7.0-rc1") == (5, 7)
     assert release_version(None) is None and vermagic_release("") is None
+
+
+# What GCC emits for a livepatch's references to a module on each architecture whose 7.2
+# kernel the real-kernel suite boots (tests/support/arch_relocs.py; the guest applies them):
+# named, and applied by that architecture's 7.2 loader.
+@pytest.mark.parametrize("machine, names", [
+    (EM_PPC64, {"R_PPC64_REL24", "R_PPC64_ADDR64"}),
+    (EM_S390, {"R_390_PLT32DBL", "R_390_GOTENT", "R_390_64"}),
+    (EM_AARCH64, {"R_AARCH64_CALL26", "R_AARCH64_ADR_PREL_PG_HI21", "R_AARCH64_ABS64"}),
+    (EM_LOONGARCH, {"R_LARCH_B26", "R_LARCH_GOT_PC_HI20", "R_LARCH_GOT_PC_LO12", "R_LARCH_64"}),
+])
+def test_7_2_loaders_apply_the_types_gcc_emits(machine, names):
+    numbers = {name: number for number, name in RELOC_NAMES[machine].items()}
+    assert names <= set(numbers), names - set(numbers)
+    assert {numbers[name] for name in names} <= LINUX_7_2.loader_for(machine).accepted
+
+
+def test_loongarch_loader_tables_by_generation():
+    """loongarch's loader across generations (arch/loongarch/kernel/module.c): 6.12 added
+    32_PCREL and 64_PCREL, 7.2 the PCADD forms and a longer handler table; B26 and the GOT
+    pairs are applied in every one."""
+    names = {name: number for number, name in RELOC_NAMES[EM_LOONGARCH].items()}
+    old, new = LINUX_6_1.loader_for(EM_LOONGARCH), LINUX_7_2.loader_for(EM_LOONGARCH)
+    assert {names["R_LARCH_B26"], names["R_LARCH_GOT_PC_HI20"], names["R_LARCH_GOT_PC_LO12"]} \
+        <= old.accepted
+    assert names["R_LARCH_64_PCREL"] not in old.accepted
+    added = {names[n] for n in ("R_LARCH_32_PCREL", "R_LARCH_64_PCREL", "R_LARCH_PCADD_HI20",
+                                "R_LARCH_PCADD_LO12", "R_LARCH_GOT_PCADD_HI20",
+                                "R_LARCH_GOT_PCADD_LO12")}
+    assert new.accepted - old.accepted == added
+    # CALL36 (110) is past 6.1's table: the second message; in 7.2's table, the first.
+    assert old.unknown_type_message("lp", 110) == "kmod: lp: Unknown relocation type 110"
+    assert new.unknown_type_message("lp", 110) == \
+        "kmod: lp: Unsupport relocation type 110, please add its support."

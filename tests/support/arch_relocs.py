@@ -2,12 +2,12 @@
 module rtarget, and the copies of it each architecture's loader refuses (made with
 klp-convert's own ELF layer), whose refusal `klp-convert check` must predict.
 
-EXPECTED_TYPES is what GCC 12 (Debian 12's compilers) gives klp_arch_relocs.c with the kernel's
-flags; test_arch_relocs compares it with the converted module, so a compiler that emits
+EXPECTED_TYPES is what GCC 12 (Debian 12's compilers; loongarch64: Debian 13's GCC 14) gives
+klp_arch_relocs.c with the kernel's flags; test_arch_relocs compares it with the converted module, so a compiler that emits
 another type shows up as a failure naming it.
 """
 
-from klp_convert.elf.constants import EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
+from klp_convert.elf.constants import EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
 from klp_convert.kernel.generations import rules_for_module
 from klp_convert.kernel.relocs import reloc_type_name
 
@@ -28,6 +28,10 @@ EXPECTED_TYPES = {
                  "R_AARCH64_ADD_ABS_LO12_NC", "R_AARCH64_LDST8_ABS_LO12_NC",
                  "R_AARCH64_LDST16_ABS_LO12_NC", "R_AARCH64_LDST32_ABS_LO12_NC",
                  "R_AARCH64_LDST64_ABS_LO12_NC", "R_AARCH64_ABS64"},
+    # calls and tail calls `bl` / `b` (B26, through the module's PLT when out of range); data
+    # through the GOT (pcalau12i + ld.d: kbuild builds modules with
+    # -fno-direct-access-external-data), pointers 64
+    EM_LOONGARCH: {"R_LARCH_B26", "R_LARCH_GOT_PC_HI20", "R_LARCH_GOT_PC_LO12", "R_LARCH_64"},
 }
 
 

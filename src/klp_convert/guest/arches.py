@@ -37,10 +37,16 @@ class GuestArch:
     image_in_build_tree: str
     #: kernel command-line options this architecture needs besides the console
     extra_kernel_args: str = ""
+    #: what the kernel adds after the command line it was given, in /proc/cmdline
+    cmdline_tail: str = ""
     #: a tiny guest proving that KVM runs code on a host of this architecture: a function of
     #: a directory to write its files in, returning (QEMU options, the exit status QEMU ends
     #: with when the guest ran); None: never try KVM (see accel.py)
     kvm_probe: object = None
+
+    def proc_cmdline(self, kernel_args):
+        """The guest's /proc/cmdline when booted with ``kernel_args``."""
+        return kernel_args + self.cmdline_tail
 
     @property
     def busybox_package(self):
@@ -128,6 +134,9 @@ LOONGARCH64 = GuestArch(
     report_device="/dev/ttyS1",
     # virt loads the ELF vmlinux itself (QEMU 8.1 and later: no firmware).
     image_in_build_tree="vmlinux",
+    # With a device tree, bootcmdline_init() (arch/loongarch/kernel/setup.c) appends " " and
+    # then the line it was given, unless strstr() finds it there, which it does.
+    cmdline_tail=" ",
 )
 
 ARCHES = {arch.name: arch for arch in (X86_64, PPC64LE, S390X, AARCH64, LOONGARCH64)}
