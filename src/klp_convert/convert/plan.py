@@ -10,7 +10,7 @@ Exports: a symbol exported by vmlinux stays a normal relocation; one exported by
 converted (objname = that module) unless --keep-module-exports.
 """
 
-from ..elf import SHF_ALLOC
+from ..elf import SHF_ALLOC, SHN_UNDEF
 from ..kernel.names import VMLINUX, KlpName, check_objname, check_symname, is_klp_rela_name
 from ..kernel.generations import rules_for_module
 from ..kernel.special_sections import special_section_for
@@ -91,13 +91,12 @@ def make_plan(obj, notes, index, options):
         plan.problems.append(Problem(
             f"annotation for '{notes.choices[key].symbol.name}', which the module does not "
             f"otherwise reference"))
+    referenced = [(sym, refs) for sym in obj.symbols  # in symbol table order
+                  for refs in [references.get(id(sym))] if refs is not None]
     if index is not None:  # every name the decisions below will ask about, in one go
-        index.prefetch(sym.name for sym in obj.symbols
-                       if id(sym) in references and id(sym) not in notes.reloc_symbols)
-    for sym in obj.symbols:
-        refs = references.get(id(sym))
-        if refs is None:
-            continue
+        index.prefetch(sym.name for sym, _refs in referenced
+                       if id(sym) not in notes.reloc_symbols)
+    for sym, refs in referenced:
         decision = _decide(obj, sym, refs, notes, index, options, plan)
         if decision is not None:
             plan.decisions.append(decision)
@@ -136,7 +135,8 @@ def _undefined_references(obj, table_ids):
             continue  # debug info is never relocated by the kernel; klp sections are done
         for rel in rela.relocations:
             sym = rel.symbol
-            if sym is null or not sym.is_undefined or sym.name in ("", TOC_SYMBOL):
+            if sym is null or sym.section is not None or sym.reserved_shndx != SHN_UNDEF \
+                    or sym.name in ("", TOC_SYMBOL):  # (not sym.is_undefined, inline)
                 continue
             refs.setdefault(id(sym), []).append((rela, rel))
     return refs
@@ -330,7 +330,7 @@ def _view_mismatch(record, pos):
 def _decide_from_database(decision, index, options, plan):
     name = decision.name
     exporters = index.exporters(name)
-    if any(e.objname == VMLINUX for e in exporters):
+    if exporters and any(e.objname == VMLINUX for e in exporters):
         decision.rule, decision.reason = "kept", "exported by vmlinux"
         return decision
     if exporters and options.keep_module_exports:
