@@ -48,19 +48,19 @@ class KlpSections:
     def __init__(self, obj, relocation_sections):
         self.obj = obj
         self.by_name = {(sec.name, id(sec.target)): sec for sec in relocation_sections}
-        self.found = {}  # (objname, id(target)) -> section, for the names built once
+        self.prefixes = {}  # objname -> '.klp.rela.<objname>.', checked once per object
         self.entsize = obj.codec.reloc_struct(True).size
 
     def find_or_add(self, objname, source):
         """The section for (object, the source's target), created on first use."""
-        target = source.target
-        sec = self.found.get((objname, id(target)))
+        target = source.info
+        prefix = self.prefixes.get(objname)
+        if prefix is None:
+            prefix = self.prefixes[objname] = klp_rela_name(objname, "")
+        key = (prefix + target.name, id(target))  # klp_rela_name(objname, target.name)
+        sec = self.by_name.get(key)
         if sec is None:
-            name = klp_rela_name(objname, target.name)
-            sec = self.by_name.get((name, id(target)))
-            if sec is None:
-                sec = self.add(name, target)
-            self.found[objname, id(target)] = self.by_name[name, id(target)] = sec
+            sec = self.by_name[key] = self.add(key[0], target)
         return sec
 
     def add(self, name, target):

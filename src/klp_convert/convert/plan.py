@@ -41,6 +41,7 @@ class Decision:
         self.rule = None  # 'explicit', 'source file', 'unique', 'module export', 'kept'
         self.reason = ""
         self.verified = True  # False when the database had names only (old Symbols.list)
+        self.records = None  # the object's records of the name the position was checked in
 
     @property
     def converted(self):
@@ -286,6 +287,7 @@ def _check_position(decision, pos, records, index, plan, origin, rule):
     """A position must exist, and for modules mean the same symbol in both views."""
     objname, name = decision.objname, decision.name
     decision.sympos, decision.rule, decision.reason = pos, rule, origin
+    decision.records = records
     if not index.positions_known(objname):
         if pos > len(records) or (pos == 0 and len(records) > 1):
             plan.problems.append(Problem(f"{origin}: '{objname}' has {len(records)} "
