@@ -14,7 +14,7 @@ from support.realkernel import (
     TIMES, BuildFailed, build_livepatch, copy_scenario, guest_directory, kernel_symbol_database,
     make_modules, prepared_kernel, scenario_symbol_problems, timed,
 )
-from support.kernels import selected
+from support.kernels import KERNELS, selected
 
 
 # Seconds per boot: every scenario (and the kallsyms dump) in one boot takes 1-2 minutes under
@@ -131,7 +131,8 @@ def kernels_in_run(session):
     """The kernels the collected tests run on (after -k and deselection), in order."""
     names = (item.callspec.params.get("kernel") for item in session.items
              if hasattr(item, "callspec"))
-    return list(dict.fromkeys(name for name in names if name))
+    # (an empty parametrization's placeholder is no kernel)
+    return list(dict.fromkeys(name for name in names if name in KERNELS))
 
 
 @pytest.fixture(scope="session", params=selected())

@@ -24,14 +24,16 @@ def probe(arch, kernel, directory):
     return run_probe(arch, kernel.image, kernel.busybox, program, directory / "boot")
 
 
-@pytest.mark.parametrize("kernel", WITH_PROBE, indirect=True)
-def test_guest_runs_code_as_rewritten(kernel, tmp_path):
-    """Under the QEMU the suite boots the kernel with, the function the guest stored last is
-    the one that runs; and when that QEMU is not the machine's, the machine's runs the old
-    function (as Debian 12's 7.2 does: mvc.second=1), which is why it was replaced."""
-    report = probe(kernel.arch, kernel, tmp_path / "suite")
-    assert probe_failures(kernel.arch, report) == [], f"{kernel.arch.qemu}\n{report.report()}"
-    machine = guest.ARCHES[kernel.arch.name]
-    if kernel.arch.qemu != machine.qemu:
-        report = probe(machine, kernel, tmp_path / "machine")
-        assert probe_failures(machine, report), f"{machine.qemu} passes:\n{report.report()}"
+# Without a selected kernel that has a probe there is no test (rather than a skipped one).
+if WITH_PROBE:
+    @pytest.mark.parametrize("kernel", WITH_PROBE, indirect=True)
+    def test_guest_runs_code_as_rewritten(kernel, tmp_path):
+        """Under the QEMU the suite boots the kernel with, the function the guest stored last is
+        the one that runs; and when that QEMU is not the machine's, the machine's runs the old
+        function (as Debian 12's 7.2 does: mvc.second=1), which is why it was replaced."""
+        report = probe(kernel.arch, kernel, tmp_path / "suite")
+        assert probe_failures(kernel.arch, report) == [], f"{kernel.arch.qemu}\n{report.report()}"
+        machine = guest.ARCHES[kernel.arch.name]
+        if kernel.arch.qemu != machine.qemu:
+            report = probe(machine, kernel, tmp_path / "machine")
+            assert probe_failures(machine, report), f"{machine.qemu} passes:\n{report.report()}"
