@@ -74,21 +74,16 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux, --modules or a Symbols.list")
     refuse_input_as_output(output, sources)
-    with _no_cycle_collection(), \
-            _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
-        writer = DatabaseWriter(output)
-        try:
+    with _no_cycle_collection(), _Written(output) as written:
+        with _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
+            writer = written.writer = DatabaseWriter(output)
             report = _fill(writer, reader, sources, {}, strict, warn)
             _check_not_empty(output, report)
             writer.set_meta(kernel_release=report.kernel_release, arch=report.arch,
                             kernel_generation=report.rules.generation.name if report.rules
                             else None)
             _record_inputs(writer, sources, report)
-            writer.commit()
-        except sqlite3.Error as e:  # a full disk, say: the temporary file goes, nothing is left
-            raise StorageError(output, f"cannot write: {e}") from None
-        finally:
-            writer.abort()
+        writer.commit()
     return report
 
 
@@ -99,20 +94,35 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
     first_id = _check_is_database(database)
     sources = Sources(modules=module_paths, symvers=symvers)
     refuse_input_as_output(database, sources)
-    with _no_cycle_collection(), \
-            _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
-        writer = DatabaseWriter(database, base=database)
-        try:
+    with _no_cycle_collection(), _Written(database) as written:
+        with _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
+            writer = written.writer = DatabaseWriter(database, base=database)
             known = writer.object_names()
             report = _fill(writer, reader, sources, known, strict, warn, existing=database)
             _check_not_empty(module_paths[0] if module_paths else database, report)
             _record_inputs(writer, sources, report)
-            writer.commit()
-        except sqlite3.Error as e:
-            raise StorageError(database, f"cannot write: {e}") from None
-        finally:
-            writer.abort()
+        writer.commit()
     return report
+
+
+class _Written:
+    """The database a build writes, committed (renamed into place) by the build only once its
+    workers are gone: a build stopped before that (an error, SIGINT, SIGTERM) leaves nothing,
+    and nothing of the build runs after its output appears. An SQLite error is a StorageError
+    naming the output."""
+
+    def __init__(self, output):
+        self.output, self.writer = output, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, _tb):
+        if self.writer is not None:
+            self.writer.abort()  # nothing once committed
+        if isinstance(exc, sqlite3.Error):  # a full disk, say: the temporary file is gone
+            raise StorageError(self.output, f"cannot write: {exc}") from None
+        return False
 
 
 @contextmanager
