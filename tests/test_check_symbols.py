@@ -159,6 +159,24 @@ def test_resolution_as_the_kernel_does_it(kernel, name, edit, severity, kernel_m
     assert will_load(findings) == (severity == "warning")
 
 
+@pytest.mark.parametrize("name, edit", [c[:2] for c in CASES], ids=[c[0] for c in CASES])
+def test_records_handed_over_change_nothing(kernel, name, edit):
+    """convert hands the check the records its plan read (check_module(resolved=...)): the same
+    findings whether they are right, missing, or belong to another name."""
+    from klp_convert.elf import ElfObject
+    from klp_convert.kernel.klp_sscanf import scan_klp_sym
+
+    corpus, index, directory = kernel
+    path = build_variant(corpus["good"], Variant(f"{name}-handed", edit), directory)
+    names = [s.name for s in ElfObject.read(path).symbols if s.name.startswith(".klp.sym.")]
+    right = {n: index.lookup_in(scan_klp_sym(n).objname, scan_klp_sym(n).symname)
+             for n in names if scan_klp_sym(n).count == 3}
+    other = {n: index.lookup_in("vmlinux", "printk") for n in names}
+    expected = check_module(path, index=index)
+    assert names and expected == check_module(path, index=index, resolved=right)
+    assert expected == check_module(path, index=index, resolved=other)
+
+
 def test_ambiguity_lists_the_candidates(kernel):
     corpus, index, directory = kernel
     path = build_variant(corpus["good"], Variant("cand", CASES[0][1]), directory)

@@ -226,8 +226,13 @@ def big_tree(tmp_path_factory, pair):  # noqa: F811
     return tree
 
 
-def _scratch(tmpdir):
-    return [p.name for p in Path(tmpdir).iterdir() if p.name.startswith("klp-convert-symdb.")]
+def _children(proc):
+    """The pids of a process's children (the build's worker pool)."""
+    try:
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            return f.read().split()
+    except OSError:
+        return []
 
 
 def _default_sigint():
@@ -236,14 +241,12 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _wait_for_workers(tmpdir, proc, output_dir=None):
-    """Until a worker wrote its first scratch part (the pool is at work) and, with
-    ``output_dir``, the output's temporary file exists too (the pool is forked before the
-    database is opened, so on a quiet machine the parts come first), or the build ended."""
+def _wait_for_workers(proc, output_dir):
+    """Until the worker pool is forked and the output's temporary file exists (the pool is
+    forked before the database is opened), or the build ended."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if any(any(Path(tmpdir, d).iterdir()) for d in _scratch(tmpdir)) and (
-                output_dir is None or any(Path(output_dir).iterdir())):
+        if len(_children(proc)) >= 2 and any(Path(output_dir).iterdir()):
             return
         time.sleep(0.005)
 
@@ -259,7 +262,9 @@ def test_signals_during_a_build_leave_one_line_and_nothing_behind(big_tree, tmp_
                              str(big_tree), "-o", str(out_dir / "t.symdb")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=_default_sigint)
-    _wait_for_workers(tmpdir, proc)
+    _wait_for_workers(proc, out_dir)
+    workers = _children(proc)
+    assert workers, "the build ended before it could be interrupted"
     # As a terminal does for Ctrl-C, the whole process group gets SIGINT; SIGTERM goes to the
     # main process only, as kill(1) sends it.
     if sig == signal.SIGINT:
@@ -268,7 +273,8 @@ def test_signals_during_a_build_leave_one_line_and_nothing_behind(big_tree, tmp_
         proc.send_signal(sig)
     _out, err = proc.communicate(timeout=60)
     assert (proc.returncode, err) == (status, "klp-convert: interrupted\n")
-    assert list(out_dir.iterdir()) == [] and _scratch(tmpdir) == []
+    assert list(out_dir.iterdir()) == [] and list(tmpdir.iterdir()) == []
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "workers left"
 
 
 def test_after_sigkill_the_next_run_removes_what_the_killed_one_left(big_tree, tmp_path):
@@ -279,12 +285,12 @@ def test_after_sigkill_the_next_run_removes_what_the_killed_one_left(big_tree, t
     argv = [sys.executable, "-m", "klp_convert", "symbols", "--modules", str(big_tree), "-o",
             str(out_dir / "t.symdb")]
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
-    _wait_for_workers(tmpdir, proc, out_dir)
+    _wait_for_workers(proc, out_dir)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert _scratch(tmpdir) and list(out_dir.iterdir()), "the killed run left nothing to find"
+    assert list(out_dir.iterdir()), "the killed run left nothing to find"
     assert subprocess.run(argv, env=env, capture_output=True).returncode == 0
-    assert [p.name for p in out_dir.iterdir()] == ["t.symdb"] and _scratch(tmpdir) == []
+    assert [p.name for p in out_dir.iterdir()] == ["t.symdb"] and list(tmpdir.iterdir()) == []
 
 
 def test_a_full_disk_gives_one_line_and_no_file(pair, big_tree, tmp_path):  # noqa: F811

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from klp_convert import guest
 from klp_convert.cli import main
 from klp_convert.commands.try_ import format_report
 from klp_convert.errors import KlpError
@@ -336,3 +337,28 @@ def test_taint_and_trouble():
     messages = ["ok", "WARNING: CPU: 0 PID: 1 at kernel/x.c:1 f+0x1/0x2", "Call Trace:",
                 "---[ end trace 0 ]---", "later"]
     assert trouble_reports(messages) == [messages[1:4]]
+
+
+@pytest.mark.parametrize("version, stale", [
+    ((7, 2, 22), True), ((9, 1, 2), True), ((9, 1, 3), False), ((9, 2, 0), True),
+    ((9, 2, 1), False), ((9, 0, 4), True), ((10, 0, 0), False), ((10, 1, 2), False)])
+def test_qemu_releases_that_run_stale_s390x_code(version, stale):
+    """QEMU before e43ced8be18d (10.0, 9.2.1, 9.1.3) kept translations of s390x code that MVC
+    rewrote beyond its first byte; other guests are not concerned."""
+    assert guest.arches.runs_stale_code(guest.ARCHES["s390x"], version) is stale
+    assert guest.arches.runs_stale_code(guest.ARCHES["x86_64"], version) is False
+
+
+def test_qemu_release_is_read_from_its_version_line():
+    assert guest.arches.qemu_release(
+        "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)\nCopyright") == (7, 2, 22)
+    assert guest.arches.qemu_release("QEMU emulator version 10.0.2 (Debian)") == (10, 0, 2)
+    assert guest.arches.qemu_release("no version here") is None
+
+
+def test_report_says_the_emulator_note(objects):
+    report = judged(trial(objects), PATCHED)
+    data = report.to_json()
+    assert data["notes"] == []  # x86-64: no note
+    data["notes"] = ["qemu-system-s390x 7.2.22 may run stale code"]
+    assert format_report(data)[1] == "note: qemu-system-s390x 7.2.22 may run stale code"

@@ -141,6 +141,7 @@ def main(argv=None):
             if not getattr(args, "run", None):
                 parser.print_help(sys.stderr)
                 return 2
+        args.process_ends = process_ends
         return args.run(args)
     except _UsageError as e:
         print(f"{PROG}: error: {escape(str(e))}", file=sys.stderr)

@@ -128,11 +128,10 @@ class Suite:
 
 
 def kernels_in_run(session):
-    """The kernels the collected tests run on (after -k and deselection), in order. (A test
-    parametrized over an empty list of kernels, e.g. test_emulator's when no selected kernel
-    has a probe, holds pytest's NOTSET instead of a name.)"""
+    """The kernels the collected tests run on (after -k and deselection), in order."""
     names = (item.callspec.params.get("kernel") for item in session.items
              if hasattr(item, "callspec"))
+    # (an empty parametrization's placeholder is no kernel)
     return list(dict.fromkeys(name for name in names if name in KERNELS))
 
 
@@ -172,7 +171,7 @@ def suite(ctx):
     for name, report in result.steps.items():
         if report.seconds is not None:
             TIMES.setdefault(f"{kernel.name} {name}", {})["guest"] = report.seconds
-    return Suite(result, failures, kernel.arch.proc_cmdline(kernel.kernel_args))
+    return Suite(result, failures, kernel.kernel_args)
 
 
 @pytest.fixture(scope="session")

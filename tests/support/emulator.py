@@ -23,12 +23,12 @@ at all: the machine's QEMU up to that version is replaced by the backports' as w
 
 import dataclasses
 import gzip
-import re
 import subprocess
 import tempfile
 from pathlib import Path
 
 from klp_convert import guest
+from klp_convert.guest.arches import qemu_release
 from support.apt import AptRelease, host_codename
 
 PROBES = Path(__file__).resolve().parents[1] / "realkernel" / "emulator"
@@ -118,10 +118,10 @@ def backports_qemu(arch):
 def qemu_version(binary):
     """(major, minor) of the QEMU ``binary`` (its --version)."""
     proc = subprocess.run([str(binary), "--version"], capture_output=True, text=True)
-    match = re.search(r"version (\d+)\.(\d+)", proc.stdout)
-    if proc.returncode != 0 or not match:
+    release = qemu_release(proc.stdout) if proc.returncode == 0 else None
+    if release is None:
         raise RuntimeError(f"{binary} --version: {proc.stdout}{proc.stderr}")
-    return int(match.group(1)), int(match.group(2))
+    return release[:2]
 
 
 def bootable_arch(arch):

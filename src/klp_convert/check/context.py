@@ -13,10 +13,12 @@ from .findings import ERROR, WARNING, Finding
 class CheckContext:
     """One module as the kernel sees it, plus the symbol database (or None)."""
 
-    def __init__(self, obj, label, index=None, rules=None):
+    def __init__(self, obj, label, index=None, rules=None, resolved=None):
         self.obj = obj
         self.label = label
         self.index = index
+        #: {'.klp.sym.' name: [SymbolRecord]} the caller read from ``index`` (check_module)
+        self.resolved = resolved or {}
         self.modinfo = read_modinfo(obj)
         # The kernel names a module after KBUILD_MODNAME, which modpost also writes as 'name='.
         self.name = modinfo_value(self.modinfo, "name") or module_runtime_name(str(obj.path))

@@ -478,8 +478,9 @@ def rule_module_reload(ctx):
         return
     first = {}
     for objname, sec in ctx.klp_sections_by_object:
-        if not is_vmlinux(objname) and sec.relocations and target_is_alloc(sec):
-            first.setdefault(objname, sec)
+        if objname not in first and not is_vmlinux(objname) and sec.relocations \
+                and target_is_alloc(sec):
+            first[objname] = sec
     for objname, sec in sorted(first.items()):
         ctx.warning("module-reload", f"while this patch is enabled, {objname} cannot be "
                     f"unloaded and loaded again: Linux {ctx.generation.name} leaves its "

@@ -68,7 +68,28 @@ def rule_klp_symbol_resolution(ctx):
             if facts is None:
                 facts = objects[scan.objname] = (ctx.index.has_object(scan.objname),
                                                  ctx.index.positions_known(scan.objname))
+            if facts[1] and scan.sympos <= 1 and _resolves_alone(ctx, sym.name, scan):
+                continue
             _resolve(ctx, scan, *facts)
+
+
+def _resolves_alone(ctx, klp_name, scan):
+    """The common case, decided without the general walk below (a huge patch has tens of
+    thousands): the object's only symbol of the name, asked for as position 0 or 1, and, in
+    a module, first in both views. A vmlinux symbol at address 0 takes the general walk."""
+    records = ctx.resolved.get(klp_name)
+    if records is None:
+        records = ctx.index.lookup_in(scan.objname, scan.symname)
+    if len(records) != 1:
+        return False
+    record = records[0]
+    if record.objname != scan.objname or record.name != scan.symname:
+        return False  # (not what the caller was to give: the general walk looks it up)
+    if record.position != 1:
+        return False
+    if is_vmlinux(scan.objname):
+        return record.address != 0
+    return record.core_position == 1
 
 
 def _resolve(ctx, scan, present, ranked):

@@ -2,6 +2,7 @@
 
 import gc
 import os
+import sys
 
 from ..convert import convert_file
 from ..errors import KlpError
@@ -133,7 +134,18 @@ def run(args):
         say(f"{args.input}: {len(plan.conversions)} symbol(s) to convert")
         for line in lines:
             say(f"  {line}")
+    if getattr(args, "process_ends", False):
+        _end_process()
     return 0
+
+
+def _end_process():
+    """The output is written and everything is said: end the process here. Python's own exit
+    would first free the model, the plan and the database's answers object by object (about
+    0.13 s of CPU on a 33,000-reference patch) for memory the system takes back anyway."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _installed_symvers(module):

@@ -110,6 +110,7 @@ def _report_lines(data):
     names = " ".join(p["file"].rsplit("/", 1)[-1] for p in data["patches"])
     lines = [f"klp-convert try: {names} on Linux {data['release'] or '?'} ({data['arch']}, "
              f"{data['accel']}: {data['accel_reason']}), {data['seconds']:g} s"]
+    lines += [f"note: {note}" for note in data.get("notes", ())]
     for command in data["commands"]:
         lines += [""] + _side_by_side(command, [k for k in ("before", "after", "reloaded",
                                                              "unpatched") if k in command])

@@ -52,7 +52,7 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
         plan = convert_object(obj, index, options)
         _note_assumed_rules(obj, input_path, index, log)
         data, dropped = obj.to_bytes()
-        _check_output(obj, output_path or input_path, index, log)
+        _check_output(obj, output_path or input_path, index, log, _resolved(plan))
     finally:
         if collecting:
             gc.enable()
@@ -97,7 +97,13 @@ def _note_assumed_rules(obj, label, index, log):
         log(f"{label}: note: {rules.note()}")
 
 
-def _check_output(obj, label, index, log):
+def _resolved(plan):
+    """{'.klp.sym.' name: the records the plan checked its position in}, for the output check
+    to judge without looking each name up again."""
+    return {d.symbol.name: d.records for d in plan.conversions if d.records}
+
+
+def _check_output(obj, label, index, log, resolved):
     """Run klp-convert check on the object about to be written (just serialised, so every
     index in the model is the one in the file): a converter bug, or an input the kernel would
     refuse anyway, must not produce a module that check refuses. (Checking the model, not a
@@ -107,7 +113,7 @@ def _check_output(obj, label, index, log):
     (The one call upwards in the layers: check sits above convert, and this is its client.)"""
     from ..check import ERROR, check_module
 
-    findings = check_module(obj, index=index, label=str(label))
+    findings = check_module(obj, index=index, label=str(label), resolved=resolved)
     errors = [f for f in findings if f.severity == ERROR]
     if errors:
         lines = [f"the converted module would not work: {errors[0].message}"]

@@ -4,7 +4,7 @@ Each step is idempotent (find-or-create), so a module that already has klp secti
 .klp.sym symbols is extended, and converting a converted module changes nothing.
 """
 
-from ..elf import SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH
+from ..elf import RelocationSection, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH
 from ..errors import RefusedError
 from ..kernel.names import klp_rela_name, klp_sym_name
 from ..kernel.relocs import implicit_addend_bytes
@@ -23,7 +23,7 @@ def apply_plan(obj, plan):
     wanted = {id(rel): d.objname for d in conversions for _sec, rel in d.references}
     sources = {id(sec) for d in conversions for sec, _rel in d.references}
     relocation_sections = obj.relocation_sections()  # as they are before klp ones are added
-    klp_sections = {(sec.name, id(sec.target)): sec for sec in relocation_sections}
+    klp_sections = KlpSections(obj, relocation_sections)
     for rela in relocation_sections:
         if id(rela) not in sources:
             continue
@@ -34,24 +34,44 @@ def apply_plan(obj, plan):
             if objname is None:
                 kept.append(rel)
             else:
-                klp = find_or_add_klp_section(obj, klp_sections, objname, rela)
+                klp = klp_sections.find_or_add(objname, rela)
                 if not with_addend:
                     rel.addend = take_implicit_addend(obj, rela.target, rel)
                 klp.relocations.append(rel)
         rela.relocations = kept
 
 
-def find_or_add_klp_section(obj, klp_sections, objname, source):
-    """The .klp.rela section for (object, the source's target), created on first use with
-    the source's kind (RELA, or REL on i386). ``klp_sections`` maps (name, id(target))."""
-    key = (klp_rela_name(objname, source.target.name), id(source.target))
-    sec = klp_sections.get(key)
-    if sec is None:
-        # Always SHT_RELA: the livepatch core applies klp sections with apply_relocate_add().
-        sec = obj.add_relocation_section(key[0], source.target, flags=KLP_RELA_FLAGS,
-                                         with_addend=True)
-        klp_sections[key] = sec
-    return sec
+class KlpSections:
+    """The .klp.rela section of each (object, target section): those the module already has,
+    and those created on first use."""
+
+    def __init__(self, obj, relocation_sections):
+        self.obj = obj
+        self.by_name = {(sec.name, id(sec.target)): sec for sec in relocation_sections}
+        self.prefixes = {}  # objname -> '.klp.rela.<objname>.', checked once per object
+        self.entsize = obj.codec.reloc_struct(True).size
+
+    def find_or_add(self, objname, source):
+        """The section for (object, the source's target), created on first use."""
+        target = source.info
+        prefix = self.prefixes.get(objname)
+        if prefix is None:
+            prefix = self.prefixes[objname] = klp_rela_name(objname, "")
+        key = (prefix + target.name, id(target))  # klp_rela_name(objname, target.name)
+        sec = self.by_name.get(key)
+        if sec is None:
+            sec = self.by_name[key] = self.add(key[0], target)
+        return sec
+
+    def add(self, name, target):
+        """Always SHT_RELA: the livepatch core applies klp sections with apply_relocate_add()
+        (a REL source's addends are moved into the entries, take_implicit_addend)."""
+        obj = self.obj
+        sec = RelocationSection(name, target=target, symtab=obj.symtab, with_addend=True,
+                                flags=KLP_RELA_FLAGS, addralign=obj.codec.word_size,
+                                entsize=self.entsize)
+        obj.sections.append(sec)
+        return sec
 
 
 def take_implicit_addend(obj, target, rel):

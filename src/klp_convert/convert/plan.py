@@ -10,7 +10,7 @@ Exports: a symbol exported by vmlinux stays a normal relocation; one exported by
 converted (objname = that module) unless --keep-module-exports.
 """
 
-from ..elf import SHF_ALLOC
+from ..elf import SHF_ALLOC, SHN_UNDEF
 from ..kernel.names import VMLINUX, KlpName, check_objname, check_symname, is_klp_rela_name
 from ..kernel.generations import rules_for_module
 from ..kernel.special_sections import special_section_for
@@ -41,6 +41,7 @@ class Decision:
         self.rule = None  # 'explicit', 'source file', 'unique', 'module export', 'kept'
         self.reason = ""
         self.verified = True  # False when the database had names only (old Symbols.list)
+        self.records = None  # the object's records of the name the position was checked in
 
     @property
     def converted(self):
@@ -91,13 +92,12 @@ def make_plan(obj, notes, index, options):
         plan.problems.append(Problem(
             f"annotation for '{notes.choices[key].symbol.name}', which the module does not "
             f"otherwise reference"))
+    referenced = [(sym, refs) for sym in obj.symbols  # in symbol table order
+                  for refs in [references.get(id(sym))] if refs is not None]
     if index is not None:  # every name the decisions below will ask about, in one go
-        index.prefetch(sym.name for sym in obj.symbols
-                       if id(sym) in references and id(sym) not in notes.reloc_symbols)
-    for sym in obj.symbols:
-        refs = references.get(id(sym))
-        if refs is None:
-            continue
+        index.prefetch(sym.name for sym, _refs in referenced
+                       if id(sym) not in notes.reloc_symbols)
+    for sym, refs in referenced:
         decision = _decide(obj, sym, refs, notes, index, options, plan)
         if decision is not None:
             plan.decisions.append(decision)
@@ -136,7 +136,8 @@ def _undefined_references(obj, table_ids):
             continue  # debug info is never relocated by the kernel; klp sections are done
         for rel in rela.relocations:
             sym = rel.symbol
-            if sym is null or not sym.is_undefined or sym.name in ("", TOC_SYMBOL):
+            if sym is null or sym.section is not None or sym.reserved_shndx != SHN_UNDEF \
+                    or sym.name in ("", TOC_SYMBOL):  # (not sym.is_undefined, inline)
                 continue
             refs.setdefault(id(sym), []).append((rela, rel))
     return refs
@@ -286,6 +287,7 @@ def _check_position(decision, pos, records, index, plan, origin, rule):
     """A position must exist, and for modules mean the same symbol in both views."""
     objname, name = decision.objname, decision.name
     decision.sympos, decision.rule, decision.reason = pos, rule, origin
+    decision.records = records
     if not index.positions_known(objname):
         if pos > len(records) or (pos == 0 and len(records) > 1):
             plan.problems.append(Problem(f"{origin}: '{objname}' has {len(records)} "
@@ -330,7 +332,7 @@ def _view_mismatch(record, pos):
 def _decide_from_database(decision, index, options, plan):
     name = decision.name
     exporters = index.exporters(name)
-    if any(e.objname == VMLINUX for e in exporters):
+    if exporters and any(e.objname == VMLINUX for e in exporters):
         decision.rule, decision.reason = "kept", "exported by vmlinux"
         return decision
     if exporters and options.keep_module_exports:

@@ -41,16 +41,24 @@ class Codec:
         self.address = struct.Struct(e + ("Q" if self.is64 else "I"))
 
     # r_info packs the symbol index and the relocation type; the split differs by class.
+    # (Loops over every relocation use the shift and mask themselves: no call per entry.)
+    @property
+    def r_shift(self):
+        """r_info = symbol index << r_shift | type."""
+        return 32 if self.is64 else 8
+
+    @property
+    def r_type_mask(self):
+        return 0xFFFFFFFF if self.is64 else 0xFF
+
     def r_sym(self, info):
-        return info >> 32 if self.is64 else info >> 8
+        return info >> self.r_shift
 
     def r_type(self, info):
-        return info & 0xFFFFFFFF if self.is64 else info & 0xFF
+        return info & self.r_type_mask
 
     def r_info(self, sym_index, rtype):
-        if self.is64:
-            return (sym_index << 32) | rtype
-        return (sym_index << 8) | rtype
+        return (sym_index << self.r_shift) | rtype
 
     def max_r_sym(self):
         return 0xFFFFFFFF if self.is64 else 0xFFFFFF

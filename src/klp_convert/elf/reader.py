@@ -502,10 +502,10 @@ def _relocation_decoder(codec, sec):
     rstruct = codec.reloc_struct(with_addend)
 
     def decode():
-        r_sym, r_type = codec.r_sym, codec.r_type
+        shift, mask = codec.r_shift, codec.r_type_mask  # (codec.r_sym and r_type, inline)
         if with_addend:
-            return [Relocation(off, r_type(info), symbols[r_sym(info)], addend)
+            return [Relocation(off, info & mask, symbols[info >> shift], addend)
                     for off, info, addend in rstruct.iter_unpack(data)]
-        return [Relocation(off, r_type(info), symbols[r_sym(info)], None)
+        return [Relocation(off, info & mask, symbols[info >> shift], None)
                 for off, info in rstruct.iter_unpack(data)]
     return decode

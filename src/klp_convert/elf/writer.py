@@ -183,13 +183,14 @@ class _Writer:
         members = symtab._members
         with_addend = sec.with_addend
         rstruct = codec.reloc_struct(with_addend)
+        shift = codec.r_shift  # (codec.r_info, inline)
         out = []
         for rel in sec.relocations:
             index = members.get(id(rel.symbol))
             if index is None:
                 self.fail(f"relocation at '{sec.name}'+{rel.offset:#x} refers to symbol "
                           f"'{rel.symbol.name}', which is not in '{symtab.name}'")
-            info = codec.r_info(index, rel.type)
+            info = (index << shift) | rel.type
             if with_addend:
                 out.append(rstruct.pack(rel.offset, info, rel.addend or 0))
             else:

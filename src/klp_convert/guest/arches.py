@@ -43,6 +43,10 @@ class GuestArch:
     #: a directory to write its files in, returning (QEMU options, the exit status QEMU ends
     #: with when the guest ran); None: never try KVM (see accel.py)
     kvm_probe: object = None
+    #: the QEMU releases, one per series, from which TCG drops every translation of code this
+    #: architecture's kernel rewrites (empty: every release does); older ones may run a module's
+    #: stale code where an unloaded module ran (see runs_stale_code)
+    stale_code_fixed_in: tuple = ()
 
     def proc_cmdline(self, kernel_args):
         """The guest's /proc/cmdline when booted with ``kernel_args``."""
@@ -110,6 +114,10 @@ S390X = GuestArch(
     report_args=_virtio_console("virtio-serial-ccw"),
     report_device="/dev/hvc0",
     image_in_build_tree="arch/s390/boot/bzImage",
+    # Linux copies module code with MVC and clears it with XC; QEMU's helpers for them dropped
+    # only the translations of the first byte stored until commit e43ced8be18d ("target/s390x:
+    # Fix MVC not always invalidating translation blocks"), released in 10.0, 9.2.1 and 9.1.3.
+    stale_code_fixed_in=((9, 1, 3), (9, 2, 1), (10, 0, 0)),
 )
 
 AARCH64 = GuestArch(
@@ -140,6 +148,27 @@ LOONGARCH64 = GuestArch(
 )
 
 ARCHES = {arch.name: arch for arch in (X86_64, PPC64LE, S390X, AARCH64, LOONGARCH64)}
+
+
+def runs_stale_code(arch, version):
+    """Whether QEMU ``version`` ((major, minor, micro)) may run stale translations of code the
+    guest rewrote: older than the fix of its own series, or than the last fix when its series
+    has none."""
+    fixes = arch.stale_code_fixed_in
+    if not fixes:
+        return False
+    same_series = [fix for fix in fixes if fix[:2] == version[:2]]
+    return version < (same_series[0] if same_series else fixes[-1])
+
+
+def qemu_release(text):
+    """(major, minor, micro) from `qemu-system-* --version` ("QEMU emulator version 7.2.22
+    (Debian ...)"), None when it says none."""
+    for word in text.split():
+        parts = word.split(".")
+        if len(parts) >= 2 and all(part.isdigit() for part in parts[:3]):
+            return tuple(int(part) for part in (parts + ["0"])[:3])
+    return None
 
 
 def arch_for_machine(machine):

@@ -12,6 +12,7 @@ unload) with `unpatched.N`; `end` reads the taint once more.
 import os
 import shutil
 import struct
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ..kernel.health import BY_DESIGN, by_design_letters, taint_letters, trouble
 from ..kernel.generations import RELEASE_KEYED, rules_for_release
 from ..kernel.names import module_runtime_name
 from . import accel as accel_probe
-from .arches import arch_for_machine
+from .arches import arch_for_machine, qemu_release, runs_stale_code
 from .initramfs import build_initramfs
 from .modules import ModuleTree, find_module, load_order, read_guest_module
 from .qemu import BOOT_TIMEOUT, boot, kernel_args
@@ -83,6 +84,7 @@ class Trial:
         self.arch = self._arch()
         self.busybox = self._busybox(request.busybox)
         self.qemu = self._qemu()
+        self.notes = emulator_notes(self.arch, self.qemu)
         loaded = set()
         self.loads = load_order([find_module(m, self.tree) for m in request.load], self.tree,
                                 loaded)
@@ -218,6 +220,25 @@ class Trial:
         result = boot(self.arch, self.kernel, initrd, workdir, kernel_args(self.arch, False),
                       timeout=self.request.timeout, accel=accel)
         return TrialReport(self, result, accel, accel_reason)
+
+
+def emulator_notes(arch, qemu):
+    """What the report must say about the QEMU it boots: [] or one line when this release may
+    run stale code of this architecture (a result after an unload or a reload may be its)."""
+    if not arch.stale_code_fixed_in:
+        return []
+    try:
+        version = subprocess.run([qemu, "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    release = qemu_release(version)
+    if release is None or not runs_stale_code(arch, release):
+        return []
+    fixed = ", ".join(".".join(map(str, fix)) for fix in arch.stale_code_fixed_in)
+    return [f"{os.path.basename(qemu)} {'.'.join(map(str, release))} may run stale code where "
+            f"an unloaded module ran (fixed in QEMU {fixed}): what follows an unload or a "
+            f"reload may not be this kernel's doing"]
 
 
 TAINT_LINE = 'echo "tainted=$(cat /proc/sys/kernel/tainted)"\n'
@@ -449,6 +470,7 @@ class TrialReport:
             "accel_reason": self.accel_reason,
             "seconds": round(self.result.seconds, 1),
             "timed_out": self.result.timed_out,
+            "notes": list(self.trial.notes),
             "patches": patches,
             "modules": modules,
             "commands": commands,

@@ -7,7 +7,7 @@
 Building: build.build_database / add_to_database / write_symbols_list from build.Sources.
 
 The names below are imported from their modules on first use: a conversion needs the query
-side only, not the build's (worker pool, scratch files, hashing).
+side only, not the build's (worker pool, hashing).
 """
 
 _HOMES = {

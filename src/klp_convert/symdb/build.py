@@ -1,40 +1,39 @@
 """Build (or extend) a symbol database from its sources, or write the old Symbols.list text.
 
-Modules are read in chunks: each chunk's symbols go into a scratch SQLite file, which the main
-process then copies into the database with one INSERT ... SELECT (C speed). With many modules the
-chunks are read by a pool of worker processes while the main process reads vmlinux and merges
-finished chunks, so a distribution's 4,000 modules cost about what the slowest core can do.
+Modules are read in chunks. With many modules a pool of worker processes reads the chunks (the
+decompression and the symbol tables: most of the work) and sends each module's symbols back; the
+main process stores them as they come, then reads vmlinux, so a distribution's 4,000 modules
+cost about what the cores can do together. No scratch file is written.
 """
 
 import gc
 import os
 import signal
-from .sqlite import sqlite3
 import sys
-import tempfile
+from collections import deque
 from contextlib import contextmanager
 
 from ..elf.constants import EM_386, EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
 from ..errors import KlpError
-from ..files import remove_stale, same_file
+from ..files import same_file
 from ..kernel.generations import rules_for_release
 from .sources import (
     SYMBOLS_LIST_HEADER, SymdbError, find_module_files, read_head, read_module,
     read_symbols_list, read_symvers, read_vmlinux, symbols_list_block, vmlinux_release,
 )
-from .storage import (
-    DatabaseWriter, PartWriter, StorageError, file_digest, is_database, open_database,
-)
+from .sqlite import sqlite3
+from .storage import DatabaseWriter, StorageError, file_digest, is_database, open_database
 
 ARCH_NAMES = {EM_X86_64: "x86_64", EM_386: "i386", EM_AARCH64: "arm64", EM_PPC64: "powerpc",
               EM_S390: "s390"}
 # Below this many modules a worker pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
-# Modules per scratch database: small enough for a smooth progress bar, large enough that the
-# per-chunk cost (a file, an ATTACH) stays negligible.
+# Modules a worker reads per task: small enough for a smooth progress bar, large enough that
+# the per-task cost (a round trip to the pool) stays negligible.
 CHUNK = 128
-# The scratch directory of a build: SCRATCH_PREFIX<pid>.<random> in the temporary directory.
-SCRATCH_PREFIX = "klp-convert-symdb."
+# Chunks read ahead per worker: what the workers sent back waits in the main process's memory
+# until it is stored (a whole tree's symbols as Python objects would take hundreds of MB).
+AHEAD = 2
 # Inputs up to this size are recorded with their sha256, larger ones with their size only.
 HASH_LIMIT = 64 << 20
 
@@ -75,21 +74,16 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux, --modules or a Symbols.list")
     refuse_input_as_output(output, sources)
-    with _no_cycle_collection(), \
-            _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
-        writer = DatabaseWriter(output)
-        try:
+    with _no_cycle_collection(), _Written(output) as written:
+        with _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
+            writer = written.writer = DatabaseWriter(output)
             report = _fill(writer, reader, sources, {}, strict, warn)
             _check_not_empty(output, report)
             writer.set_meta(kernel_release=report.kernel_release, arch=report.arch,
                             kernel_generation=report.rules.generation.name if report.rules
                             else None)
             _record_inputs(writer, sources, report)
-            writer.commit()
-        except sqlite3.Error as e:  # a full disk, say: the temporary file goes, nothing is left
-            raise StorageError(output, f"cannot write: {e}") from None
-        finally:
-            writer.abort()
+        writer.commit()
     return report
 
 
@@ -100,20 +94,35 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
     first_id = _check_is_database(database)
     sources = Sources(modules=module_paths, symvers=symvers)
     refuse_input_as_output(database, sources)
-    with _no_cycle_collection(), \
-            _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
-        writer = DatabaseWriter(database, base=database)
-        try:
+    with _no_cycle_collection(), _Written(database) as written:
+        with _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
+            writer = written.writer = DatabaseWriter(database, base=database)
             known = writer.object_names()
             report = _fill(writer, reader, sources, known, strict, warn, existing=database)
             _check_not_empty(module_paths[0] if module_paths else database, report)
             _record_inputs(writer, sources, report)
-            writer.commit()
-        except sqlite3.Error as e:
-            raise StorageError(database, f"cannot write: {e}") from None
-        finally:
-            writer.abort()
+        writer.commit()
     return report
+
+
+class _Written:
+    """The database a build writes, committed (renamed into place) by the build only once its
+    workers are gone: a build stopped before that (an error, SIGINT, SIGTERM) leaves nothing,
+    and nothing of the build runs after its output appears. An SQLite error is a StorageError
+    naming the output."""
+
+    def __init__(self, output):
+        self.output, self.writer = output, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, _tb):
+        if self.writer is not None:
+            self.writer.abort()  # nothing once committed
+        if isinstance(exc, sqlite3.Error):  # a full disk, say: the temporary file is gone
+            raise StorageError(self.output, f"cannot write: {exc}") from None
+        return False
 
 
 @contextmanager
@@ -170,9 +179,15 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None):
            for obj, export_type, namespace in entries if (name, obj) not in exported]
     writer.add_exports(new)
     exported.update((name, obj) for name, obj, _type, _namespace in new)
-    writer.create_export_index()
     # The reader numbers the modules from its first id; vmlinux and Symbols.list objects after.
     writer.next_object = reader.first_id + len(reader.files)
+    # The modules first, as the workers send them (they started when the reader was entered),
+    # then vmlinux: while this process reads vmlinux, the workers' output would pile up here.
+    for results in reader.chunks():
+        for (path, object_id), outcome in results:
+            _account(report, seen, path, outcome, strict, warn, existing)
+            if outcome[0] == "module":
+                writer.add_object(outcome[-1], exported, object_id)
     first = []
     if sources.vmlinux:
         report.rules = vmlinux_rules(sources, reader.files)
@@ -187,10 +202,6 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None):
         report.objects += 1
         report.symbols += len(obj.rows)
         _learn(report, obj.machine, obj.vermagic)
-    for part, results in reader.parts():
-        for path, outcome in results:
-            _account(report, seen, path, outcome, strict, warn, existing)
-        writer.merge(part)
     report.kernel_release = sources.kernel_release or report.kernel_release
     return report
 
@@ -232,7 +243,7 @@ def _account(report, seen, path, outcome, strict, warn, existing):
     elif kind == "livepatch":
         report.livepatch.append(path)
     else:
-        _kind, name, symbols, size, machine, vermagic = outcome
+        _kind, name, symbols, size, machine, vermagic, _obj = outcome
         _claim(seen, name, path, existing)
         report.objects += 1
         report.symbols += symbols
@@ -249,8 +260,8 @@ def _learn(report, machine, vermagic):
 
 
 class _ModuleReader:
-    """Reads module files chunk by chunk into scratch databases, in a worker pool when there
-    are many; parts() yields (scratch path, [(module path, outcome)]) in file order.
+    """Reads module files chunk by chunk, in a worker pool when there are many; chunks() yields
+    [((module path, object id), outcome)] per chunk, in file order.
 
     Enter it before opening any database: the workers are forked then, and an SQLite
     connection must never be carried across a fork. Leaving it normally lets the workers
@@ -258,20 +269,12 @@ class _ModuleReader:
 
     def __init__(self, files, first_id, progress):
         self.files, self.first_id, self.progress = files, first_id, progress
-        self.tmpdir = None
         self.pool = None
 
     def __enter__(self):
-        # The scratch directory's name holds our pid: a run that was killed (SIGKILL) leaves
-        # it behind, and the next build removes it.
-        remove_stale(tempfile.gettempdir(), SCRATCH_PREFIX)
-        self.tmpdir = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}.")
-        tasks = []
-        for start in range(0, len(self.files), CHUNK):
-            chunk = [(path, self.first_id + start + i)
-                     for i, (path, _key) in enumerate(self.files[start:start + CHUNK])]
-            tasks.append((os.path.join(self.tmpdir.name, f"part{start}.db"), chunk))
-        self.tasks = tasks
+        numbered = [(path, self.first_id + i) for i, (path, _key) in enumerate(self.files)]
+        self.tasks = [numbered[start:start + CHUNK] for start in range(0, len(numbered), CHUNK)]
+        self.pending = deque()  # results of the chunks handed to the pool, in order
         workers = _worker_count()
         if len(self.files) >= PARALLEL_THRESHOLD and workers > 1:
             import multiprocessing
@@ -285,30 +288,33 @@ class _ModuleReader:
                     workers, initializer=_worker_signals)
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            self.results = self.pool.imap(_read_chunk, tasks)  # starts working right away
-        else:
-            self.results = map(_read_chunk, tasks)
+            for chunk in self.tasks[:AHEAD * workers]:  # they start working right away
+                self.pending.append(self.pool.apply_async(_read_chunk, (chunk,)))
         return self
 
-    def parts(self):
+    def chunks(self):
         done = 0
-        for (part, chunk), results in zip(self.tasks, self.results):
+        for number, chunk in enumerate(self.tasks):
+            if self.pool is None:
+                results = _read_chunk(chunk)
+            else:
+                results = self.pending.popleft().get()
+                ahead = number + len(self.pending) + 1
+                if ahead < len(self.tasks):
+                    self.pending.append(self.pool.apply_async(_read_chunk,
+                                                              (self.tasks[ahead],)))
             done += len(chunk)
             if self.progress:
                 self.progress(done, len(self.files))
-            yield part, results
-            os.unlink(part)
+            yield list(zip(chunk, results))
 
     def __exit__(self, exc_type, *exc):
-        try:
-            if self.pool is not None:
-                if exc_type is None:
-                    self.pool.close()  # every task is done: let the workers exit
-                else:
-                    self.pool.terminate()
-                self.pool.join()
-        finally:
-            self.tmpdir.cleanup()
+        if self.pool is not None:
+            if exc_type is None:
+                self.pool.close()  # every task is done: let the workers exit
+            else:
+                self.pool.terminate()
+            self.pool.join()
 
 
 def _worker_signals():
@@ -325,35 +331,23 @@ def _worker_count():
     return min(4, cores or 1)
 
 
-def _read_chunk(task):
-    """Read a chunk of modules into a scratch database; returns [(path, outcome)] where outcome
-    is ('module', name, symbols, bytes, machine, vermagic), ('livepatch',) or ('skipped', why).
-    """
-    part, chunk = task
-    writer = PartWriter(part)
-    results = []
-    try:
-        for path, object_id in chunk:
-            results.append((path, _read_one(writer, path, object_id)))
-    finally:
-        writer.close()
-    return results
+def _read_chunk(chunk):
+    """The outcome of each module of a chunk [(path, object id)]: ('module', name, symbols,
+    bytes, machine, vermagic, ObjectSymbols), ('livepatch',) or ('skipped', why)."""
+    return [_read_one(path) for path, _object_id in chunk]
 
 
-def _read_one(writer, path, object_id):
-    """Store one module in a scratch database; its outcome (see _read_chunk). Whatever goes
-    wrong with one module skips that module only: a tree build never ends on one bad file
-    (--strict turns the skip into an error)."""
+def _read_one(path):
+    """One module's outcome (see _read_chunk). Whatever goes wrong with one module skips that
+    module only: a tree build never ends on one bad file (--strict turns the skip into an
+    error)."""
     try:
         obj = read_module(path)
         if obj is None:
             return ("livepatch",)
-        try:
-            writer.add_object(object_id, obj)
-        except BaseException:
-            writer.remove_object(object_id)
-            raise
-        return ("module", obj.name, len(obj.rows), obj.input_size, obj.machine, obj.vermagic)
+        obj.listed_names = None  # not stored
+        return ("module", obj.name, len(obj.rows), obj.input_size, obj.machine, obj.vermagic,
+                obj)
     except Exception as e:  # noqa: BLE001 -- see _skip_reason
         return ("skipped", _skip_reason(e))
 
@@ -433,7 +427,7 @@ def _symbols_list_chunks(output, sources, report, strict, warn, progress):
             obj = read_module(path, want_listed=True)
             outcome = ("livepatch",) if obj is None else \
                 ("module", obj.name, len(obj.listed_names), obj.input_size, obj.machine,
-                 obj.vermagic)
+                 obj.vermagic, None)
         except Exception as e:  # noqa: BLE001 -- see _skip_reason
             obj, outcome = None, ("skipped", _skip_reason(e))
         _account(report, seen, path, outcome, strict, warn, None)

@@ -166,43 +166,21 @@ class DatabaseWriter:
         return {from_sql(name): from_sql(path)
                 for name, path in self.db.execute("SELECT name, path FROM objects")}
 
-    def add_object(self, obj, known_exports=frozenset()):
+    def add_object(self, obj, known_exports=frozenset(), object_id=None):
         """Store one ObjectSymbols: its row, its symbols in order, and its own exports except
-        those in ``known_exports`` ({(name, objname)} already stored from Module.symvers)."""
-        object_id = self.next_object
-        self.next_object += 1
+        those in ``known_exports`` ({(name, objname)} already stored from Module.symvers); as
+        object ``object_id``, else the next free one."""
+        if object_id is None:
+            object_id = self.next_object
+            self.next_object += 1
         insert_object(self.db, object_id, obj)
         self.add_exports((name, obj.name, export_type, namespace)
                          for name, export_type, namespace in obj.exports
                          if (name, obj.name) not in known_exports)
 
-    def merge(self, part):
-        """Copy every object, symbol and new export of a partial database (written by
-        PartWriter in a worker) into this one, keeping the symbols' order."""
-        # No DETACH on failure: with the copy's transaction still open it fails itself ("database
-        # part is locked") and hides the real error; abort() closes the connection instead.
-        self.db.execute("ATTACH DATABASE ? AS part", (part,))
-        self.db.execute("INSERT INTO objects SELECT * FROM part.objects")
-        self.db.execute("INSERT INTO object_lists SELECT * FROM part.object_lists")
-        self.db.execute(
-            "INSERT INTO symbols (object, name, flags, value, size, section, source_file) "
-            "SELECT object, name, flags, value, size, section, source_file "
-            "FROM part.symbols ORDER BY id")
-        self.db.execute(
-            "INSERT INTO exports SELECT * FROM part.exports p WHERE NOT EXISTS "
-            "(SELECT 1 FROM exports e WHERE e.name = p.name AND e.object = p.object)")
-        self.db.commit()
-        self.db.execute("DETACH DATABASE part")
-        self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
-                                .fetchone()[0])
-
     def add_exports(self, rows):
         """rows: (name, objname, export_type, namespace)."""
         self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)", _export_rows(rows))
-
-    def create_export_index(self):
-        """Index exports before merging module parts: each merge checks for duplicates."""
-        self.db.execute(INDICES.strip().splitlines()[1])
 
     def exports_known(self):
         """{(name, objname)} already stored: a later source adds only what is missing."""
@@ -235,35 +213,6 @@ class DatabaseWriter:
             except OSError:
                 pass
             self.tmp = None
-
-
-class PartWriter:
-    """A scratch database with the objects, symbols and exports tables only, for one worker's
-    share of the modules; DatabaseWriter.merge() copies it into the real one."""
-
-    def __init__(self, path):
-        self.db = sqlite3.connect(path)
-        _fast_writes(self.db)
-        self.db.executescript(SCHEMA)
-
-    def add_object(self, object_id, obj):
-        insert_object(self.db, object_id, obj)
-        self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)",
-                            _export_rows((name, obj.name, export_type, namespace)
-                                         for name, export_type, namespace in obj.exports))
-
-    def remove_object(self, object_id):
-        """Take out what a failed add_object() stored of one object."""
-        self.db.execute("DELETE FROM symbols WHERE object = ?", (object_id,))
-        self.db.execute("DELETE FROM object_lists WHERE object = ?", (object_id,))
-        names = self.db.execute("SELECT name FROM objects WHERE id = ?", (object_id,)).fetchall()
-        self.db.execute("DELETE FROM objects WHERE id = ?", (object_id,))
-        for (name,) in names:
-            self.db.execute("DELETE FROM exports WHERE object = ?", (name,))
-
-    def close(self):
-        self.db.commit()
-        self.db.close()
 
 
 def _fast_writes(db):
