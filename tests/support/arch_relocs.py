@@ -29,8 +29,8 @@ EXPECTED_TYPES = {
                  "R_AARCH64_LDST16_ABS_LO12_NC", "R_AARCH64_LDST32_ABS_LO12_NC",
                  "R_AARCH64_LDST64_ABS_LO12_NC", "R_AARCH64_ABS64"},
     # calls and tail calls `bl` / `b` (B26, through the module's PLT when out of range); data
-    # through the GOT (pcalau12i + ld.d: kbuild builds modules with
-    # -fno-direct-access-external-data), pointers 64
+    # through the GOT (pcalau12i + ld.d: kbuild gives -mdirect-extern-access to the kernel
+    # only), pointers 64
     EM_LOONGARCH: {"R_LARCH_B26", "R_LARCH_GOT_PC_HI20", "R_LARCH_GOT_PC_LO12", "R_LARCH_64"},
 }
 
