@@ -8,6 +8,7 @@ import lzma
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -362,3 +363,18 @@ def test_report_says_the_emulator_note(objects):
     assert data["notes"] == []  # x86-64: no note
     data["notes"] = ["qemu-system-s390x 7.2.22 may run stale code"]
     assert format_report(data)[1] == "note: qemu-system-s390x 7.2.22 may run stale code"
+
+
+def test_a_qemu_that_starts_no_kernel_of_the_guest_is_refused():
+    """Debian 12's qemu-system-loongarch64 (7.2) starts no loongarch64 kernel: `try` says so at
+    once instead of waiting for the boot to time out; a newer one is used."""
+    arch = guest.ARCHES["loongarch64"]
+    require_tool(arch.qemu, arch.qemu_package)
+    qemu = shutil.which(arch.qemu)
+    release = guest.trial.qemu_version(qemu)
+    setup = types.SimpleNamespace(arch=arch)
+    if release[:2] <= arch.qemu_boots_after:
+        with pytest.raises(KlpError, match=r"QEMU [\d.]+ starts no loongarch64 kernel"):
+            Trial._qemu(setup)
+    else:
+        assert Trial._qemu(setup) == qemu

@@ -39,11 +39,9 @@ REWRITE_PROBES = {
     "s390x": ("rewrite_mvc.c", {"mvc.first": "1", "mvc.second": "2"}),
 }
 # guest architecture -> (the newest QEMU version that does not boot its kernel, what it does)
-BOOTS_AFTER = {
-    # Debian 12's 7.2 loads the ELF vmlinux on the virt machine, and nothing follows: no
-    # console line in minutes (bookworm-backports' 10.0 boots it in seconds).
-    "loongarch64": ((7, 2), "starts no loongarch64 kernel without firmware"),
-}
+# (from klp_convert.guest's GuestArch.qemu_boots_after, which `klp-convert try` reads too)
+BOOTS_AFTER = {name: (arch.qemu_boots_after, f"starts no {name} kernel without firmware")
+               for name, arch in guest.ARCHES.items() if arch.qemu_boots_after}
 PROBE_STEP = "rewrite"
 PROBE_TIMEOUT = 180  # seconds; the probe's boot takes 2-4 s under TCG on a quiet machine
 

@@ -47,6 +47,9 @@ class GuestArch:
     #: architecture's kernel rewrites (empty: every release does); older ones may run a module's
     #: stale code where an unloaded module ran (see runs_stale_code)
     stale_code_fixed_in: tuple = ()
+    #: the newest QEMU (major, minor) known to start none of this architecture's kernels
+    #: (None: every release the suite met does)
+    qemu_boots_after: tuple = None
 
     def proc_cmdline(self, kernel_args):
         """The guest's /proc/cmdline when booted with ``kernel_args``."""
@@ -142,6 +145,9 @@ LOONGARCH64 = GuestArch(
     report_device="/dev/ttyS1",
     # virt loads the ELF vmlinux itself (QEMU 8.1 and later: no firmware).
     image_in_build_tree="vmlinux",
+    # Debian 12's 7.2 loads the ELF vmlinux on the virt machine, and nothing follows: no console
+    # line in minutes (bookworm-backports' 10.0 boots it in seconds).
+    qemu_boots_after=(7, 2),
     # With a device tree, bootcmdline_init() (arch/loongarch/kernel/setup.c) appends " " and
     # then the line it was given, unless strstr() finds it there, which it does.
     cmdline_tail=" ",

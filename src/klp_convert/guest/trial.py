@@ -144,6 +144,13 @@ class Trial:
         if qemu is None:
             raise SetupError(self.arch.qemu, f"not found: install {self.arch.qemu_package} "
                                              f"(apt-get install {self.arch.qemu_package})")
+        last_failing = self.arch.qemu_boots_after
+        release = qemu_version(qemu) if last_failing else None
+        if release is not None and release[:2] <= last_failing:
+            raise SetupError(qemu, f"QEMU {'.'.join(map(str, release))} starts no "
+                                   f"{self.arch.name} kernel (none up to "
+                                   f"{'.'.join(map(str, last_failing))} does): install a newer "
+                                   f"{self.arch.qemu_package}")
         return qemu
 
     def _loaded_module(self, name):
@@ -225,20 +232,22 @@ class Trial:
 def emulator_notes(arch, qemu):
     """What the report must say about the QEMU it boots: [] or one line when this release may
     run stale code of this architecture (a result after an unload or a reload may be its)."""
-    if not arch.stale_code_fixed_in:
-        return []
-    try:
-        version = subprocess.run([qemu, "--version"], capture_output=True, text=True,
-                                 timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    release = qemu_release(version)
+    release = qemu_version(qemu) if arch.stale_code_fixed_in else None
     if release is None or not runs_stale_code(arch, release):
         return []
     fixed = ", ".join(".".join(map(str, fix)) for fix in arch.stale_code_fixed_in)
     return [f"{os.path.basename(qemu)} {'.'.join(map(str, release))} may run stale code where "
             f"an unloaded module ran (fixed in QEMU {fixed}): what follows an unload or a "
             f"reload may not be this kernel's doing"]
+
+
+def qemu_version(qemu):
+    """(major, minor, micro) of a QEMU binary, None when it does not say."""
+    try:
+        return qemu_release(subprocess.run([qemu, "--version"], capture_output=True,
+                                           text=True, timeout=30).stdout)
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 TAINT_LINE = 'echo "tainted=$(cat /proc/sys/kernel/tainted)"\n'
