@@ -171,7 +171,7 @@ def suite(ctx):
     for name, report in result.steps.items():
         if report.seconds is not None:
             TIMES.setdefault(f"{kernel.name} {name}", {})["guest"] = report.seconds
-    return Suite(result, failures, kernel.kernel_args)
+    return Suite(result, failures, kernel.arch.proc_cmdline(kernel.kernel_args))
 
 
 @pytest.fixture(scope="session")
