@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from klp_convert import guest
-from klp_convert.guest.arches import qemu_release
+from klp_convert.guest.trial import qemu_version as release_of
 from support.apt import AptRelease, host_codename
 
 PROBES = Path(__file__).resolve().parents[1] / "realkernel" / "emulator"
@@ -114,11 +114,10 @@ def backports_qemu(arch):
 
 
 def qemu_version(binary):
-    """(major, minor) of the QEMU ``binary`` (its --version)."""
-    proc = subprocess.run([str(binary), "--version"], capture_output=True, text=True)
-    release = qemu_release(proc.stdout) if proc.returncode == 0 else None
+    """(major, minor) of the QEMU ``binary`` (its --version, read as `try` reads it)."""
+    release = release_of(str(binary))
     if release is None:
-        raise RuntimeError(f"{binary} --version: {proc.stdout}{proc.stderr}")
+        raise RuntimeError(f"{binary} --version names no release")
     return release[:2]
 
 

@@ -72,13 +72,19 @@ def _x86_boot_sector_probe(directory):
     return options, 99
 
 
+def _serial_file(path):
+    """QEMU options for a second serial port writing to a host file: the report port of
+    machines with several UARTs."""
+    return ("-serial", f"file:{path}")
+
+
 X86_64 = GuestArch(
     name="x86_64", machine=EM_X86_64, debian_arch="amd64",
     qemu="qemu-system-x86_64", qemu_package="qemu-system-x86",
     qemu_args=("-cpu", "max", "-m", "1G"),
     console="ttyS0",
     # The second serial port is ttyS1 in the guest.
-    report_args=lambda path: ("-serial", f"file:{path}"),
+    report_args=_serial_file,
     report_device="/dev/ttyS1",
     image_in_build_tree="arch/x86/boot/bzImage",
     extra_kernel_args="nokaslr",
@@ -102,7 +108,7 @@ PPC64LE = GuestArch(
     qemu_args=("-M", "pseries", "-m", "1G"),
     # pseries gives each -serial its own spapr-vty: hvc0, then hvc1.
     console="hvc0",
-    report_args=lambda path: ("-serial", f"file:{path}"),
+    report_args=_serial_file,
     report_device="/dev/hvc1",
     # SLOF boots the ELF vmlinux itself.
     image_in_build_tree="vmlinux",
@@ -141,7 +147,7 @@ LOONGARCH64 = GuestArch(
     qemu_args=("-M", "virt", "-m", "1G"),
     # virt's NS16550 UARTs: ttyS0, then ttyS1.
     console="ttyS0",
-    report_args=lambda path: ("-serial", f"file:{path}"),
+    report_args=_serial_file,
     report_device="/dev/ttyS1",
     # virt loads the ELF vmlinux itself (QEMU 8.1 and later: no firmware).
     image_in_build_tree="vmlinux",

@@ -84,7 +84,11 @@ class Trial:
         self.arch = self._arch()
         self.busybox = self._busybox(request.busybox)
         self.qemu = self._qemu()
-        self.notes = emulator_notes(self.arch, self.qemu)
+        # QEMU's release, asked once, where this architecture has a fact about releases
+        release = qemu_version(self.qemu) \
+            if self.arch.stale_code_fixed_in or self.arch.qemu_boots_after else None
+        refuse_unbootable(self.arch, self.qemu, release)
+        self.notes = emulator_notes(self.arch, self.qemu, release)
         loaded = set()
         self.loads = load_order([find_module(m, self.tree) for m in request.load], self.tree,
                                 loaded)
@@ -144,13 +148,6 @@ class Trial:
         if qemu is None:
             raise SetupError(self.arch.qemu, f"not found: install {self.arch.qemu_package} "
                                              f"(apt-get install {self.arch.qemu_package})")
-        last_failing = self.arch.qemu_boots_after
-        release = qemu_version(qemu) if last_failing else None
-        if release is not None and release[:2] <= last_failing:
-            raise SetupError(qemu, f"QEMU {'.'.join(map(str, release))} starts no "
-                                   f"{self.arch.name} kernel (none up to "
-                                   f"{'.'.join(map(str, last_failing))} does): install a newer "
-                                   f"{self.arch.qemu_package}")
         return qemu
 
     def _loaded_module(self, name):
@@ -229,10 +226,20 @@ class Trial:
         return TrialReport(self, result, accel, accel_reason)
 
 
-def emulator_notes(arch, qemu):
-    """What the report must say about the QEMU it boots: [] or one line when this release may
-    run stale code of this architecture (a result after an unload or a reload may be its)."""
-    release = qemu_version(qemu) if arch.stale_code_fixed_in else None
+def refuse_unbootable(arch, qemu, release):
+    """A SetupError when QEMU ``release`` starts none of ``arch``'s kernels (a boot would only
+    time out)."""
+    last_failing = arch.qemu_boots_after
+    if last_failing and release is not None and release[:2] <= last_failing:
+        raise SetupError(qemu, f"QEMU {'.'.join(map(str, release))} starts no {arch.name} "
+                               f"kernel (none up to {'.'.join(map(str, last_failing))} does): "
+                               f"install a newer {arch.qemu_package}")
+
+
+def emulator_notes(arch, qemu, release):
+    """What the report must say about the QEMU it boots (``release``, None if unknown): [] or
+    one line when this release may run stale code of this architecture (a result after an
+    unload or a reload may be its)."""
     if release is None or not runs_stale_code(arch, release):
         return []
     fixed = ", ".join(".".join(map(str, fix)) for fix in arch.stale_code_fixed_in)
