@@ -244,6 +244,37 @@ def test_two_inputs_with_one_object_is_an_error(tree, tmp_path):
         open_symbols([one, two])
 
 
+def _symbols_list(path, objects):
+    """An old Symbols.list holding ``objects`` ({objname: [name...]})."""
+    lines = ["klp-convert-symbol-data.0.1"]
+    for objname, names in objects.items():
+        lines += [f"*{objname}", *names]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_an_object_in_two_inputs_is_refused_whichever_is_largest(tree, tmp_path):
+    """Only the largest input's names are not read whole: a shared object is found between
+    any two inputs, and the later of the two is named."""
+    database = tmp_path / "kernel.symdb"
+    build_database(database, Sources(None, [str(tree)]))
+    small = _symbols_list(tmp_path / "small.list", {"other_mod": ["a"]})
+    shares = _symbols_list(tmp_path / "shares.list", {"another": ["b"], "demo_mod": ["c"]})
+    twice = _symbols_list(tmp_path / "twice.list", {"other_mod": ["d"]})
+    with pytest.raises(KlpError, match="'demo_mod' is also in .*kernel.symdb") as refused:
+        open_symbols([database, small, shares])
+    assert refused.value.path == str(shares)
+    with pytest.raises(KlpError, match="'demo_mod' is also in .*shares.list") as refused:
+        open_symbols([shares, database])
+    assert refused.value.path == str(database)
+    with pytest.raises(KlpError, match="'other_mod' is also in .*small.list"):
+        open_symbols([small, database, twice])
+    with open_symbols([small, database]) as index:  # no object shared: each from its own
+        assert [r.objname for r in index.lookup("a")] == ["other_mod"]
+        assert index.has_object("demo_mod") and index.has_object("other_mod")
+        assert not index.has_object("absent")
+
+
 def test_corrupt_modules_raise_only_klp_errors(tree):
     """Truncated or byte-flipped modules: read_module returns or raises KlpError (a module
     tree's reader turns that into a warning), never anything else."""

@@ -44,6 +44,17 @@ class _DatabaseInput:
             self.names = [from_sql(name) for (name,) in self._query("SELECT name FROM objects")]
         return self.names
 
+    def object_count(self):
+        return self._query("SELECT count(*) FROM objects")[0][0]
+
+    def holds(self, objnames):
+        """The names among ``objnames`` that this database has objects of."""
+        found = set()
+        for batch, marks, asked in _sql_batches(objnames):
+            found.update(asked.get(name) or from_sql(name) for (name,) in self._query(
+                f"SELECT name FROM objects WHERE name IN ({marks})", batch))
+        return found
+
     def object_info(self, objname):
         """(kind, positions flag) of an object, or None if the database does not have it."""
         if objname not in self.info:
@@ -225,6 +236,12 @@ class _SymbolsListInput:
     def object_names(self):
         return self.owners_sorted
 
+    def object_count(self):
+        return len(self.objects)
+
+    def holds(self, objnames):
+        return set(self.objects).intersection(objnames)
+
     def object_info(self, objname):
         return self.objects.get(objname)
 
@@ -243,33 +260,21 @@ class SymbolIndex:
 
     def __init__(self, inputs):
         self.inputs = inputs
-        self.owner = {}
-        if len(inputs) > 1:  # one input cannot hold an object twice: no need to read them all
-            for source in inputs:
-                for objname in source.object_names():
-                    if objname in self.owner:
-                        other = self.owner[objname]
-                        raise KlpError(source.path, f"object '{objname}' is also in "
-                                                    f"{other.path}; an object may come from "
-                                                    f"one input only")
-                    self.owner[objname] = source
+        _refuse_shared_objects(inputs)
         self.kernel_release = self._meta("kernel_release")
         self.arch = self._meta("arch")
         self._answers = {}  # name -> ([(objname, input, rows)], [Export]) as read
         self._records_cache = {}  # name -> [SymbolRecord] of every object, ranked
         self._exports_cache = {}  # name -> [Export], one per object, in object order
-        self._single_owner = {}  # objname -> the one input, or None when it lacks the object
+        self._owners = {}  # objname -> the input holding it, or None
 
     def _source_of(self, objname):
-        """The input holding ``objname``, or None."""
-        if len(self.inputs) > 1:
-            return self.owner.get(objname)
-        source = self._single_owner.get(objname, _UNKNOWN)
-        if source is _UNKNOWN:  # asked once per object: a check asks for each of its symbols
-            source = self.inputs[0] if self.inputs else None
-            if source is not None and not source.object_info(objname):
-                source = None
-            self._single_owner[objname] = source
+        """The input holding ``objname`` (at most one does: see _refuse_shared_objects), or
+        None. Asked once per object: a check asks for each of its symbols."""
+        source = self._owners.get(objname, _UNKNOWN)
+        if source is _UNKNOWN:
+            source = next((s for s in self.inputs if s.object_info(objname)), None)
+            self._owners[objname] = source
         return source
 
     def _meta(self, key):
@@ -379,6 +384,33 @@ class SymbolIndex:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _refuse_shared_objects(inputs):
+    """KlpError when two inputs hold the same object: each object must come from one input.
+    The names of every input but the largest are read and the largest is asked about those
+    only (the kernel's database has thousands of objects, a target's a few: reading them all
+    would be a third of a typical conversion)."""
+    if len(inputs) < 2:
+        return
+    largest = max(inputs, key=lambda source: source.object_count())
+    owner = {}
+    for source in inputs:
+        if source is largest:
+            continue
+        for objname in source.object_names():
+            if objname in owner:
+                _shared(objname, owner[objname], source, inputs)
+            owner[objname] = source
+    for objname in sorted(largest.holds(owner)):
+        _shared(objname, owner[objname], largest, inputs)
+
+
+def _shared(objname, one, another, inputs):
+    """The refusal, naming the later input of the two (in the order given) as the one at fault."""
+    earlier, later = sorted((one, another), key=lambda source: inputs.index(source))
+    raise KlpError(later.path, f"object '{objname}' is also in {earlier.path}; an object may "
+                               f"come from one input only")
 
 
 def _object_lines(data):
