@@ -3,6 +3,7 @@ it holds (not UTF-8, ESC, CR, LF, BEL); it is stored and matched exactly, and ev
 prints it escaped, so no input can write to the terminal or forge a `klp-convert: error:` line.
 Numbers at their limits are stored exactly or refused in one line."""
 
+import json
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from klp_convert.cli import main
 from klp_convert.elf import ElfObject
 from klp_convert.symdb import open_symbols
+from klp_convert.symdb.storage import name_list, name_list_text
 from klp_convert.text import decode_name, escape, name_bytes
 from support.toolchains import require_tool
 
@@ -210,3 +212,29 @@ def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
         conn.close()
         status, _out, err = run(capsys, "symbols", "--lookup", "weird_target", bad)
         assert status == 2 and err.count("\n") == 1 and "bad.symdb" in err, (sql, err)
+
+
+# An object's name lists (symdb/storage.py): read without json where json.dumps wrote plain
+# ASCII names, by json otherwise; a conversion must read exactly what json would.
+ANY_CHARACTER = st.characters(blacklist_categories=())  # surrogates (undecodable bytes) too
+
+
+@given(st.lists(st.text(alphabet=ANY_CHARACTER)))
+def test_name_lists_read_back_as_written(names):
+    assert name_list(name_list_text(names)) == names
+
+
+@given(st.one_of(
+    st.text(alphabet=ANY_CHARACTER),
+    st.lists(st.text(alphabet='ab"\\, []\x07é')).map(lambda parts: '["' + '", "'.join(parts)
+                                                      + '"]')))
+def test_name_list_reads_any_text_as_json_does(text):
+    try:
+        expected = json.loads(text)
+    except ValueError:
+        expected = None
+    if isinstance(expected, list) and all(isinstance(name, str) for name in expected):
+        assert name_list(text) == expected
+    else:
+        with pytest.raises(ValueError):
+            name_list(text)

@@ -6,8 +6,17 @@ builds and boots (klp_convert.guest, the harness of `klp-convert try`). Scenario
 tests/realkernel/scenarios/<name>/.
 """
 
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from klp_convert import guest
 from klp_convert.check import ERROR, check_module, will_load
 from klp_convert.elf import ElfObject
 from klp_convert.symdb import open_symbols
@@ -21,6 +30,8 @@ from support.realkernel import (
 )
 
 pytestmark = [pytest.mark.debian, pytest.mark.realkernel, pytest.mark.slow]
+
+KLP_CONVERT = Path(sys.executable).parent / "klp-convert"  # the console script pip installed
 
 
 def test_kernel_generation_is_known(kernel):
@@ -551,3 +562,49 @@ def test_readme_first_livepatch(suite):
     assert s.value("insmod") == "ok", s.report()
     assert s.value("cmdline") == f"patched: {suite.kernel_args}", s.report()
     assert s.value("unpatch") == "ok", s.report()
+
+
+def test_try_boots_this_kernel_with_the_readme_livepatch(suite, ctx, tmp_path):
+    """`klp-convert try`, the console script as a user runs it, on every generation and
+    architecture: the README's livepatch (built for the suite's boot) patches /proc/cmdline and
+    is unpatched again, verdict ok. The QEMU is the one the suite boots this kernel with, found
+    on PATH as `try` finds it."""
+    s = suite.scenario("readme")  # fails here, naming the build failure, if it did not build
+    kernel = ctx.kernel
+    livepatch = ctx.workdir / "readme" / "livepatch" / "hello_klp.ko"
+    command = [KLP_CONVERT, "try", "--json", "--kernel", kernel.image, "--busybox",
+               kernel.busybox, "--run", "cat /proc/cmdline", "--unpatch", livepatch]
+    if kernel.modules:
+        command[3:3] = ["--modules", kernel.modules]
+    env = dict(os.environ, PATH=f"{_qemu_on_path(kernel.arch, tmp_path)}:{os.environ['PATH']}")
+    proc = subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env,
+                          timeout=900)
+    report = json.loads(proc.stdout) if proc.stdout.startswith("{") else None
+    assert proc.returncode == 0 and report is not None, proc.stdout + proc.stderr
+    assert report["verdict"] == "ok" and report["problems"] == [], proc.stdout
+    assert (report["arch"], report["notes"]) == (kernel.arch.name, []), proc.stdout
+    [cmdline] = report["commands"]
+    original = cmdline["before"]["output"]
+    assert len(original) == 1 and original[0], proc.stdout
+    assert cmdline["after"]["output"] == [f"patched: {original[0]}"], proc.stdout
+    assert cmdline["unpatched"]["output"] == original, proc.stdout
+    assert s.value("insmod") == "ok"  # and in the suite's own boot
+
+
+def _qemu_on_path(arch, directory):
+    """A directory holding `qemu-system-<arch>` as the suite runs it: the machine's own (its
+    directory), or the backports' unpacked one (support/emulator.py) through a script that
+    adds the options the suite gives it (its firmware directory, -L)."""
+    stock = guest.ARCHES[arch.name]
+    binary = shutil.which(arch.qemu)
+    extra = arch.qemu_args[len(stock.qemu_args):]
+    if arch.qemu_args[:len(stock.qemu_args)] != stock.qemu_args:
+        raise AssertionError(f"{arch.name}: the suite's QEMU options {arch.qemu_args} do not "
+                             f"start with `try`'s {stock.qemu_args}")
+    if not extra and os.path.basename(binary) == os.path.basename(stock.qemu):
+        return os.path.dirname(binary)
+    script = directory / os.path.basename(stock.qemu)
+    script.write_text(f"#!/bin/sh\nexec {shlex.quote(binary)} "
+                      f"{' '.join(map(shlex.quote, extra))} \"$@\"\n")
+    script.chmod(0o755)
+    return str(directory)

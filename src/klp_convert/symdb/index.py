@@ -1,7 +1,6 @@
 """The query side: open_symbols(paths) combines SQLite databases and old Symbols.list files into
 one index that answers lookups by name (the contract between symdb, convert and check)."""
 
-import json
 import re
 from .sqlite import sqlite3
 from bisect import bisect_right
@@ -14,7 +13,8 @@ from .inputs import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
 )
 from .storage import (
-    StorageError, from_sql, is_database, open_database, positions_flag, sql_name, to_unsigned,
+    StorageError, from_sql, is_database, name_list, open_database, positions_flag, sql_name,
+    to_unsigned,
 )
 
 
@@ -82,8 +82,7 @@ class _DatabaseInput:
                 f"SELECT object, sections, files FROM object_lists WHERE object IN ({marks})",
                 list(by_id)):
             try:
-                self.name_lists[by_id[object_id]] = (json.loads(sections or "[]"),
-                                                     json.loads(files or "[]"))
+                self.name_lists[by_id[object_id]] = (name_list(sections), name_list(files))
             except ValueError as e:
                 raise StorageError(self.path, f"unreadable symbol database ({e})") from None
         for objname in wanted:
