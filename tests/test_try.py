@@ -12,8 +12,6 @@ set-up errors need no boot.
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -22,12 +20,11 @@ from klp_convert.elf import ElfObject
 from support.broken import left_in_plain_rela, wrong_position
 from support.readme import write_hello_livepatch
 from support.realkernel import (
-    build_livepatch, copy_scenario, kernel_symbol_database, target_kernel,
+    KLP_CONVERT, build_livepatch, copy_scenario, kernel_symbol_database, target_kernel,
 )
 
 pytestmark = [pytest.mark.debian, pytest.mark.realkernel, pytest.mark.slow]
 
-KLP_CONVERT = Path(sys.executable).parent / "klp-convert"  # the console script pip installed
 CMDLINE = "cat /proc/cmdline"
 BAR_STATE = "cat /sys/module/bar/parameters/state"
 

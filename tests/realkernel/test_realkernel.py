@@ -11,8 +11,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -27,12 +25,11 @@ from support.broken import INIT_CORE_FORCED, VARIANTS
 from support.kallsyms_dump import decode_dump
 from support.kernels import release_version
 from support.realkernel import (
-    copy_scenario, refused_build, scenario_symbol_problems, symbol_definitions,
+    KLP_CONVERT, copy_scenario, refused_build, scenario_symbol_problems, symbol_definitions,
 )
 
 pytestmark = [pytest.mark.debian, pytest.mark.realkernel, pytest.mark.slow]
 
-KLP_CONVERT = Path(sys.executable).parent / "klp-convert"  # the console script pip installed
 TRY_TIMEOUT = 600  # seconds for a boot under TCG on a loaded machine, as the suite's own boots
 
 

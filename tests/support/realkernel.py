@@ -23,6 +23,7 @@ SHN_UNDEF = 0
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "realkernel" / "scenarios"
 REPO_INCLUDE = Path(__file__).resolve().parents[2] / "include"  # klp-convert.h
+KLP_CONVERT = Path(sys.executable).parent / "klp-convert"  # the console script pip installed
 
 # scenario name -> {step: seconds}, printed at the end of the run (tests/realkernel/conftest.py).
 TIMES = {}

@@ -241,8 +241,8 @@ def name_list(text):
         return []
     if not isinstance(text, str):
         raise ValueError(f"a list of names is text, not {type(text).__name__}")
-    if len(text) >= 4 and text[:2] == '["' and text[-2:] == '"]' and text.isascii() and text.isprintable() \
-            and "\\" not in text:
+    if len(text) >= 4 and text[:2] == '["' and text[-2:] == '"]' and text.isascii() \
+            and text.isprintable() and "\\" not in text:
         names = text[2:-2].split('", "')
         if not any('"' in name for name in names):
             return names
