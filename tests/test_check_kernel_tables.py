@@ -44,7 +44,8 @@ def test_symbol_field_widths():
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.lists(st.sampled_from([".", ",", " ", "0", "7", "a", "é", "\n", "a" * 54, "s" * 510]),
+@given(st.lists(st.sampled_from([".", ",", " ", "0", "7", "\u0663", "a", "é", "\n", "a" * 54,
+                                 "s" * 510]),
                 max_size=8))
 @example(["a" * 54, "a", ".", "a", ",", "0"]).via("objname of 55")
 @example(["a" * 54, "a", "a", ".", "a", ",", "0"]).via("objname of 56")

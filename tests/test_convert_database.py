@@ -280,7 +280,9 @@ def test_candidates_that_no_position_can_name_are_marked(toy):
 # hashing), and standard modules that cost milliseconds at every start (issue 13): argparse
 # (with gettext and locale; a plain command line is parsed by commands/convert.py), sqlite3's
 # Python part (datetime; symdb/sqlite.py takes CPython's _sqlite3, cli.py _signal), importlib,
-# contextlib, json (an object's name lists of plain names are read without it: storage.name_list).
+# contextlib, json (an object's name lists of plain names are read without it: storage.name_list),
+# re (with enum: patterns.py compiles a regular expression only when a rare input needs one; a
+# console script of pip >= 25.2 imports neither).
 NOT_FOR_CONVERT = ["klp_convert.kbuild", "klp_convert.symdb.build", "klp_convert.commands.check",
                    "klp_convert.commands.kbuild", "klp_convert.commands.show",
                    "klp_convert.commands.symbols", "klp_convert.commands.try_",
@@ -288,7 +290,8 @@ NOT_FOR_CONVERT = ["klp_convert.kbuild", "klp_convert.symdb.build", "klp_convert
                    "klp_convert.symdb.sources",
                    "dataclasses", "inspect", "subprocess", "multiprocessing", "tempfile",
                    "hashlib", "shutil", "pathlib", "typing", "urllib.parse", "ipaddress",
-                   "difflib", "argparse", "gettext", "locale", "importlib", "contextlib", "json"]
+                   "difflib", "argparse", "gettext", "locale", "importlib", "contextlib", "json",
+                   "re", "enum"]
 if sys.implementation.name == "cpython":
     NOT_FOR_CONVERT += ["sqlite3", "datetime", "signal"]
 

@@ -2,10 +2,12 @@
 target kernel, and what check and the symbol database do differently per generation, on gcc
 objects and small linked "vmlinux" files."""
 
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from klp_convert.check import check_module, check_module_rules
 from klp_convert.cli import main
@@ -79,6 +81,30 @@ def test_kernel_messages_stop_at_what_only_the_kernel_knows():
         "x86/modules: Invalid relocation target, existing value is nonzero for type 2"
     assert kernel_message(LINUX_5_10.loader_for(EM_X86_64).nonzero_format, 2) == \
         "x86/modules: Skipping invalid relocation target, existing value is nonzero for type 2"
+
+
+def _regex_kernel_message(fmt, *values):
+    """kernel_message() as regular expressions say it (the reading it replaced)."""
+    out, pos, values = [], 0, iter(values)
+    for match in re.finditer(r"%[-+ #0]*[0-9]*(?:hh|h|ll|l|L|z)?[diouxXpsc]", fmt):
+        value = next(values, None)
+        out.append(fmt[pos:match.start()])
+        if value is None:
+            return re.sub(r",\s*\w+\s*$", "", "".join(out)).rstrip()
+        out.append(format(value, "x") if match.group(0)[-1] in "xX" else str(value))
+        pos = match.end()
+    out.append(fmt[pos:])
+    return "".join(out)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(["%", "%%", "-", "+", " ", "#", "0", "12", "h", "hh", "l", "ll",
+                                 "L", "z", "d", "u", "x", "X", "p", "s", "c", "q", ",", ", ",
+                                 "loc", "_", "\u00e9", "\u0663", "\n", "\u2003"]), max_size=12),
+       st.lists(st.one_of(st.none(), st.integers(0, 1 << 64)), max_size=4))
+def test_kernel_message_reads_formats_as_regular_expressions_would(pieces, values):
+    fmt = "".join(pieces)
+    assert kernel_message(fmt, *values) == _regex_kernel_message(fmt, *values)
 
 
 def test_loader_tables_per_generation():

@@ -23,7 +23,6 @@ releases (a major version has had about 20), and a note saying so; facts whose f
 known exactly (RELEASE_KEYED) are keyed on that release instead.
 """
 
-from ..patterns import Pattern
 from ..records import record, replace
 
 from . import kallsyms, loader
@@ -195,22 +194,51 @@ def rules_for_module(obj, database_release=None, modinfo=None):
     return select_rules(database_release, modinfo_value(modinfo, "vermagic"))
 
 
-_CONVERSION = Pattern(r"%[-+ #0]*[0-9]*(?:hh|h|ll|l|L|z)?[diouxXpsc]")
-_LIST_LABEL = Pattern(r",\s*\w+\s*$")
-
-
 def kernel_message(fmt, *values):
     """The start of the line the kernel prints for printf format ``fmt``, with the values a file
     can tell filled in, left to right, up to the first one known only at run time (None: an
     address, a computed value): the result is a part of the real dmesg line, to search for."""
     out, pos = [], 0
     values = iter(values)
-    for match in _CONVERSION.finditer(fmt):
+    for start, end in printf_conversions(fmt):
         value = next(values, None)
-        out.append(fmt[pos:match.start()])
+        out.append(fmt[pos:start])
         if value is None:  # drop the value's label too when it is one of a list (', loc')
-            return _LIST_LABEL.sub("", "".join(out)).rstrip()
-        out.append(format(value, "x") if match.group(0)[-1] in "xX" else str(value))
-        pos = match.end()
+            return _without_list_label("".join(out)).rstrip()
+        out.append(format(value, "x") if fmt[end - 1] in "xX" else str(value))
+        pos = end
     out.append(fmt[pos:])
     return "".join(out)
+
+
+# The parts of a kernel printf conversion the messages use: %[flags][width][length]type.
+_FLAGS, _DIGITS, _TYPES = "-+ #0", "0123456789", "diouxXpsc"
+_LENGTHS = ("hh", "ll", "h", "l", "L", "z")
+
+
+def printf_conversions(fmt):
+    """(start, end) of each conversion in ``fmt``, left to right. (Read with str methods: the
+    regular expressions' import alone would be a tenth of a typical conversion's start-up,
+    and a warning on a 6.1 kernel quotes a message.)"""
+    pos = fmt.find("%")
+    while pos >= 0:
+        end = pos + 1
+        while end < len(fmt) and fmt[end] in _FLAGS:
+            end += 1
+        while end < len(fmt) and fmt[end] in _DIGITS:
+            end += 1
+        end += next((len(length) for length in _LENGTHS if fmt.startswith(length, end)), 0)
+        if end < len(fmt) and fmt[end] in _TYPES:
+            yield pos, end + 1
+            pos = fmt.find("%", end + 1)
+        else:
+            pos = fmt.find("%", pos + 1)
+
+
+def _without_list_label(text):
+    """``text`` without a last ', label' (a comma, then one word between blanks)."""
+    head, comma, label = text.rpartition(",")
+    word = label.strip()
+    if comma and word and all(c.isalnum() or c == "_" for c in word):
+        return head
+    return text

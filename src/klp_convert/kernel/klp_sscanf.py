@@ -77,22 +77,26 @@ def scan_klp_rela(name):
     return Scan(1, objname, None, None, name[pos:])  # (all fields: fastest)
 
 
-# A name every field of which fits, with nothing after the position: what klp-convert writes.
-# sscanf reads it whole, so one match gives the fields the reading below would (a huge patch
-# has tens of thousands); any other name is read field by field. (The prefix's only
-# characters special to re are its dots.)
-_PLAIN_KLP_SYM = Pattern(KLP_SYM_PREFIX.replace(".", r"\.") + rf"([^.]{{1,{OBJNAME_WIDTH}}})\."
-                         rf"([^,]{{1,{SYMNAME_WIDTH}}}),([0-9]+)")
-
-
 @lru_cache(maxsize=SCANS_KEPT)
 def scan_klp_sym(name):
     """How klp_resolve_symbols() reads a symbol name: Scan(count 0..3); 3 means accepted."""
-    plain = _PLAIN_KLP_SYM.fullmatch(name)
-    if plain is not None:
-        objname, symname, digits = plain.groups()
-        return Scan(3, objname, symname, int(digits) & ULONG_MASK, "")  # (all fields: fastest)
-    return scan_klp_sym_fields(name)
+    return _scan_plain_klp_sym(name) or scan_klp_sym_fields(name)
+
+
+def _scan_plain_klp_sym(name):
+    """Scan(3) of a name every field of which fits, with nothing after the position (what
+    klp-convert writes: sscanf reads it whole), else None. A huge patch has tens of thousands;
+    str.find does it without the regular expressions whose import alone would be a tenth of a
+    typical conversion's start-up."""
+    start = len(KLP_SYM_PREFIX)
+    dot = name.find(".", start, start + OBJNAME_WIDTH + 1)  # %55[^.] then '.'
+    if dot <= start or not name.startswith(KLP_SYM_PREFIX):
+        return None
+    comma = name.find(",", dot + 1, dot + SYMNAME_WIDTH + 2)  # %511[^,] then ','
+    digits = name[comma + 1:]
+    if comma <= dot + 1 or not (digits.isascii() and digits.isdigit()):
+        return None
+    return Scan(3, name[start:dot], name[dot + 1:comma], int(digits) & ULONG_MASK, "")
 
 
 def scan_klp_sym_fields(name):

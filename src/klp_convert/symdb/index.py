@@ -1,13 +1,13 @@
 """The query side: open_symbols(paths) combines SQLite databases and old Symbols.list files into
 one index that answers lookups by name (the contract between symdb, convert and check)."""
 
-import re
 from .sqlite import sqlite3
 from bisect import bisect_right
 from collections import Counter
 
 from ..errors import KlpError
 from ..kernel.names import module_runtime_name
+from ..patterns import Pattern
 from .model import CORE, VMLINUX, Export, ranked_records
 from .inputs import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
@@ -150,6 +150,8 @@ def _integers(flags, value, size, section, source):
             and type(section) in _INT_OR_NONE and type(source) in _INT_OR_NONE)
 
 
+# Blanks at either end of a Symbols.list line (compiled when a file has any).
+_STRAY_BLANKS = Pattern(rb"(?m)[ \t\r]+$|^[ \t]+")
 # Up to this many names, searching the file once per name beats one pass over all of it.
 FEW_NAMES = 8
 
@@ -165,7 +167,7 @@ class _SymbolsListInput:
         data = read_text_bytes(path)
         # stray blanks: normalise once, names have none (bytes.find is ten times a regex)
         if any(blank in data for blank in (b" ", b"\t", b"\r")):
-            data = re.sub(rb"[ \t\r]+$|^[ \t]+", b"", data, flags=re.M)
+            data = _STRAY_BLANKS.sub(b"", data)
         self.data = b"\n" + data + (b"" if data.endswith(b"\n") else b"\n")
         header = b"\n" + SYMBOLS_LIST_HEADER.encode() + b"\n"
         if not self.data.startswith(header):
