@@ -4,8 +4,10 @@
 The typical conversion is the one of bench/convert.py (figure 1): the real-kernel suite's talk
 livepatch, built with kbuild against Debian's headers, converted with the database of Debian's
 whole kernel plus one of its target module. It runs as users run it, the console script
-`klp-convert` (pip's wrapper imports re itself), and as `python -m klp_convert`, in turns with
-the floor `python3 -c pass` (the same interpreter); each figure is the median of --runs runs.
+`klp-convert` (scripts/test installs it with pip >= 25.2, whose wrapper imports nothing but
+sys; an older pip's imports re, about 5 ms more), and as `python -m klp_convert`, in turns
+with the floor `python3 -c pass` (the same interpreter); each figure is the median of --runs
+runs.
 Target: 40 ms against 12 ms for the floor where the issue was filed, so at most 40/12 = 3.3
 times the floor. Then the imports: each module the conversion imports beyond the interpreter's,
 by its own import time (`python -X importtime`, the minimum over runs); target: none above 2 ms.
