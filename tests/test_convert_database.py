@@ -310,3 +310,52 @@ def test_a_conversion_imports_only_its_own_code(toy):
     imported = set(proc.stdout.split())
     assert {"klp_convert.convert", "klp_convert.check", "klp_convert.symdb.index"} <= imported
     assert sorted(imported & set(NOT_FOR_CONVERT)) == []
+
+
+def test_compressed_livepatch_modules_are_read_as_installed(toy):
+    """An installed module is compressed (.ko.xz, .ko.gz): convert, check and show read it as
+    the plain file, the output of convert is byte for byte the plain file's; an output named
+    for compression is refused before anything is written (klp-convert writes plain ELF), and
+    a damaged file is one error line naming it."""
+    import gzip
+    import lzma
+    _target, directory, db = toy
+    module = livepatch(toy, "packed")
+    plain_proc, plain_out = convert(toy, module)
+    assert plain_proc.returncode == 0, plain_proc.stderr
+    packers = {".ko.xz": lambda data: lzma.compress(data, check=lzma.CHECK_CRC32),
+               ".ko.gz": gzip.compress}
+    for suffix, pack in packers.items():
+        path = directory / f"packed-in{suffix}"
+        path.write_bytes(pack(module.read_bytes()))
+        proc, out = convert(toy, path)
+        assert proc.returncode == 0, proc.stderr
+        assert out.read_bytes() == plain_out.read_bytes(), suffix
+        installed = directory / f"packed-installed{suffix}"
+        installed.write_bytes(pack(out.read_bytes()))
+        for command in (["check", "--symbols", str(db)], ["show"]):
+            shown = [subprocess.run([sys.executable, "-m", "klp_convert", *command, str(f)],
+                                    capture_output=True, text=True) for f in (out, installed)]
+            assert shown[0].returncode == shown[1].returncode == 0, shown[1].stderr
+            assert shown[1].stdout == shown[0].stdout.replace(str(out), str(installed))
+            assert shown[1].stdout and shown[1].stderr == shown[0].stderr
+
+    target = directory / "packed-out.ko.xz"
+    proc = subprocess.run([sys.executable, "-m", "klp_convert", "convert", "--symbols", str(db),
+                           str(module), "-o", str(target)], capture_output=True, text=True)
+    assert proc.returncode == 2 and not target.exists()
+    assert proc.stderr == (f"klp-convert: error: {target}: klp-convert writes a plain ELF "
+                           f"module: give -o NAME.ko (and compress it afterwards, as "
+                           f"modules_install does)\n")
+
+    damaged = directory / "damaged.ko.xz"
+    whole = packers[".ko.xz"](module.read_bytes())
+    damaged.write_bytes(whole[:len(whole) // 2])
+    for command in (["convert", str(damaged), "-o", str(directory / "d.ko")],
+                    ["check", str(damaged)], ["show", str(damaged)]):
+        proc = subprocess.run([sys.executable, "-m", "klp_convert", *command],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr == (f"klp-convert: error: {damaged}: cannot decompress: the file "
+                               f"ends inside an xz stream\n")
+    assert not (directory / "d.ko").exists()

@@ -107,6 +107,12 @@ def test_an_xz_module_that_inflates_beyond_the_limit_is_refused_while_streaming(
                             limit_as=2 << 30, timeout=300)
     assert status == 2 and "inflates to more than 1 GiB" in err, err
     assert not (tmp_path / "b.symdb").exists()
+    # check and convert read an installed (compressed) livepatch module the same way
+    for argv in (["check", bomb], ["convert", bomb, "-o", tmp_path / "b.ko"]):
+        status, _out, err = klp(*argv, limit_as=2 << 30, timeout=300)
+        assert status == 2 and one_error_line(err), (argv, err)
+        assert f"{bomb}: inflates to more than 1 GiB" in err, err
+    assert not (tmp_path / "b.ko").exists()
 
 
 def test_a_null_section_header_with_a_huge_extent_is_refused(pair, tmp_path):  # noqa: F811

@@ -3,6 +3,7 @@
 import gc
 
 from ..annotations import read_annotations, strip_tables
+from ..compression import is_compressed
 from ..elf import ElfObject, write_atomically
 from ..errors import KlpError, RefusedError
 from ..files import same_file
@@ -36,6 +37,9 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
     ``symvers``: the build tree's Module.symvers files, which tell annotation-only mode which
     references the module loader will resolve (the others are logged as a warning).
     """
+    if output_path and is_compressed(output_path):
+        raise KlpError(output_path, "klp-convert writes a plain ELF module: give -o NAME.ko "
+                                    "(and compress it afterwards, as modules_install does)")
     for path in symbol_paths:
         if output_path and same_file(output_path, path):
             raise KlpError(output_path, f"the output is the symbol database given with "

@@ -6,10 +6,9 @@ from .constants import SHF_INFO_LINK, SHF_LINK_ORDER, SHT_RELA, SHT_REL, SHT_SYM
 from .model import GroupSection, RelocationSection, Section, SymbolTable
 from .reader import parse
 from .writer import serialize
+from ..compression import read_module_file
 from ..errors import ElfError
-from ..files import (
-    TMP_SUFFIX, open_regular, output_mode, remove_stale_temporaries, temp_prefix,
-)
+from ..files import TMP_SUFFIX, output_mode, remove_stale_temporaries, temp_prefix
 
 
 class SaveResult:
@@ -36,13 +35,9 @@ class ElfObject:
 
     @classmethod
     def read(cls, path):
-        """Read and check the object at ``path``; raise ElfError for anything wrong with it."""
-        try:
-            with open_regular(path, ElfError) as f:
-                data = f.read()
-        except OSError as e:
-            raise ElfError(path, f"cannot read: {e.strerror}") from None
-        return cls(path, data)
+        """Read and check the object at ``path`` (an installed module's .ko.xz, .ko.gz or
+        .ko.zst decompressed first); raise ElfError for anything wrong with it."""
+        return cls(path, read_module_file(path, ElfError))
 
     @classmethod
     def from_bytes(cls, data, path="<bytes>"):

@@ -8,6 +8,7 @@ import os
 from itertools import compress, repeat
 from operator import and_, itemgetter
 
+from ..compression import read_module_file
 from ..elf.constants import STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
 from ..patterns import Pattern
@@ -29,11 +30,6 @@ from .inputs import open_input as _open_input
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
 # /proc/kallsyms lists these pseudo-modules after the real ones: BPF programs and trampolines.
 KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
-# The largest module a build reads (plain or inflated). Debian's largest (amdgpu.ko) is about
-# 20 MB, 20 times that with debug info: this is far beyond any real module, and it bounds the
-# memory one module can take (each worker of a build holds one module at a time).
-MODULE_SIZE_LIMIT = 1 << 30
-_LIMIT_TEXT = "1 GiB"
 _BLANKS = Pattern("[ \t]+")
 _HEX = Pattern("[0-9a-fA-F]+")
 
@@ -342,92 +338,8 @@ def find_module_files(paths):
 
 
 def read_module_bytes(path):
-    """The ELF bytes of a module, decompressed according to its suffix, at most
-    MODULE_SIZE_LIMIT bytes: a larger module (or one that inflates beyond it) is refused while
-    it is read, before it can take the memory."""
-    with _open_input(path) as f:
-        if os.fstat(f.fileno()).st_size > MODULE_SIZE_LIMIT:  # packed or not, far too big
-            raise SymdbError(path, f"larger than {_LIMIT_TEXT}: not a kernel module")
-        if path.endswith(".xz"):
-            return _inflate_xz(path, f)
-        if not path.endswith((".gz", ".zst")):
-            return f.read()
-        return _inflate(path, f)
-
-
-# Bytes read from a compressed module, and taken from its decompressor, at a time: a real
-# module is read in one piece and comes out in one (no copy beyond the decompressor's own); a
-# bomb is stopped one piece beyond the limit.
-INFLATE_STEP = 64 << 20
-
-
-def _inflate_xz(path, f):
-    """An .xz module as lzma.decompress() reads it: its streams one after the other, anything
-    after a complete stream that is not one ignored; refused as soon as it passes the limit."""
-    import lzma
-    pieces, total = [], 0  # pieces: the output of the complete streams
-    decompressor, stream = lzma.LZMADecompressor(), []
-    packed = f.read(INFLATE_STEP)
-    if not packed:
-        raise SymdbError(path, "cannot decompress: an empty file")
-    while True:
-        try:
-            piece = decompressor.decompress(packed, INFLATE_STEP)
-        except lzma.LZMAError as e:
-            if pieces:  # what follows a complete stream is no stream: ignored
-                break
-            raise SymdbError(path, f"cannot decompress: {e}") from None
-        packed = b""
-        total += len(piece)
-        if total > MODULE_SIZE_LIMIT:
-            raise SymdbError(path, f"inflates to more than {_LIMIT_TEXT}: not a kernel module")
-        stream.append(piece)
-        if decompressor.eof:
-            pieces += stream
-            packed = decompressor.unused_data or f.read(INFLATE_STEP)
-            if not packed:
-                break
-            decompressor, stream = lzma.LZMADecompressor(), []
-        elif decompressor.needs_input:
-            packed = f.read(INFLATE_STEP)
-            if not packed:
-                raise SymdbError(path, "cannot decompress: the file ends inside an xz stream")
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-
-def _inflate(path, f):
-    """A .gz or .zst module, read from its stream in steps of INFLATE_STEP."""
-    errors = (OSError, EOFError, ValueError)  # gzip's errors are OSErrors
-    if path.endswith(".gz"):
-        import gzip
-        stream = gzip.GzipFile(fileobj=f)
-    else:
-        zstandard = _zstandard(path)
-        errors += (zstandard.ZstdError,)
-        stream = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
-    pieces, total = [], 0
-    try:
-        with stream:
-            while True:
-                piece = stream.read(INFLATE_STEP)
-                if not piece:
-                    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-                total += len(piece)
-                pieces.append(piece)
-                if total > MODULE_SIZE_LIMIT:
-                    raise SymdbError(path, f"inflates to more than {_LIMIT_TEXT}: not a "
-                                           f"kernel module")
-    except errors as e:
-        raise SymdbError(path, f"cannot decompress: {e}") from None
-
-
-def _zstandard(path):
-    try:
-        import zstandard
-    except ImportError:
-        raise SymdbError(path, "reading .ko.zst needs the 'zstandard' package "
-                               "(pip install 'klp-convert[zstd]')") from None
-    return zstandard
+    """The ELF bytes of a module, decompressed according to its suffix (compression.py)."""
+    return read_module_file(path, SymdbError)
 
 
 def read_module(path, data=None, want_listed=False):

@@ -1,0 +1,114 @@
+"""Module files as the kernel's modules_install leaves them: plain `.ko`, or compressed `.ko.xz`,
+`.ko.gz` or `.ko.zst` (told by the suffix, as kmod and kbuild name them). Each is read whole
+into its ELF bytes, at most MODULE_SIZE_LIMIT of them: a larger file, or one that inflates
+beyond it (a decompression bomb), is refused while it is read, before it takes the memory.
+
+The symbol database build reads every module of a tree so; convert, check and show read a
+livepatch module so (an installed one is compressed). lzma, gzip and zstandard (an optional
+package) are imported only when a file needs them.
+"""
+
+import os
+
+from .files import open_regular
+
+COMPRESSED_SUFFIXES = (".xz", ".gz", ".zst")
+# The largest module read (plain or inflated). Debian's largest (amdgpu.ko) is about 20 MB, 20
+# times that with debug info: this is far beyond any real module, and it bounds the memory one
+# module can take (each worker of a database build holds one module at a time).
+MODULE_SIZE_LIMIT = 1 << 30
+LIMIT_TEXT = "1 GiB"
+# Bytes read from a compressed module, and taken from its decompressor, at a time: a real
+# module is read in one piece and comes out in one (no copy beyond the decompressor's own); a
+# bomb is stopped one piece beyond the limit.
+INFLATE_STEP = 64 << 20
+
+
+def is_compressed(path):
+    return str(path).endswith(COMPRESSED_SUFFIXES)
+
+
+def read_module_file(path, error):
+    """The ELF bytes of the module file at ``path``, decompressed according to its suffix;
+    ``error(path, message)`` is raised for a file that cannot be read or inflated."""
+    path = str(path)
+    with open_regular(path, error) as f:
+        try:
+            if os.fstat(f.fileno()).st_size > MODULE_SIZE_LIMIT:  # packed or not, far too big
+                raise error(path, f"larger than {LIMIT_TEXT}: not a kernel module")
+            if path.endswith(".xz"):
+                return _inflate_xz(path, f, error)
+            if path.endswith((".gz", ".zst")):
+                return _inflate(path, f, error)
+            return f.read()
+        except OSError as e:  # an I/O error while reading (gzip's own errors are caught there)
+            raise error(path, f"cannot read: {e.strerror or e}") from None
+
+
+def _inflate_xz(path, f, error):
+    """An .xz module as lzma.decompress() reads it: its streams one after the other, anything
+    after a complete stream that is not one ignored; refused as soon as it passes the limit."""
+    import lzma
+    pieces, total = [], 0  # pieces: the output of the complete streams
+    decompressor, stream = lzma.LZMADecompressor(), []
+    packed = f.read(INFLATE_STEP)
+    if not packed:
+        raise error(path, "cannot decompress: an empty file")
+    while True:
+        try:
+            piece = decompressor.decompress(packed, INFLATE_STEP)
+        except lzma.LZMAError as e:
+            if pieces:  # what follows a complete stream is no stream: ignored
+                break
+            raise error(path, f"cannot decompress: {e}") from None
+        packed = b""
+        total += len(piece)
+        if total > MODULE_SIZE_LIMIT:
+            raise error(path, f"inflates to more than {LIMIT_TEXT}: not a kernel module")
+        stream.append(piece)
+        if decompressor.eof:
+            pieces += stream
+            packed = decompressor.unused_data or f.read(INFLATE_STEP)
+            if not packed:
+                break
+            decompressor, stream = lzma.LZMADecompressor(), []
+        elif decompressor.needs_input:
+            packed = f.read(INFLATE_STEP)
+            if not packed:
+                raise error(path, "cannot decompress: the file ends inside an xz stream")
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _inflate(path, f, error):
+    """A .gz or .zst module, read from its stream in steps of INFLATE_STEP."""
+    errors = (OSError, EOFError, ValueError)  # gzip's errors are OSErrors
+    if path.endswith(".gz"):
+        import gzip
+        stream = gzip.GzipFile(fileobj=f)
+    else:
+        zstandard = _zstandard(path, error)
+        errors += (zstandard.ZstdError,)
+        stream = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
+    pieces, total = [], 0
+    try:
+        with stream:
+            while True:
+                piece = stream.read(INFLATE_STEP)
+                if not piece:
+                    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                total += len(piece)
+                pieces.append(piece)
+                if total > MODULE_SIZE_LIMIT:
+                    raise error(path, f"inflates to more than {LIMIT_TEXT}: not a kernel "
+                                      f"module")
+    except errors as e:
+        raise error(path, f"cannot decompress: {e}") from None
+
+
+def _zstandard(path, error):
+    try:
+        import zstandard
+    except ImportError:
+        raise error(path, "reading .ko.zst needs the 'zstandard' package "
+                          "(pip install 'klp-convert[zstd]')") from None
+    return zstandard
