@@ -4,8 +4,9 @@ into its ELF bytes, at most MODULE_SIZE_LIMIT of them: a larger file, or one tha
 beyond it (a decompression bomb), is refused while it is read, before it takes the memory.
 
 The symbol database build reads every module of a tree so; convert, check and show read a
-livepatch module so (an installed one is compressed). lzma, gzip and zstandard (an optional
-package) are imported only when a file needs them.
+livepatch module so (an installed one is compressed), `try` the modules it loads. lzma, gzip
+and zstandard (an optional package; without it the zstd program) are used only when a file
+needs them.
 """
 
 import os
@@ -85,8 +86,10 @@ def _inflate(path, f, error):
     if path.endswith(".gz"):
         import gzip
         stream = gzip.GzipFile(fileobj=f)
+    elif not has_zstandard():
+        return _zstd_program(path, error)
     else:
-        zstandard = _zstandard(path, error)
+        import zstandard
         errors += (zstandard.ZstdError,)
         stream = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
     pieces, total = [], 0
@@ -105,10 +108,31 @@ def _inflate(path, f, error):
         raise error(path, f"cannot decompress: {e}") from None
 
 
-def _zstandard(path, error):
+def has_zstandard():
+    """Whether the optional zstandard package is installed."""
     try:
-        import zstandard
+        import zstandard  # noqa: F401
     except ImportError:
-        raise error(path, "reading .ko.zst needs the 'zstandard' package "
-                          "(pip install 'klp-convert[zstd]')") from None
-    return zstandard
+        return False
+    return True
+
+
+def _zstd_program(path, error):
+    """A .ko.zst decompressed by the zstd program, for installs without the zstandard package
+    (Ubuntu's and Arch's modules are .ko.zst), its output read with the same bound."""
+    import shutil
+    import subprocess
+    if shutil.which("zstd") is None:
+        raise error(path, "reading .ko.zst needs the zstd program (apt-get install zstd) or "
+                          "the 'zstandard' package (pip install 'klp-convert[zstd]')")
+    with subprocess.Popen(["zstd", "-dcq", "--", path], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        data = proc.stdout.read(MODULE_SIZE_LIMIT + 1)
+        if len(data) > MODULE_SIZE_LIMIT:
+            proc.kill()
+            proc.communicate()
+            raise error(path, f"inflates to more than {LIMIT_TEXT}: not a kernel module")
+        why = proc.communicate()[1].decode(errors="replace").strip().splitlines()
+    if proc.returncode != 0:
+        raise error(path, f"cannot decompress: {why[-1] if why else 'zstd failed'}")
+    return data

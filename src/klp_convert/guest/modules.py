@@ -7,15 +7,14 @@ to find a file by name. Debian's image packages ship no modules.dep (depmod runs
 """
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
+from ..compression import read_module_file
 from ..elf import ElfObject
 from ..errors import KlpError
 from ..kernel.modinfo import modinfo_value, modinfo_values, read_modinfo
 from ..kernel.names import module_runtime_name
-from ..symdb.sources import MODULE_SUFFIXES, read_module_bytes
+from ..symdb.sources import MODULE_SUFFIXES
 
 
 class GuestModule:
@@ -44,34 +43,12 @@ def read_guest_module(path):
     path = str(path)
     if not os.path.isfile(path):
         raise KlpError(path, "no such module file")
-    data = _zstd_program(path) if path.endswith(".zst") and not _has_zstandard() else \
-        read_module_bytes(path)
+    data = read_module_file(path, KlpError)
     obj = ElfObject.from_bytes(data, path)
     modinfo = read_modinfo(obj)
     if not modinfo:
         raise KlpError(path, "not a kernel module (no .modinfo section)")
     return GuestModule(path, data, modinfo)
-
-
-def _has_zstandard():
-    try:
-        import zstandard  # noqa: F401  (the optional extra read_module_bytes uses)
-    except ImportError:
-        return False
-    return True
-
-
-def _zstd_program(path):
-    """A .ko.zst decompressed by the zstd program (Debian's trixie and later compress their
-    modules so), for installs without the zstandard extra: this layer runs programs anyway."""
-    if shutil.which("zstd") is None:
-        raise KlpError(path, "reading .ko.zst needs the zstd program (apt-get install zstd) or "
-                             "the 'zstandard' package")
-    proc = subprocess.run(["zstd", "-dcq", "--", path], capture_output=True)
-    if proc.returncode != 0:
-        why = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise KlpError(path, f"cannot decompress: {why[-1] if why else 'zstd failed'}")
-    return proc.stdout
 
 
 class ModuleTree:
