@@ -200,7 +200,7 @@ def kernel_message(fmt, *values):
     address, a computed value): the result is a part of the real dmesg line, to search for."""
     out, pos = [], 0
     values = iter(values)
-    for start, end in printf_conversions(fmt):
+    for start, end in _printf_conversions(fmt):
         value = next(values, None)
         out.append(fmt[pos:start])
         if value is None:  # drop the value's label too when it is one of a list (', loc')
@@ -216,7 +216,7 @@ _FLAGS, _DIGITS, _TYPES = "-+ #0", "0123456789", "diouxXpsc"
 _LENGTHS = ("hh", "ll", "h", "l", "L", "z")
 
 
-def printf_conversions(fmt):
+def _printf_conversions(fmt):
     """(start, end) of each conversion in ``fmt``, left to right. (Read with str methods: the
     regular expressions' import alone would be a tenth of a typical conversion's start-up,
     and a warning on a 6.1 kernel quotes a message.)"""

@@ -80,7 +80,8 @@ def scan_klp_rela(name):
 @lru_cache(maxsize=SCANS_KEPT)
 def scan_klp_sym(name):
     """How klp_resolve_symbols() reads a symbol name: Scan(count 0..3); 3 means accepted."""
-    return _scan_plain_klp_sym(name) or scan_klp_sym_fields(name)
+    plain = _scan_plain_klp_sym(name)
+    return plain if plain is not None else scan_klp_sym_fields(name)
 
 
 def _scan_plain_klp_sym(name):
