@@ -84,20 +84,27 @@ def scan_klp_sym(name):
     return plain if plain is not None else scan_klp_sym_fields(name)
 
 
+# Where a plain name's fields may lie: %55[^.] then '.', %511[^,] then ','.
+_OBJNAME_START = len(KLP_SYM_PREFIX)
+_DOT_BEFORE = _OBJNAME_START + OBJNAME_WIDTH + 1
+_COMMA_WITHIN = SYMNAME_WIDTH + 2
+
+
 def _scan_plain_klp_sym(name):
     """Scan(3) of a name every field of which fits, with nothing after the position (what
     klp-convert writes: sscanf reads it whole), else None. A huge patch has tens of thousands;
     str.find does it without the regular expressions whose import alone would be a tenth of a
     typical conversion's start-up."""
-    start = len(KLP_SYM_PREFIX)
-    dot = name.find(".", start, start + OBJNAME_WIDTH + 1)  # %55[^.] then '.'
-    if dot <= start or not name.startswith(KLP_SYM_PREFIX):
+    if not name.startswith(KLP_SYM_PREFIX):
         return None
-    comma = name.find(",", dot + 1, dot + SYMNAME_WIDTH + 2)  # %511[^,] then ','
+    dot = name.find(".", _OBJNAME_START, _DOT_BEFORE)
+    if dot <= _OBJNAME_START:
+        return None
+    comma = name.find(",", dot + 1, dot + _COMMA_WITHIN)
     digits = name[comma + 1:]
-    if comma <= dot + 1 or not (digits.isascii() and digits.isdigit()):
+    if comma <= dot + 1 or not (digits.isdigit() and digits.isascii()):
         return None
-    return Scan(3, name[start:dot], name[dot + 1:comma], int(digits) & ULONG_MASK, "")
+    return Scan(3, name[_OBJNAME_START:dot], name[dot + 1:comma], int(digits) & ULONG_MASK, "")
 
 
 def scan_klp_sym_fields(name):
