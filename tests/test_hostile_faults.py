@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from klp_convert.cli import main
 from test_hostile_names import assert_clean, pair  # noqa: F401 -- the fixture
@@ -391,3 +392,52 @@ def test_mistyped_commands_and_the_old_forms(pair, tmp_path):  # noqa: F811
         # argparse heads the list "options:" since Python 3.10, "optional arguments:" before
         assert help_text.split("\n\n")[1].strip() and \
             ("options:" in help_text or "optional arguments:" in help_text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_damaged_compressed_modules_are_refused_by_the_elf_reader(
+        pair, tmp_path_factory, data):  # noqa: F811 -- pair: the fixture
+    """A .ko.xz, .ko.gz or .ko.zst cut short or with bytes changed, read as convert, check and
+    show read a module (ElfObject.read): an ElfError naming the file, or the module itself
+    when the change left it intact; never another exception."""
+    import gzip
+    import lzma
+    from klp_convert.elf import ElfObject
+    from klp_convert.errors import ElfError
+    suffix = data.draw(st.sampled_from([".ko.xz", ".ko.gz", ".ko.zst"]))
+    pack = {".ko.xz": lambda b: lzma.compress(b, check=lzma.CHECK_CRC32),
+            ".ko.gz": gzip.compress,
+            ".ko.zst": lambda b: zstandard.ZstdCompressor(write_checksum=True).compress(b)}[suffix]
+    packed = bytearray(pack(pair[1]))
+    cut = data.draw(st.integers(0, len(packed)))
+    del packed[cut:]
+    for at, value in data.draw(st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)),
+                                        max_size=4)):
+        if at < len(packed):
+            packed[at] = value
+    path = tmp_path_factory.mktemp("packed") / f"damaged{suffix}"
+    path.write_bytes(packed)
+    try:
+        obj = ElfObject.read(path)
+    except ElfError as e:
+        assert str(e).startswith(f"{path}: "), e
+    else:
+        # every format here is checksummed: what decompresses at all is the module itself
+        assert obj.original == pair[1]
+
+
+def test_a_damaged_deflate_stream_is_one_error_line(pair, tmp_path):  # noqa: F811
+    """zlib's own error (not an OSError) for a broken deflate block: found by the test above,
+    a traceback from check and convert, a module skipped as 'unreadable' by a build."""
+    import gzip
+    packed = bytearray(gzip.compress(pair[1]))
+    packed[10] = 0  # the first deflate block: a stored block whose lengths do not match
+    module = tmp_path / "damaged.ko.gz"
+    module.write_bytes(packed[:15])
+    for argv in (["check", module], ["convert", module, "-o", tmp_path / "o.ko"],
+                 ["symbols", "--modules", module, "--strict", "-o", tmp_path / "o.symdb"]):
+        status, _out, err = klp(*argv)
+        assert status == 2 and one_error_line(err), (argv, err)
+        assert f"{module}: cannot decompress: Error -3 while decompressing data" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.ko.gz"]

@@ -82,9 +82,11 @@ def _inflate_xz(path, f, error):
 
 def _inflate(path, f, error):
     """A .gz or .zst module, read from its stream in steps of INFLATE_STEP."""
-    errors = (OSError, EOFError, ValueError)  # gzip's errors are OSErrors
+    errors = (OSError, EOFError, ValueError)  # gzip's header and CRC errors are OSErrors
     if path.endswith(".gz"):
         import gzip
+        import zlib
+        errors += (zlib.error,)  # a damaged deflate stream
         stream = gzip.GzipFile(fileobj=f)
     elif not has_zstandard():
         return _zstd_program(path, error)
