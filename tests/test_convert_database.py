@@ -359,3 +359,11 @@ def test_compressed_livepatch_modules_are_read_as_installed(toy):
         assert proc.stderr == (f"klp-convert: error: {damaged}: cannot decompress: the file "
                                f"ends inside an xz stream\n")
     assert not (directory / "d.ko").exists()
+
+    mislabeled = directory / "mislabeled.ko"  # compressed data under a plain module name
+    mislabeled.write_bytes(whole)
+    proc = subprocess.run([sys.executable, "-m", "klp_convert", "check", str(mislabeled)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr == (
+        f"klp-convert: error: {mislabeled}: xz-compressed data under a plain name: decompress "
+        f"it, or name it mislabeled.ko.xz\n")

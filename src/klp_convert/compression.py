@@ -14,6 +14,9 @@ import os
 from .files import open_regular
 
 COMPRESSED_SUFFIXES = (".xz", ".gz", ".zst")
+# What compressed data starts with, and the suffix such a module file has.
+MAGIC = {b"\xfd7zXZ\0": ("xz", ".xz"), b"\x1f\x8b": ("gzip", ".gz"),
+         b"\x28\xb5\x2f\xfd": ("zstd", ".zst")}
 # The largest module read (plain or inflated). Debian's largest (amdgpu.ko) is about 20 MB, 20
 # times that with debug info: this is far beyond any real module, and it bounds the memory one
 # module can take (each worker of a database build holds one module at a time).
@@ -29,6 +32,11 @@ def is_compressed(path):
     return str(path).endswith(COMPRESSED_SUFFIXES)
 
 
+def compressed_kind(head):
+    """(kind, suffix) of data that starts as compressed data does, else None."""
+    return next((found for magic, found in MAGIC.items() if head.startswith(magic)), None)
+
+
 def read_module_file(path, error):
     """The ELF bytes of the module file at ``path``, decompressed according to its suffix;
     ``error(path, message)`` is raised for a file that cannot be read or inflated."""
@@ -41,9 +49,14 @@ def read_module_file(path, error):
                 return _inflate_xz(path, f, error)
             if path.endswith((".gz", ".zst")):
                 return _inflate(path, f, error)
-            return f.read()
+            data = f.read()
         except OSError as e:  # an I/O error while reading (gzip's own errors are caught there)
             raise error(path, f"cannot read: {e.strerror or e}") from None
+    packed = compressed_kind(data[:8])
+    if packed is not None:  # packed modules are told by their suffix, as modules_install names them
+        raise error(path, f"{packed[0]}-compressed data under a plain name: decompress it, or "
+                          f"name it {os.path.basename(path)}{packed[1]}")
+    return data
 
 
 def _inflate_xz(path, f, error):

@@ -8,7 +8,7 @@ import os
 from itertools import compress, repeat
 from operator import and_, itemgetter
 
-from ..compression import read_module_file
+from ..compression import compressed_kind, read_module_file
 from ..elf.constants import STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
 from ..patterns import Pattern
@@ -241,18 +241,15 @@ def _looks_like_kallsyms(lines):
 
 # What a compressed kernel starts with: an x86 bzImage (MZ, then the setup header's "HdrS" at
 # 0x202), an arm64/riscv EFI zboot or Image ("MZ"), or a compressed raw vmlinux.
-_COMPRESSED_MAGIC = {b"\xfd7zXZ\0": "xz", b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
-
-
 def _refuse_kernel_image(path, head):
     """A vmlinuz (what the boot loader loads) has no symbol table: say what to give instead."""
     if head[:2] == b"MZ" or head[0x202:0x206] == b"HdrS":
         what = "a bootable kernel image (vmlinuz)"
     else:
-        what = next((f"a {kind}-compressed file" for magic, kind in _COMPRESSED_MAGIC.items()
-                     if head.startswith(magic)), None)
-        if what is None:
+        packed = compressed_kind(head)
+        if packed is None:
             return
+        what = f"a {packed[0]}-compressed file"
     release = vmlinux_release_from_name(path)
     package = f"linux-image-{release}-dbg" if release else "linux-image-<release>-dbg"
     raise SymdbError(path, f"{what}, which has no symbol table: give the unstripped vmlinux "
