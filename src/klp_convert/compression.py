@@ -17,6 +17,8 @@ from .files import open_regular
 MAGIC = {b"\xfd7zXZ\0": ("xz", ".xz"), b"\x1f\x8b": ("gzip", ".gz"),
          b"\x28\xb5\x2f\xfd": ("zstd", ".zst")}
 COMPRESSED_SUFFIXES = tuple(suffix for _kind, suffix in MAGIC.values())
+# The names a module file has: plain, then each packed form.
+MODULE_SUFFIXES = (".ko", *(".ko" + suffix for suffix in COMPRESSED_SUFFIXES))
 # The largest module read (plain or inflated). Debian's largest (amdgpu.ko) is about 20 MB, 20
 # times that with debug info: this is far beyond any real module, and it bounds the memory one
 # module can take (each worker of a database build holds one module at a time).

@@ -9,12 +9,11 @@ to find a file by name. Debian's image packages ship no modules.dep (depmod runs
 import os
 from pathlib import Path
 
-from ..compression import read_module_file
+from ..compression import MODULE_SUFFIXES, read_module_file
 from ..elf import ElfObject
 from ..errors import KlpError
 from ..kernel.modinfo import modinfo_value, modinfo_values, read_modinfo
 from ..kernel.names import module_runtime_name
-from ..symdb.sources import MODULE_SUFFIXES
 
 
 class GuestModule:

@@ -8,7 +8,7 @@ import os
 from itertools import compress, repeat
 from operator import and_, itemgetter
 
-from ..compression import compressed_kind, read_module_file
+from ..compression import MODULE_SUFFIXES, compressed_kind, read_module_file
 from ..elf.constants import STB_LOCAL, STT_FILE, STT_SECTION
 from ..elf.reader import scan_symbols
 from ..patterns import Pattern
@@ -27,7 +27,6 @@ from .inputs import (  # noqa: F401 (and is this module's API too)
 )
 from .inputs import open_input as _open_input
 
-MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
 # /proc/kallsyms lists these pseudo-modules after the real ones: BPF programs and trampolines.
 KALLSYMS_PSEUDO_MODULES = ("bpf", "__builtin__ftrace", "__builtin__kprobes")
 _BLANKS = Pattern("[ \t]+")
