@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from klp_convert.cli import main
-from klp_convert.elf import ElfObject, Relocation, Section
+from klp_convert.elf import ElfObject, Relocation, RelocationSection, Section
 from klp_convert.elf.constants import (
     SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_UNDEF, SHT_PROGBITS,
 )
@@ -86,9 +86,16 @@ def with_object(sym_name, objname):
 
 
 def normal_twin(obj, klp_sec):
-    """The normal relocation section of the same target ('.rela.text.patched_foo')."""
-    return next(s for s in obj.relocation_sections()
-                if s.info is klp_sec.info and not s.name.startswith(".klp."))
+    """The normal relocation section of the same target ('.rela.text.patched_foo'), added
+    when the conversion took it over as the klp one (all its relocations moved)."""
+    twin = next((s for s in obj.relocation_sections()
+                 if s.info is klp_sec.info and not s.name.startswith(".klp.")), None)
+    if twin is None:
+        twin = RelocationSection(".rela" + klp_sec.info.name, target=klp_sec.info,
+                                 symtab=obj.symtab, flags=SHF_INFO_LINK,
+                                 addralign=klp_sec.addralign, entsize=klp_sec.entsize)
+        obj.sections.append(twin)
+    return twin
 
 
 def set_license(license):

@@ -4,7 +4,9 @@ Each step is idempotent (find-or-create), so a module that already has klp secti
 .klp.sym symbols is extended, and converting a converted module changes nothing.
 """
 
-from ..elf import RelocationSection, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH
+from ..elf import (
+    RelocationSection, SHF_ALLOC, SHF_GROUP, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH,
+)
 from ..errors import RefusedError
 from ..kernel.names import klp_rela_name, klp_sym_name
 from ..kernel.relocs import implicit_addend_bytes
@@ -27,10 +29,12 @@ def apply_plan(obj, plan):
     for rela in relocation_sections:
         if id(rela) not in sources:
             continue
+        objnames = [wanted.get(id(rel)) for rel in rela.relocations]
+        if klp_sections.take_over(rela, objnames):
+            continue
         kept = []
         with_addend = rela.with_addend
-        for rel in rela.relocations:
-            objname = wanted.get(id(rel))
+        for rel, objname in zip(rela.relocations, objnames):
             if objname is None:
                 kept.append(rel)
             else:
@@ -51,13 +55,39 @@ class KlpSections:
         self.prefixes = {}  # objname -> '.klp.rela.<objname>.', checked once per object
         self.entsize = obj.codec.reloc_struct(True).size
 
-    def find_or_add(self, objname, source):
-        """The section for (object, the source's target), created on first use."""
-        target = source.info
+    def take_over(self, rela, objnames):
+        """Turn ``rela`` itself into the klp section when every one of its relocations moves
+        to the same object's (``objnames``: each relocation's object, None for one that
+        stays) and that section does not exist yet: the module then has no emptied .rela
+        section beside a new one, and a huge patch writes no extra section per reference.
+        The kernel applies a klp section by its name, flag and sh_info, wherever it lies.
+        An SHT_REL source (implicit addends) or a member of a section group gets a new one."""
+        objname = objnames[0] if objnames else None
+        if objname is None or objnames.count(objname) != len(objnames) \
+                or not rela.with_addend or rela.flags & SHF_GROUP:
+            return False
+        key = (self.prefix(objname) + rela.target.name, id(rela.target))
+        if key in self.by_name:
+            return False
+        self.by_name.pop((rela.name, id(rela.target)), None)
+        self.by_name[key] = rela
+        rela.name = key[0]
+        rela.flags = KLP_RELA_FLAGS
+        rela.addralign = self.obj.codec.word_size
+        rela.entsize = self.entsize
+        return True
+
+    def prefix(self, objname):
+        """'.klp.rela.<objname>.', checked once per object."""
         prefix = self.prefixes.get(objname)
         if prefix is None:
             prefix = self.prefixes[objname] = klp_rela_name(objname, "")
-        key = (prefix + target.name, id(target))  # klp_rela_name(objname, target.name)
+        return prefix
+
+    def find_or_add(self, objname, source):
+        """The section for (object, the source's target), created on first use."""
+        target = source.info
+        key = (self.prefix(objname) + target.name, id(target))  # klp_rela_name(objname, target.name)
         sec = self.by_name.get(key)
         if sec is None:
             sec = self.by_name[key] = self.add(key[0], target)
