@@ -64,6 +64,19 @@ class CheckContext:
         return out
 
     @cached_property
+    def klp_relocations(self):
+        """[(objname, section, relocation)] of klp_sections_by_object, in order: the rules
+        that look at every klp relocation walk this one list (a huge patch has tens of
+        thousands of sections, and each walk section by section costs as much again)."""
+        return [(objname, sec, rel) for objname, sec in self.klp_sections_by_object
+                for rel in sec.relocations]
+
+    @cached_property
+    def applied_relocations(self):
+        """[(section, relocation)] of applied_sections, in order (see klp_relocations)."""
+        return [(sec, rel) for sec in self.applied_sections for rel in sec.relocations]
+
+    @cached_property
     def normal_applied_sections(self):
         """Non-klp relocation sections the loader applies: those whose target is allocated."""
         return [s for s in self.applied_sections if not s.flags & SHF_RELA_LIVEPATCH]

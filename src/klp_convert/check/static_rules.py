@@ -159,26 +159,25 @@ def rule_klp_symbols(ctx):
     """Rule 3: every symbol of a klp section is SHN_LIVEPATCH and named as the kernel parses."""
     reported = set()
     good = set()  # id() of symbols found right (many relocations may use one)
-    for objname, sec in ctx.klp_sections_by_object:
-        for rel in sec.relocations:
-            sym = rel.symbol
-            if id(sym) in good or sym.name in reported:
-                continue
-            if is_livepatch_symbol(sym):
-                if _report_bad_sym_name(ctx, sym):
-                    reported.add(sym.name)
-                else:
-                    good.add(id(sym))
-            elif _undefined_klp_name(sym):
-                continue  # the loader stops earlier, at 'Unknown symbol' (see below)
-            else:
+    for _objname, sec, rel in ctx.klp_relocations:
+        sym = rel.symbol
+        if id(sym) in good or sym.name in reported:
+            continue
+        if is_livepatch_symbol(sym):
+            if _report_bad_sym_name(ctx, sym):
                 reported.add(sym.name)
-                # 7.2 prints the symbol table's section index where it says "rela sec"
-                kernel = kernel_message(ctx.generation.not_livepatch_format, sym.name,
-                                        ctx.obj.symtab.index, sec.relocations.index(rel))
-                ctx.error("klp-symbol-shndx", f"'{sym.name}' is used by '{sec.name}' but is not "
-                          "SHN_LIVEPATCH", kernel=KLP + kernel,
-                          fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
+            else:
+                good.add(id(sym))
+        elif _undefined_klp_name(sym):
+            continue  # the loader stops earlier, at 'Unknown symbol' (see below)
+        else:
+            reported.add(sym.name)
+            # 7.2 prints the symbol table's section index where it says "rela sec"
+            kernel = kernel_message(ctx.generation.not_livepatch_format, sym.name,
+                                    ctx.obj.symtab.index, sec.relocations.index(rel))
+            ctx.error("klp-symbol-shndx", f"'{sym.name}' is used by '{sec.name}' but is not "
+                      "SHN_LIVEPATCH", kernel=KLP + kernel,
+                      fix="set its st_shndx to SHN_LIVEPATCH (0xff20)")
 
 
 def _report_bad_sym_name(ctx, sym):
@@ -227,13 +226,12 @@ def rule_cross_object(ctx):
     """Rule 4, both directions: a klp section is applied when its object is there, so it may
     only name symbols of that same object."""
     reported = set()
-    for objname, sec in ctx.klp_sections_by_object:
-        for rel in sec.relocations:
-            scan = scan_klp_sym(rel.symbol.name)
-            if scan.count != 3 or scan.objname == objname or (sec.name, scan.objname) in reported:
-                continue
-            reported.add((sec.name, scan.objname))
-            _report_cross_object(ctx, objname, sec, scan)
+    for objname, sec, rel in ctx.klp_relocations:
+        scan = scan_klp_sym(rel.symbol.name)
+        if scan.count != 3 or scan.objname == objname or (sec.name, scan.objname) in reported:
+            continue
+        reported.add((sec.name, scan.objname))
+        _report_cross_object(ctx, objname, sec, scan)
 
 
 def _report_cross_object(ctx, objname, sec, scan):
@@ -260,16 +258,15 @@ def rule_reloc_types(ctx):
         return
     reported = set()
     accepted = ctx.loader.accepted
-    for sec in ctx.applied_sections:
-        for rel in sec.relocations:
-            if rel.type in accepted or rel.type in reported:
-                continue
-            reported.add(rel.type)
-            name = reloc_type_name(ctx.obj.machine, rel.type)
-            ctx.error("reloc-type", f"'{sec.name}' has a {name} relocation, which the "
-                      f"{ctx.loader.arch} module loader does not apply",
-                      kernel=ctx.loader.unknown_type_message(ctx.name, rel.type),
-                      fix="compile the patch with the kernel's own flags (kbuild)")
+    for sec, rel in ctx.applied_relocations:
+        if rel.type in accepted or rel.type in reported:
+            continue
+        reported.add(rel.type)
+        name = reloc_type_name(ctx.obj.machine, rel.type)
+        ctx.error("reloc-type", f"'{sec.name}' has a {name} relocation, which the "
+                  f"{ctx.loader.arch} module loader does not apply",
+                  kernel=ctx.loader.unknown_type_message(ctx.name, rel.type),
+                  fix="compile the patch with the kernel's own flags (kbuild)")
 
 
 def rule_special_sections(ctx):
@@ -313,12 +310,10 @@ def rule_x86_64_target_bytes(ctx):
         return
     spans = {}  # target section -> [(start, end, relocation section)]
     widths = RELOC_WIDTH_X86_64
-    for sec in ctx.applied_sections:
-        target = sec.info
-        for rel in sec.relocations:
-            width = widths.get(rel.type)
-            if width is not None and _x86_bytes_ok(ctx, sec, target, rel, width):
-                spans.setdefault(target, []).append((rel.offset, rel.offset + width, sec, rel))
+    for sec, rel in ctx.applied_relocations:
+        width = widths.get(rel.type)
+        if width is not None and _x86_bytes_ok(ctx, sec, sec.info, rel, width):
+            spans.setdefault(sec.info, []).append((rel.offset, rel.offset + width, sec, rel))
     for target, target_spans in spans.items():
         if len(target_spans) > 1:  # one relocation cannot overlap another
             _check_x86_overlaps(ctx, target, sorted(target_spans, key=lambda s: s[:2]))
@@ -373,17 +368,17 @@ def rule_x86_64_zero_extended(ctx):
     absolute symbols, and vmlinux per-cpu ones (small offsets), fit."""
     if ctx.obj.machine != EM_X86_64:
         return
-    for sec in ctx.applied_sections:
-        for rel in sec.relocations:
-            if rel.type != R_X86_64_32 or rel.symbol.shndx == SHN_ABS:
-                continue
-            report = ctx.warning if is_livepatch_symbol(rel.symbol) else ctx.error
-            report("x86-reloc-range", f"'{sec.name}' has an R_X86_64_32 relocation against "
-                   f"'{rel.symbol.name}': a kernel address does not fit in 32 unsigned bits"
-                   + (" (unless it is a per-cpu symbol)" if report == ctx.warning else ""),
-                   kernel=_x86_overflow_message(ctx, sec, rel),
-                   fix="compile with -mcmodel=kernel (kbuild does)")
-            break
+    reported = set()  # id() of the sections reported: the first such relocation of each
+    for sec, rel in ctx.applied_relocations:
+        if rel.type != R_X86_64_32 or rel.symbol.shndx == SHN_ABS or id(sec) in reported:
+            continue
+        reported.add(id(sec))
+        report = ctx.warning if is_livepatch_symbol(rel.symbol) else ctx.error
+        report("x86-reloc-range", f"'{sec.name}' has an R_X86_64_32 relocation against "
+               f"'{rel.symbol.name}': a kernel address does not fit in 32 unsigned bits"
+               + (" (unless it is a per-cpu symbol)" if report == ctx.warning else ""),
+               kernel=_x86_overflow_message(ctx, sec, rel),
+               fix="compile with -mcmodel=kernel (kbuild does)")
 
 
 R_PPC64_REL24 = 10

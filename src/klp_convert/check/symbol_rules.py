@@ -55,22 +55,21 @@ def rule_klp_symbol_resolution(ctx):
     """Rules 5 and 6: every '.klp.sym' resolves as klp_find_object_symbol() would resolve it."""
     seen = set()
     objects = {}  # objname -> (in the database, positions known): asked once per object
-    for _objname, sec in ctx.klp_sections_by_object:
-        for rel in sec.relocations:
-            sym = rel.symbol
-            if sym.name in seen or not is_livepatch_symbol(sym):
-                continue
-            seen.add(sym.name)
-            scan = scan_klp_sym(sym.name)
-            if scan.count != 3:
-                continue
-            facts = objects.get(scan.objname)
-            if facts is None:
-                facts = objects[scan.objname] = (ctx.index.has_object(scan.objname),
-                                                 ctx.index.positions_known(scan.objname))
-            if facts[1] and scan.sympos <= 1 and _resolves_alone(ctx, sym.name, scan):
-                continue
-            _resolve(ctx, scan, *facts)
+    for _objname, _sec, rel in ctx.klp_relocations:
+        sym = rel.symbol
+        if sym.name in seen or not is_livepatch_symbol(sym):
+            continue
+        seen.add(sym.name)
+        scan = scan_klp_sym(sym.name)
+        if scan.count != 3:
+            continue
+        facts = objects.get(scan.objname)
+        if facts is None:
+            facts = objects[scan.objname] = (ctx.index.has_object(scan.objname),
+                                             ctx.index.positions_known(scan.objname))
+        if facts[1] and scan.sympos <= 1 and _resolves_alone(ctx, sym.name, scan):
+            continue
+        _resolve(ctx, scan, *facts)
 
 
 def _resolves_alone(ctx, klp_name, scan):

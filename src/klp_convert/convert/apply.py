@@ -21,20 +21,26 @@ def apply_plan(obj, plan):
         sym = decision.symbol
         sym.name = klp_sym_name(decision.objname, decision.name, decision.sympos)
         sym.place(SHN_LIVEPATCH)
+    # {id(relocation section): {id(relocation): objname}} of the relocations that move.
+    moving = {}
+    for decision in conversions:
+        objname = decision.objname
+        for sec, rel in decision.references:
+            moved = moving.get(id(sec))
+            if moved is None:
+                moved = moving[id(sec)] = {}
+            moved[id(rel)] = objname
     # Walk sources in file order and relocations in their order, so entries keep their order.
-    wanted = {id(rel): d.objname for d in conversions for _sec, rel in d.references}
-    sources = {id(sec) for d in conversions for sec, _rel in d.references}
     relocation_sections = obj.relocation_sections()  # as they are before klp ones are added
     klp_sections = KlpSections(obj, relocation_sections)
     for rela in relocation_sections:
-        if id(rela) not in sources:
-            continue
-        objnames = [wanted.get(id(rel)) for rel in rela.relocations]
-        if klp_sections.take_over(rela, objnames):
+        moved = moving.get(id(rela))
+        if moved is None or klp_sections.take_over(rela, moved):
             continue
         kept = []
         with_addend = rela.with_addend
-        for rel, objname in zip(rela.relocations, objnames):
+        for rel in rela.relocations:
+            objname = moved.get(id(rel))
             if objname is None:
                 kept.append(rel)
             else:
@@ -55,18 +61,20 @@ class KlpSections:
         self.prefixes = {}  # objname -> '.klp.rela.<objname>.', checked once per object
         self.entsize = obj.codec.reloc_struct(True).size
 
-    def take_over(self, rela, objnames):
+    def take_over(self, rela, moved):
         """Turn ``rela`` itself into the klp section when every one of its relocations moves
-        to the same object's (``objnames``: each relocation's object, None for one that
-        stays) and that section does not exist yet: the module then has no emptied .rela
-        section beside a new one, and a huge patch writes no extra section per reference.
-        The kernel applies a klp section by its name, flag and sh_info, wherever it lies.
-        An SHT_REL source (implicit addends) or a member of a section group gets a new one."""
-        objname = objnames[0] if objnames else None
-        if objname is None or objnames.count(objname) != len(objnames) \
-                or not rela.with_addend or rela.flags & SHF_GROUP:
+        to the same object's (``moved``: {id(relocation): objname} of those that move) and
+        that section does not exist yet: the module then has no emptied .rela section beside
+        a new one, and a huge patch writes no extra section per reference. The kernel applies
+        a klp section by its name, flag and sh_info, wherever it lies. An SHT_REL source
+        (implicit addends) or a member of a section group gets a new one."""
+        if len(moved) != len(rela.relocations) or not rela.with_addend \
+                or rela.flags & SHF_GROUP:
             return False
-        key = (self.prefix(objname) + rela.target.name, id(rela.target))
+        objnames = set(moved.values())
+        if len(objnames) != 1:
+            return False
+        key = (self.prefix(objnames.pop()) + rela.target.name, id(rela.target))
         if key in self.by_name:
             return False
         self.by_name.pop((rela.name, id(rela.target)), None)
