@@ -224,6 +224,78 @@ def test_partly_converted_module_is_extended(toy):
     assert third.read_bytes() == second.read_bytes()
 
 
+# Three functions, each in a section of its own: relocations that all go to vmlinux; one that
+# goes to vmlinux beside one the module loader keeps (num_socks, exported by vmlinux); and
+# relocations to two objects (vmlinux's pretzel_logic, foo's countdown).
+SECTION_SHAPES = r"""
+static const char modinfo_livepatch[] __attribute__((used, section(".modinfo"))) = "livepatch=Y";
+extern int num_socks;
+extern void pretzel_logic(void);
+extern int countdown;
+__attribute__((section(".text.to_vmlinux"))) void to_vmlinux(void) { pretzel_logic(); }
+__attribute__((section(".text.with_kept"))) int with_kept(void)
+{
+	pretzel_logic();
+	return num_socks;
+}
+__attribute__((section(".text.to_two"))) int to_two(void)
+{
+	pretzel_logic();
+	return countdown;
+}
+"""
+
+
+def test_relocation_sections_become_klp_sections_in_place(toy):
+    """A .rela section all of whose entries move becomes a klp section where it lies (its
+    first entry's object's; the other object's entries get a section of their own); one
+    that keeps an entry for the loader stays beside a new klp section. Read back by
+    pyelftools: names, flags, sh_info, entries, and the section count."""
+    target, directory, _db = toy
+    source = directory / "shapes.c"
+    source.write_text(SECTION_SHAPES)
+    module = compile_livepatch(target, source, directory / "shapes.o")
+    with open(module, "rb") as f:
+        before = {s.name: i for i, s in enumerate(ELFFile(f).iter_sections())}
+    proc, out = convert(toy, module)
+    assert proc.returncode == 0, proc.stderr
+    readelf_clean(out)
+    with open(out, "rb") as f:
+        elf = ELFFile(f)
+        sections = list(elf.iter_sections())
+        after = {s.name: i for i, s in enumerate(sections)}
+        symtab = elf.get_section_by_name(".symtab")
+
+        def entries(name):
+            sec = sections[after[name]]
+            return sorted(symtab.get_symbol(r["r_info_sym"]).name
+                          for r in sec.iter_relocations())
+
+        def flags(name):
+            return sections[after[name]]["sh_flags"]
+
+        assert ".rela.text.to_vmlinux" not in after
+        assert after[".klp.rela.vmlinux..text.to_vmlinux"] == before[".rela.text.to_vmlinux"]
+        assert entries(".klp.rela.vmlinux..text.to_vmlinux") == [
+            ".klp.sym.vmlinux.pretzel_logic,0"]
+        assert entries(".rela.text.with_kept") == ["num_socks"]
+        assert entries(".klp.rela.vmlinux..text.with_kept") == [
+            ".klp.sym.vmlinux.pretzel_logic,0"]
+        assert ".rela.text.to_two" not in after
+        assert entries(".klp.rela.vmlinux..text.to_two") == [".klp.sym.vmlinux.pretzel_logic,0"]
+        assert entries(".klp.rela.foo..text.to_two") == [".klp.sym.foo.countdown,0"]
+        taken = {after[n] for n in after if n.startswith(".klp.rela.")} & set(before.values())
+        assert len(taken) == 2  # to_vmlinux's, and one of to_two's (its first entry's object)
+        for name in after:
+            if name.startswith(".klp.rela."):
+                sec = sections[after[name]]
+                _objname, target_name = name[len(".klp.rela."):].split(".", 1)
+                assert sec["sh_type"] == "SHT_RELA" and flags(name) == 0x100042, name
+                assert sections[sec["sh_info"]].name == target_name, name
+        # one section more than the input: with_kept's klp section; to_two's second object's
+        assert len(sections) == len(before) + 2
+
+
 def test_show_json(toy, capsys):
     import json
 

@@ -35,13 +35,14 @@ def apply_plan(obj, plan):
     klp_sections = KlpSections(obj, relocation_sections)
     for rela in relocation_sections:
         moved = moving.get(id(rela))
-        if moved is None or klp_sections.take_over(rela, moved):
+        if moved is None:
             continue
+        taken = klp_sections.take_over(rela, moved)  # rela is now that object's klp section
         kept = []
         with_addend = rela.with_addend
         for rel in rela.relocations:
             objname = moved.get(id(rel))
-            if objname is None:
+            if objname is None or objname == taken:
                 kept.append(rel)
             else:
                 klp = klp_sections.find_or_add(objname, rela)
@@ -62,28 +63,28 @@ class KlpSections:
         self.entsize = obj.codec.reloc_struct(True).size
 
     def take_over(self, rela, moved):
-        """Turn ``rela`` itself into the klp section when every one of its relocations moves
-        to the same object's (``moved``: {id(relocation): objname} of those that move) and
-        that section does not exist yet: the module then has no emptied .rela section beside
-        a new one, and a huge patch writes no extra section per reference. The kernel applies
-        a klp section by its name, flag and sh_info, wherever it lies. An SHT_REL source
-        (implicit addends) or a member of a section group gets a new one."""
-        if len(moved) != len(rela.relocations) or not rela.with_addend \
-                or rela.flags & SHF_GROUP:
-            return False
-        objnames = set(moved.values())
-        if len(objnames) != 1:
-            return False
-        key = (self.prefix(objnames.pop()) + rela.target.name, id(rela.target))
+        """Turn ``rela`` itself into a klp section when all of its relocations move
+        (``moved``: {id(relocation): objname} of those that move): it becomes the section of
+        its first relocation's object, unless that one exists already, and keeps that
+        object's entries; the others move on to their own. The module then has no emptied
+        .rela section beside new ones, and a huge patch writes no extra section per
+        reference. The kernel applies a klp section by its name, flag and sh_info, wherever
+        it lies. Not for an SHT_REL source (implicit addends) or a member of a section group.
+        Returns the object taken over for, or None."""
+        relocations = rela.relocations
+        if len(moved) != len(relocations) or not rela.with_addend or rela.flags & SHF_GROUP:
+            return None
+        objname = moved[id(relocations[0])]
+        key = (self.prefix(objname) + rela.target.name, id(rela.target))
         if key in self.by_name:
-            return False
+            return None
         self.by_name.pop((rela.name, id(rela.target)), None)
         self.by_name[key] = rela
         rela.name = key[0]
         rela.flags = KLP_RELA_FLAGS
         rela.addralign = self.obj.codec.word_size
         rela.entsize = self.entsize
-        return True
+        return objname
 
     def prefix(self, objname):
         """'.klp.rela.<objname>.', checked once per object."""
