@@ -96,7 +96,8 @@ class KlpSections:
     def find_or_add(self, objname, source):
         """The section for (object, the source's target), created on first use."""
         target = source.info
-        key = (self.prefix(objname) + target.name, id(target))  # klp_rela_name(objname, target.name)
+        # (klp_rela_name(objname, target.name), its prefix checked once per object)
+        key = (self.prefix(objname) + target.name, id(target))
         sec = self.by_name.get(key)
         if sec is None:
             sec = self.by_name[key] = self.add(key[0], target)
