@@ -81,9 +81,7 @@ class KlpSections:
         self.by_name.pop((rela.name, id(rela.target)), None)
         self.by_name[key] = rela
         rela.name = key[0]
-        rela.flags = KLP_RELA_FLAGS
-        rela.addralign = self.obj.codec.word_size
-        rela.entsize = self.entsize
+        self.set_klp_header(rela)
         return objname
 
     def prefix(self, objname):
@@ -106,12 +104,16 @@ class KlpSections:
     def add(self, name, target):
         """Always SHT_RELA: the livepatch core applies klp sections with apply_relocate_add()
         (a REL source's addends are moved into the entries, take_implicit_addend)."""
-        obj = self.obj
-        sec = RelocationSection(name, target=target, symtab=obj.symtab, with_addend=True,
-                                flags=KLP_RELA_FLAGS, addralign=obj.codec.word_size,
-                                entsize=self.entsize)
-        obj.sections.append(sec)
+        sec = RelocationSection(name, target=target, symtab=self.obj.symtab, with_addend=True)
+        self.set_klp_header(sec)
+        self.obj.sections.append(sec)
         return sec
+
+    def set_klp_header(self, sec):
+        """The flags, alignment and entry size of every klp section, new or taken over."""
+        sec.flags = KLP_RELA_FLAGS
+        sec.addralign = self.obj.codec.word_size
+        sec.entsize = self.entsize
 
 
 def take_implicit_addend(obj, target, rel):
