@@ -31,11 +31,16 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 from support import debian  # noqa: E402
+
+from klp_convert.errors import KlpError  # noqa: E402
+from klp_convert.symdb import open_symbols  # noqa: E402
+from klp_convert.symdb.model import CORE, LETTER_SHIFT  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TALK = REPO / "tests" / "realkernel" / "scenarios" / "talk"
@@ -98,7 +103,7 @@ def prepare(work):
     _system_map, vmlinux = debian.debug_files(abi)
     modules = debian.unpacked(f"linux-image-{release}-unsigned") / "lib" / "modules" / release
     db, listing = work / f"{release}.symdb", work / f"{release}.Symbols.list"
-    if not db.exists():
+    if missing_or_old(db):
         klp_convert("symbols", "--vmlinux", vmlinux, "--modules", modules, "--symvers",
                     headers / "Module.symvers", "-o", db)
     if not listing.exists():
@@ -106,7 +111,7 @@ def prepare(work):
                     modules, "-o", listing)
     patch = work / "talk" / "livepatch" / "klp_talk.ko"
     target_db = work / "talk-target.symdb"
-    if not patch.exists() or not target_db.exists():
+    if not patch.exists() or missing_or_old(target_db):
         source = work / "talk"
         shutil.rmtree(source, ignore_errors=True)
         shutil.copytree(TALK, source)
@@ -117,6 +122,15 @@ def prepare(work):
         kbuild(source / "livepatch", headers)
         klp_convert("symbols", "--modules", source / "target", "-o", target_db)
     return db, listing, target_db, patch
+
+
+def missing_or_old(db):
+    """Whether a cached database must be built (again): absent, or of an older schema."""
+    try:
+        open_symbols([db]).close()
+    except KlpError:
+        return True
+    return False
 
 
 def assemble(work, stem, lines):
@@ -135,13 +149,18 @@ def huge_names(db, count):
     try:
         namespaces = [ns for (ns,) in con.execute(
             "SELECT DISTINCT namespace FROM exports WHERE namespace IS NOT NULL ORDER BY 1")]
-        names = [name for (name,) in con.execute(
-            "SELECT name FROM symbols GROUP BY name HAVING COUNT(*) = 1 AND "
-            "MIN(flags & 512) = 512 AND MIN(flags >> 10) IN (66, 68, 82, 84, 98, 100, 114, 116) "
-            "ORDER BY name")
-            if PLAIN_NAME.fullmatch(name) and len(name) < 100]
     finally:
         con.close()
+    seen, plain = Counter(), set()
+    with open_symbols([db]) as index:
+        source = index.inputs[0]
+        for objname in index.objects():
+            for name, flags, *_rest in source.object_symbols(objname)[0]:
+                seen[name] += 1
+                if flags & CORE and chr(flags >> LETTER_SHIFT) in "BDRTbdrt":
+                    plain.add(name)
+    names = sorted(name for name in plain if seen[name] == 1 and PLAIN_NAME.fullmatch(name)
+                   and len(name) < 100)
     step = len(names) / count
     return [names[int(i * step)] for i in range(count)], namespaces
 

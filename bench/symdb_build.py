@@ -136,27 +136,28 @@ def decompress_in_two(modules):
 # beyond decompressing it, and what storing the rows costs.
 PHASES = r"""
 import gc, pickle, sys, time
-from klp_convert.symdb.sources import read_module_bytes, read_module
+from klp_convert.symdb.sources import read_module_bytes
 from klp_convert.symdb.storage import DatabaseWriter
+from klp_convert.symdb.symtabs import extract_module
 gc.disable()
 output, paths = sys.argv[1], sys.argv[2:]
 clock = time.process_time
 def lap(name, start):
     print(f"{name} {clock() - start:.2f}")
 start = clock(); blobs = [read_module_bytes(p) for p in paths]; lap("decompress", start)
-start = clock(); objs = [read_module(p, data=d) for p, d in zip(paths, blobs)]
-lap("symbol tables read into rows", start)
+start = clock(); modules = [extract_module(p, data=d) for p, d in zip(paths, blobs)]
+lap("symbol tables checked, counted and hashed", start)
 del blobs
-objs = [o for o in objs if o is not None]
-start = clock(); sent = [pickle.dumps(o, -1) for o in objs]; lap("pickle", start)
-start = clock(); objs = [pickle.loads(b) for b in sent]; lap("unpickle", start)
+modules = [m for m in modules if m is not None]
+start = clock(); sent = [pickle.dumps(m, -1) for m in modules]; lap("pickle", start)
+start = clock(); modules = [pickle.loads(b) for b in sent]; lap("unpickle", start)
 del sent
 writer = DatabaseWriter(output)
 start = clock()
-for number, obj in enumerate(objs, 1):
-    writer.add_object(obj, object_id=number)
-lap("SQLite inserts", start)
-start = clock(); writer.commit(); lap("SQLite name index and commit", start)
+for number, module in enumerate(modules, 1):
+    writer.add_module(module, object_id=number)
+lap("SQLite inserts and name index entries", start)
+start = clock(); writer.commit(); lap("name index rows, SQLite indices and commit", start)
 """
 
 

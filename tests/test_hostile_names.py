@@ -199,11 +199,26 @@ def test_numbers_at_their_limits(pair, tmp_path, capsys):
 
 
 def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
+    """A module is stored as its symbol table (symtabs, name_index), vmlinux as rows (symbols,
+    object_lists): a hand-made database may hold anything in either."""
     target = renamed(pair[0], tmp_path / "target.ko", "weird_target", "weird_target")
-    db = tmp_path / "t.symdb"
-    assert run(capsys, "symbols", "--modules", target, "-o", db)[0] == 0
-    for sql in ("UPDATE symbols SET flags = 'x'", "UPDATE symbols SET section = 99",
-                "UPDATE object_lists SET sections = '7'", "UPDATE symbols SET value = x'00'"):
+    module_db, vmlinux_db = tmp_path / "t.symdb", tmp_path / "v.symdb"
+    assert run(capsys, "symbols", "--modules", target, "-o", module_db)[0] == 0
+    system_map = tmp_path / "System.map"
+    system_map.write_bytes(b"ffffffff81000000 T _stext\nffffffff81000010 t weird_target\n")
+    assert run(capsys, "symbols", "--vmlinux", system_map, "-o", vmlinux_db)[0] == 0
+    for db, sql in [
+            (vmlinux_db, "UPDATE symbols SET flags = 'x'"),
+            (vmlinux_db, "UPDATE symbols SET section = 99"),
+            (vmlinux_db, "UPDATE object_lists SET sections = '7'"),
+            (vmlinux_db, "UPDATE symbols SET value = x'00'"),
+            (module_db, "UPDATE symtabs SET symtab = x'00'"),
+            (module_db, "UPDATE symtabs SET strtab = 'weird_target'"),
+            (module_db, "UPDATE symtabs SET layout = 'x'"),
+            (module_db, "UPDATE symtabs SET sections = '7'"),
+            (module_db, "UPDATE symtabs SET section_types = x''"),
+            (module_db, "UPDATE name_index SET entries = x'0001'"),
+            (module_db, "DELETE FROM symtabs")]:
         bad = tmp_path / "bad.symdb"
         bad.write_bytes(db.read_bytes())
         conn = sqlite3.connect(bad)

@@ -55,14 +55,18 @@ def run(*argv, capsys=None):
 
 
 def rows_of(db):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT o.name, l.sections, l.files, s.name, s.flags, s.value, "
-                            "s.size, s.section, s.source_file FROM symbols s JOIN objects o "
-                            "ON o.id = s.object JOIN object_lists l ON l.object = o.id "
-                            "ORDER BY s.id").fetchall()
-    finally:
-        conn.close()
+    """Every object's symbols, objects in the order they were stored, each row with its
+    section and file names resolved (a module's rows index its stored section list)."""
+    with open_symbols([db]) as index:
+        source = index.inputs[0]
+        rows = []
+        for (objname,) in source.db.execute("SELECT name FROM objects ORDER BY id"):
+            object_rows, sections, files = source.object_symbols(objname)
+            rows += [(objname, name, flags, value, size,
+                      None if section is None else sections[section],
+                      None if file is None else files[file])
+                     for name, flags, value, size, section, file in object_rows]
+        return rows
 
 
 @pytest.mark.parametrize("compress", ["xz", "gz", "zst"])

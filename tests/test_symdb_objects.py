@@ -113,10 +113,7 @@ def test_batched_lookups_answer_as_single_ones(index, monkeypatch):
 
 def _all_records(index, objname):
     """Every record of one object, through the database itself (the API looks up by name)."""
-    source = index.inputs[0]
-    names = [name for (name,) in source.db.execute(
-        "SELECT s.name FROM symbols s JOIN objects o ON o.id = s.object WHERE o.name = ?",
-        (objname,))]
+    names = dict.fromkeys(row[0] for row in index.inputs[0].object_symbols(objname)[0])
     return [r for name in names for r in index.lookup_in(objname, name)]
 
 

@@ -45,10 +45,11 @@ def read_module_file(path, error):
     path = str(path)
     with open_regular(path, error) as f:
         try:
-            if os.fstat(f.fileno()).st_size > MODULE_SIZE_LIMIT:  # packed or not, far too big
+            size = os.fstat(f.fileno()).st_size
+            if size > MODULE_SIZE_LIMIT:  # packed or not, far too big
                 raise error(path, f"larger than {LIMIT_TEXT}: not a kernel module")
             if path.endswith(".xz"):
-                return _inflate_xz(path, f, error)
+                return _inflate_xz(path, f, error, size)
             if path.endswith((".gz", ".zst")):
                 return _inflate(path, f, error)
             data = f.read()
@@ -61,13 +62,15 @@ def read_module_file(path, error):
     return data
 
 
-def _inflate_xz(path, f, error):
+def _inflate_xz(path, f, error, size):
     """An .xz module as lzma.decompress() reads it: its streams one after the other, anything
-    after a complete stream that is not one ignored; refused as soon as it passes the limit."""
+    after a complete stream that is not one ignored; refused as soon as it passes the limit.
+    The first read asks for the file's size (and a byte more), not INFLATE_STEP: a buffer of
+    that step for each of a tree's 4,000 modules cost a twentieth of decompressing them."""
     import lzma
     pieces, total = [], 0  # pieces: the output of the complete streams
     decompressor, stream = lzma.LZMADecompressor(), []
-    packed = f.read(INFLATE_STEP)
+    packed = f.read(min(size + 1, INFLATE_STEP))
     if not packed:
         raise error(path, "cannot decompress: an empty file")
     while True:

@@ -9,7 +9,7 @@ import sys
 from array import array
 from bisect import bisect_right
 from itertools import accumulate, compress, repeat
-from operator import is_
+from operator import add, is_, ne
 from struct import unpack_from
 
 from .codec import codec_for
@@ -116,6 +116,8 @@ class _Parser:
         self.shnum, self.shstrndx = count, shstrndx
         hdr.shstrndx = shstrndx  # resolved; the writer computes the field anew
         raw = list(codec.shdr.iter_unpack(data[hdr.shoff:end]))
+        if _headers_look_sound(raw, count, len(data)):
+            return raw
         for i, (_n, sh_type, _f, _a, offset, size, link, _i, align, _es) in enumerate(raw):
             # Section 0 keeps the extended count in sh_size; any other SHT_NULL entry's extent
             # is checked like the rest (the writer keeps it where it was).
@@ -263,16 +265,8 @@ class _Parser:
         Returns SymbolColumns: names, values, sizes, infos, others, shndxs (raw st_shndx).
         """
         codec = self.codec
-        size = raw[5]
-        if size % codec.sym.size:  # checked here too: scan_symbols skips check_entsize
-            self.fail(f"symbol table [{index}]: size {size} is not a multiple of the entry "
-                      f"size {codec.sym.size}")
-        count = size // codec.sym.size
-        if count == 0:
-            self.fail(f"symbol table [{index}] is empty")
-        if raw[7] > count:
-            self.fail(f"symbol table [{index}]: sh_info {raw[7]} exceeds the {count} symbols")
-        data = self.data[raw[4]:raw[4] + size]
+        self.check_symbol_table(index, raw)
+        data = self.data[raw[4]:raw[4] + raw[5]]
         name_offs, infos, others, shndxs, values, sizes = _symbol_fields(codec, data)
         names = _strings_at(strtab, name_offs)
         if names is None:  # names beyond ASCII, or bad offsets (string() says which)
@@ -282,6 +276,20 @@ class _Parser:
                     names[i] = self.string(strtab, name_offs[i],
                                            f"symbol {i} (in '{strtab_name}')")
         return SymbolColumns(names, values, sizes, infos, others, shndxs, name_offs)
+
+    def check_symbol_table(self, index, raw):
+        """The number of symbols of symbol table [index], its size and sh_info checked (here
+        too: scan_symbols skips check_entsize)."""
+        size, entry = raw[5], self.codec.sym.size
+        if size % entry:
+            self.fail(f"symbol table [{index}]: size {size} is not a multiple of the entry "
+                      f"size {entry}")
+        count = size // entry
+        if count == 0:
+            self.fail(f"symbol table [{index}] is empty")
+        if raw[7] > count:
+            self.fail(f"symbol table [{index}]: sh_info {raw[7]} exceeds the {count} symbols")
+        return count
 
     def extended_indices(self, symtab, count):
         for sec in self.sections:
@@ -345,6 +353,19 @@ class _Parser:
         return end
 
 
+def _headers_look_sound(raw, count, file_size):
+    """Whether no section header breaks a rule read_section_headers checks, found in C loops
+    over the columns (a tree of modules has a quarter of a million sections); the loop there
+    runs only when one does, to name it."""
+    if raw[0][1] != SHT_NULL or len(raw) < 2:
+        return False
+    _n, types, _f, _a, offsets, sizes, links, _i, aligns, _e = zip(*raw[1:])
+    if max(links) >= count or any(raw_align(a) is None for a in {raw[0][8], *aligns}):
+        return False
+    ends = compress(map(add, offsets, sizes), map(ne, types, repeat(SHT_NOBITS)))
+    return max(ends, default=0) <= file_size
+
+
 def raw_align(value):
     """The alignment a sh_addralign value stands for (0 means 1), None if it is not valid."""
     if value == 0:
@@ -369,15 +390,55 @@ def scan_symbols(data, path, allow_executable=False):
     ``allow_executable`` also accepts ET_EXEC/ET_DYN files (a linked vmlinux): this read-only
     view needs nothing that only relocatable objects have; the editing model stays ET_REL only.
     """
+    parser, raw, names, index, link = _symbol_table_of(data, path, allow_executable)
+    scan = SymbolScan()
+    _describe(scan, parser, raw, names)
+    strtab = data[raw[link][4]:raw[link][4] + raw[link][5]]
+    scan.columns = parser.symbol_columns(index, raw[index], strtab, names[link])
+    scan.shndxs, _extended = _resolved_shndxs(parser, raw, index, scan.columns[5])
+    return scan
+
+
+class RawSymbolTable:
+    """An object's symbol table checked but not decoded: what a symbol database stores of a
+    module (symdb/symtabs.py), read in a few C loops however many symbols it has.
+
+    ``sections``, ``extents``, ``machine``, ``is64``, ``big_endian``: as in SymbolScan;
+    ``symtab``, ``strtab``: the two sections' bytes; ``extended``: the SHT_SYMTAB_SHNDX
+    section's bytes when a symbol uses SHN_XINDEX, else None; ``name_offsets``: st_name of
+    every symbol (each checked to start a NUL-terminated string); ``shndxs``: each symbol's
+    section index with SHN_XINDEX resolved (each checked to be in range).
+    """
+
+    __slots__ = ("machine", "is64", "big_endian", "sections", "extents", "symtab", "strtab",
+                 "extended", "name_offsets", "shndxs")
+
+
+def scan_symbol_table(data, path):
+    """The RawSymbolTable of a relocatable object (ElfError, as scan_symbols, for bad input)."""
+    parser, raw, names, index, link = _symbol_table_of(data, path, False)
+    table = RawSymbolTable()
+    _describe(table, parser, raw, names)
+    count = parser.check_symbol_table(index, raw[index])
+    table.symtab = data[raw[index][4]:raw[index][4] + raw[index][5]]
+    table.strtab = strtab = data[raw[link][4]:raw[link][4] + raw[link][5]]
+    offsets, shndxs = _name_and_section_fields(parser.codec, table.symtab, count)
+    # A name must end with a NUL inside the table: every offset at or before the last NUL.
+    if offsets and max(offsets) > strtab.rfind(b"\0"):
+        for i, offset in enumerate(offsets):
+            parser.string(strtab, offset, f"symbol {i} (in '{names[link]}')")
+    table.name_offsets = offsets
+    table.shndxs, table.extended = _resolved_shndxs(parser, raw, index, shndxs)
+    return table
+
+
+def _symbol_table_of(data, path, allow_executable):
+    """(parser, raw section headers, section names, symtab index, strtab index), checked."""
     parser = _Parser(data, path)
     parser.codec, hdr = parser.read_header(allow_executable)
     raw = parser.read_section_headers(hdr)
     names = parser.read_section_names(hdr, raw)
-    scan = SymbolScan()
-    scan.machine, scan.is64 = hdr.machine, parser.codec.is64
-    scan.big_endian = parser.codec.big_endian
-    scan.sections = [(n, r[1], r[2]) for n, r in zip(names, raw)]
-    scan.extents = [(r[4], r[5]) for r in raw]
+    parser.header_machine = hdr.machine
     tables = [i for i, r in enumerate(raw) if r[1] == SHT_SYMTAB]
     if not tables:
         parser.fail("no symbol table")
@@ -385,22 +446,34 @@ def scan_symbols(data, path, allow_executable=False):
     link = raw[index][6]
     if raw[link][1] != SHT_STRTAB:
         parser.fail(f"symbol table [{index}]: sh_link {link} is not a string table")
-    strtab = data[raw[link][4]:raw[link][4] + raw[link][5]]
-    scan.columns = parser.symbol_columns(index, raw[index], strtab, names[link])
-    shndxs = scan.columns[5]
+    return parser, raw, names, index, link
+
+
+def _describe(scan, parser, raw, names):
+    scan.machine, scan.is64 = parser.header_machine, parser.codec.is64
+    scan.big_endian = parser.codec.big_endian
+    scan.sections = [(n, r[1], r[2]) for n, r in zip(names, raw)]
+    scan.extents = [(r[4], r[5]) for r in raw]
+
+
+def _resolved_shndxs(parser, raw, index, shndxs):
+    """(section index of each symbol with SHN_XINDEX resolved, the SHT_SYMTAB_SHNDX bytes or
+    None), every index checked to be a section or a reserved value."""
+    extended_bytes = None
     if SHN_XINDEX in shndxs:
         table = next((r for r in raw if r[1] == SHT_SYMTAB_SHNDX and r[6] == index), None)
         if table is None or table[5] != 4 * len(shndxs):
             parser.fail(f"symbol table [{index}] uses SHN_XINDEX without a matching "
                         f"SHT_SYMTAB_SHNDX section")
-        extended = [v for (v,) in parser.codec.u32.iter_unpack(data[table[4]:table[4] + table[5]])]
+        extended_bytes = parser.data[table[4]:table[4] + table[5]]
+        extended = [v for (v,) in parser.codec.u32.iter_unpack(extended_bytes)]
         shndxs = [e if s == SHN_XINDEX else s for s, e in zip(shndxs, extended)]
-    if any(not (s < len(raw) or SHN_LORESERVE <= s) for s in set(shndxs)):  # few distinct
+    if max(shndxs) >= len(raw) and \
+            any(not (s < len(raw) or SHN_LORESERVE <= s) for s in set(shndxs)):  # few distinct
         for i, s in enumerate(shndxs):
             if not (s < len(raw) or SHN_LORESERVE <= s):
                 parser.fail(f"symbol {i}: section index {s} is out of range")
-    scan.shndxs = shndxs
-    return scan
+    return shndxs, extended_bytes
 
 
 class SymbolColumns(tuple):
@@ -468,6 +541,18 @@ def _symbol_fields(codec, data):
             list(data[other_at::entry]), u16[shndx_at // 2::entry // 2].tolist(),
             wide[value_at // word::entry // word].tolist(),
             wide[size_at // word::entry // word].tolist()]
+
+
+def _name_and_section_fields(codec, data, count):
+    """(st_name, st_shndx) of every entry of a symbol table's bytes, two strided slices."""
+    entry = codec.sym.size
+    name_at, _info, _other, shndx_at, _value, _size = _SYM_OFFSETS[codec.is64]
+    u16, u32 = _words("H", 2, codec, data), _words("I", 4, codec, data)
+    if u16 is None or u32 is None:  # exotic platform: struct does it
+        fields = [codec.unpack_sym(raw) for raw in codec.sym.iter_unpack(data)]
+        return [f[0] for f in fields], [f[3] for f in fields]
+    return (u32[name_at // 4::entry // 4].tolist()[:count],
+            u16[shndx_at // 2::entry // 2].tolist()[:count])
 
 
 def _words(typecode, size, codec, data):

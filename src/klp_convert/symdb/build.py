@@ -1,9 +1,10 @@
 """Build (or extend) a symbol database from its sources, or write the old Symbols.list text.
 
 Modules are read in chunks. With many modules a pool of worker processes reads the chunks (the
-decompression and the symbol tables: most of the work) and sends each module's symbols back; the
-main process stores them as they come, then reads vmlinux, so a distribution's 4,000 modules
-cost about what the cores can do together. No scratch file is written.
+decompression and the symbol tables: most of the work) and sends each module's checked symbol
+table back as bytes with its name hashes (symtabs.py); the main process stores them as they
+come, then reads vmlinux, so a distribution's 4,000 modules cost about what the cores can do
+together. No scratch file is written.
 """
 
 import gc
@@ -23,6 +24,7 @@ from .sources import (
 )
 from .sqlite import sqlite3
 from .storage import DatabaseWriter, StorageError, file_digest, is_database, open_database
+from .symtabs import extract_module
 
 ARCH_NAMES = {EM_X86_64: "x86_64", EM_386: "i386", EM_AARCH64: "arm64", EM_PPC64: "powerpc",
               EM_S390: "s390"}
@@ -73,9 +75,10 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     """Write a new database at ``output`` from ``sources``; returns a BuildReport."""
     if sources.empty():
         raise KlpError(output, "no inputs: give --vmlinux, --modules or a Symbols.list")
-    refuse_input_as_output(output, sources)
+    files = find_module_files(sources.modules)
+    refuse_input_as_output(output, sources, files)
     with _no_cycle_collection(), _Written(output) as written:
-        with _ModuleReader(find_module_files(sources.modules), 1, progress) as reader:
+        with _ModuleReader(files, 1, progress) as reader:
             writer = written.writer = DatabaseWriter(output)
             report = _fill(writer, reader, sources, {}, strict, warn)
             _check_not_empty(output, report)
@@ -93,9 +96,10 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
     already in the database is an error naming both files."""
     first_id = _check_is_database(database)
     sources = Sources(modules=module_paths, symvers=symvers)
-    refuse_input_as_output(database, sources)
+    files = find_module_files(module_paths)
+    refuse_input_as_output(database, sources, files)
     with _no_cycle_collection(), _Written(database) as written:
-        with _ModuleReader(find_module_files(module_paths), first_id, progress) as reader:
+        with _ModuleReader(files, first_id, progress) as reader:
             writer = written.writer = DatabaseWriter(database, base=database)
             known = writer.object_names()
             report = _fill(writer, reader, sources, known, strict, warn, existing=database)
@@ -140,15 +144,18 @@ def _no_cycle_collection():
             gc.enable()
 
 
-def refuse_input_as_output(output, sources):
+def refuse_input_as_output(output, sources, module_files=None):
     """An output that is one of the inputs (a System.map, a module, Module.symvers) would be
-    destroyed by the build that reads it: refused before anything is read or written."""
+    destroyed by the build that reads it: refused before anything is read or written.
+    ``module_files``: find_module_files(sources.modules), if the caller has it already."""
     given = [sources.vmlinux, sources.symvers, *sources.symbols_lists, *sources.modules]
     given = [path for path in given if path]
     if not os.path.exists(output):
         return
     if any(os.path.isdir(path) for path in sources.modules):
-        given += [path for path, _key in find_module_files(sources.modules)]
+        if module_files is None:
+            module_files = find_module_files(sources.modules)
+        given += [path for path, _key in module_files]
     for path in given:
         if same_file(output, path):
             raise KlpError(output, f"the output is an input ({path}): give another -o")
@@ -187,7 +194,7 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None):
         for (path, object_id), outcome in results:
             _account(report, seen, path, outcome, strict, warn, existing)
             if outcome[0] == "module":
-                writer.add_object(outcome[-1], exported, object_id)
+                writer.add_module(outcome[-1], exported, object_id)
     first = []
     if sources.vmlinux:
         report.rules = vmlinux_rules(sources, reader.files)
@@ -333,7 +340,7 @@ def _worker_count():
 
 def _read_chunk(chunk):
     """The outcome of each module of a chunk [(path, object id)]: ('module', name, symbols,
-    bytes, machine, vermagic, ObjectSymbols), ('livepatch',) or ('skipped', why)."""
+    bytes, machine, vermagic, StoredModule), ('livepatch',) or ('skipped', why)."""
     return [_read_one(path) for path, _object_id in chunk]
 
 
@@ -342,12 +349,11 @@ def _read_one(path):
     module only: a tree build never ends on one bad file (--strict turns the skip into an
     error)."""
     try:
-        obj = read_module(path)
-        if obj is None:
+        module = extract_module(path)
+        if module is None:
             return ("livepatch",)
-        obj.listed_names = None  # not stored
-        return ("module", obj.name, len(obj.rows), obj.input_size, obj.machine, obj.vermagic,
-                obj)
+        return ("module", module.name, module.symbols, module.input_size, module.machine,
+                module.vermagic, module)
     except Exception as e:  # noqa: BLE001 -- see _skip_reason
         return ("skipped", _skip_reason(e))
 

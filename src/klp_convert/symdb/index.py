@@ -1,6 +1,7 @@
 """The query side: open_symbols(paths) combines SQLite databases and old Symbols.list files into
 one index that answers lookups by name (the contract between symdb, convert and check)."""
 
+import struct
 from .sqlite import sqlite3
 from bisect import bisect_right
 from collections import Counter
@@ -12,6 +13,7 @@ from .model import CORE, VMLINUX, Export, ranked_records
 from .inputs import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
 )
+from .symtabs import StoredSymtab, bucket_entries, bucket_of, name_hash, objects_in
 from .storage import (
     StorageError, from_sql, is_database, name_list, open_database, positions_flag, sql_name,
     to_unsigned,
@@ -31,6 +33,8 @@ class _DatabaseInput:
         self.names_by_id = {}  # id -> objname, likewise
         self.names = None
         self.name_lists = {}
+        self.symtabs = {}  # object id -> StoredSymtab (or None: no such row), as met
+        self.buckets = {}  # name index bucket -> its entries, as read
 
     def _query(self, sql, args=()):
         try:
@@ -85,8 +89,12 @@ class _DatabaseInput:
                 self.name_lists[by_id[object_id]] = (name_list(sections), name_list(files))
             except ValueError as e:
                 raise StorageError(self.path, f"unreadable symbol database ({e})") from None
-        for objname in wanted:
-            self.name_lists.setdefault(objname, ([], []))
+        missing = [objname for objname in wanted if objname not in self.name_lists]
+        if missing:  # modules stored as symbol tables: their lists come with the table
+            self._load_symtabs([self.info[objname][0] for objname in missing])
+            for objname in missing:
+                table = self.symtabs.get(self.info[objname][0])
+                self.name_lists[objname] = table.lists() if table else ([], [])
 
     def rows_many(self, names):
         """{name: {objname: [row...]}} for many names: one indexed query per BATCH names
@@ -102,11 +110,94 @@ class _DatabaseInput:
                                                   f"'{name}' holds a value of the wrong type)")
                 by_id.setdefault(object_id, {}).setdefault(name, []).append(
                     (name, flags, to_unsigned(value), to_unsigned(size), section, source))
+        self._stored_rows(names, by_id)
         found = {}
         for object_id, objname in self._object_names(by_id).items():
             for sym, rows in by_id[object_id].items():
                 found.setdefault(sym, {})[objname] = rows
+            table = self.symtabs.get(object_id)
+            if table is not None:
+                self.name_lists.setdefault(objname, table.lists())
         return found
+
+    def _stored_rows(self, names, by_id):
+        """Add the rows of ``names`` in modules stored as symbol tables (symtabs.py) to
+        ``by_id``: the name index says which modules define each name, and only those modules
+        are decoded, only for those names."""
+        hashes = {name: name_hash(name) for name in names}
+        self._load_buckets({bucket_of(value) for value in hashes.values()})
+        wanted = {}  # object id -> the names it may define
+        for name, value in hashes.items():
+            entries = self.buckets[bucket_of(value)]
+            if entries:
+                for object_id in dict.fromkeys(objects_in(entries, value)):
+                    wanted.setdefault(object_id, []).append(name)
+        if not wanted:
+            return
+        self._load_symtabs(wanted)
+        for object_id, object_names in sorted(wanted.items()):
+            table = self.symtabs.get(object_id)
+            if table is None:
+                raise StorageError(self.path, f"unreadable symbol database (the name index "
+                                              f"lists object {object_id}, which has no "
+                                              f"symbol table)")
+            try:
+                for name in object_names:
+                    rows = table.rows_of(name)
+                    if rows:
+                        by_id.setdefault(object_id, {})[name] = rows
+            except (ValueError, IndexError, TypeError, struct.error) as e:
+                raise StorageError(self.path, f"unreadable symbol database (object "
+                                              f"{object_id}: {e})") from None
+
+    def _load_buckets(self, buckets):
+        wanted = [bucket for bucket in buckets if bucket not in self.buckets]
+        for batch, marks in _batches(wanted):
+            for bucket, entries in self._query(
+                    f"SELECT bucket, entries FROM name_index WHERE bucket IN ({marks})", batch):
+                try:
+                    self.buckets[bucket] = bucket_entries(entries)
+                except (ValueError, TypeError) as e:
+                    raise StorageError(self.path, f"unreadable symbol database ({e})") \
+                        from None
+        for bucket in wanted:
+            self.buckets.setdefault(bucket, None)
+
+    def _load_symtabs(self, object_ids):
+        """Read the stored symbol tables of these objects (None where an object has none)."""
+        wanted = [i for i in object_ids if i not in self.symtabs]
+        for batch, marks in _batches(wanted):
+            for row in self._query(
+                    f"SELECT object, layout, machine, symtab, strtab, extended, sections, "
+                    f"section_types, section_flags FROM symtabs WHERE object IN ({marks})",
+                    batch):
+                object_id, layout, machine, symtab, strtab, extended, sections, types, \
+                    flags = row
+                try:
+                    self.symtabs[object_id] = StoredSymtab(
+                        layout, machine, symtab, strtab, extended, name_list(sections), types,
+                        flags)
+                except (ValueError, IndexError, TypeError, struct.error) as e:
+                    raise StorageError(self.path, f"unreadable symbol database (object "
+                                                  f"{object_id}: {e})") from None
+        for object_id in wanted:
+            self.symtabs.setdefault(object_id, None)
+
+    def object_symbols(self, objname):
+        """(rows, section names, file names) of one whole object, in its order (listings and
+        tests; a lookup reads only what it asks about)."""
+        if not self.object_info(objname):
+            return [], [], []
+        object_id = self.info[objname][0]
+        self._load_symtabs([object_id])
+        table = self.symtabs[object_id]
+        if table is not None:
+            return (table.all_rows(), *table.lists())
+        rows = [(from_sql(sym), flags, to_unsigned(value), to_unsigned(size), section, source)
+                for sym, flags, value, size, section, source in self._query(
+                    "SELECT name, flags, value, size, section, source_file FROM symbols "
+                    "WHERE object = ? ORDER BY id", (object_id,))]
+        return (rows, *self.lists(objname))
 
     def _object_names(self, object_ids):
         """{id: name} of these objects, their info recorded on the way (and kept)."""

@@ -321,10 +321,12 @@ def find_module_files(paths):
         if os.path.isdir(given):
             for root, dirs, files in os.walk(given):
                 dirs.sort()
+                # os.walk's root is ``given`` joined with the subdirectories walked into
+                inside = os.path.relpath(root, given)
                 for name in files:
                     if name.endswith(MODULE_SUFFIXES):
-                        full = os.path.join(root, name)
-                        found.append((full, os.path.relpath(full, given)))
+                        found.append((os.path.join(root, name), name if inside == "."
+                                      else os.path.join(inside, name)))
         elif os.path.exists(given):
             found.append((given, os.path.basename(given)))
         else:
@@ -344,7 +346,7 @@ def read_module(path, data=None, want_listed=False):
     path = str(path)
     data = read_module_bytes(path) if data is None else data
     scan = scan_symbols(data, path)
-    modinfo = _modinfo(scan, data)
+    modinfo = module_info(scan, data)
     if modinfo.get("livepatch") == "Y":
         return None
     name = modinfo.get("name") or module_runtime_name(path)
@@ -425,7 +427,7 @@ def _symbol_props(info, shndx, sections, letters, core, used):
             letter is not None)
 
 
-def _modinfo(scan, data, keys=("name", "vermagic", "livepatch")):
+def module_info(scan, data, keys=("name", "vermagic", "livepatch")):
     """The values of these keys in .modinfo (the last one wins, as modinfo(8) shows them).
     A driver's .modinfo holds hundreds of aliases: only the keys asked for are looked up."""
     for index, (name, _t, _f) in enumerate(scan.sections):

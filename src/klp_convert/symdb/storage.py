@@ -1,6 +1,6 @@
 """SQLite storage of the symbol database (Python's sqlite3, nothing else).
 
-Schema (version 2):
+Schema (version 3):
 
   meta(key, value)            kernel_release, arch, tool_version, schema_version, created_by
   inputs(kind, path, files, bytes, sha256)
@@ -10,18 +10,28 @@ Schema (version 2):
                               name: 'vmlinux' or a module's runtime name (unique);
                               positions: 'both' (full and core views known), 'core' (only the
                               core view: a /proc/kallsyms dump) or 'none' (an old Symbols.list)
+  symtabs(object, layout, machine, symbols, duplicated, symtab, strtab, extended, sections,
+          section_types, section_flags)
+                              a module read from its ELF file: its .symtab and .strtab bytes as
+                              they are (layout: ELF class and byte order), the SHT_SYMTAB_SHNDX
+                              bytes if it needs them, its section names (JSON), types and flags
+                              (little-endian u32 and u64 arrays), its symbol count and how many
+                              of its names repeat; decoded at lookup time (symtabs.py)
+  name_index(bucket, entries) the names those modules define: little-endian u64 entries
+                              (crc32 of the name << 32 | object id), sorted, one row per bucket
+                              of the hash's top bits (symtabs.py)
   object_lists(object, sections, files)
-                              JSON lists of the object's section names and STT_FILE names,
-                              which its symbols refer to by index (a table of their own, so
+                              JSON lists of the section names and STT_FILE names the symbols
+                              rows of an object refer to by index (a table of their own, so
                               that opening a database reads only the narrow objects table)
   symbols(id, object, name, flags, value, size, section, source_file)
-                              rows of each object in kallsyms order (modules: .symtab order, the
-                              full view), so a name's position is its rank by id among the rows
-                              of that name in that object; flags packs st_info, whether it is
-                              known, the module core view bit and the nm letter (model.py
-                              pack_flags); section, source_file: indices into the object's
-                              lists; value is stored as a signed 64-bit integer (vmlinux
-                              addresses are above 2**63)
+                              the symbols of every other object (vmlinux, a kallsyms dump, an
+                              old Symbols.list) in kallsyms order, so a name's position is its
+                              rank by id among the rows of that name in that object; flags
+                              packs st_info, whether it is known, the module core view bit and
+                              the nm letter (model.py pack_flags); section, source_file:
+                              indices into the object's lists; value is stored as a signed
+                              64-bit integer (vmlinux addresses are above 2**63)
   exports(name, object, export_type, namespace)
 
 Names are bytes (text.py): a name that is valid UTF-8 is stored as TEXT, one that is not as a
@@ -43,8 +53,9 @@ from .. import __version__
 from ..errors import KlpError
 from ..files import TMP_SUFFIX, output_mode, remove_stale_temporaries, temp_prefix
 from ..text import decode_name, name_bytes
+from .symtabs import add_entries, bucket_blob, bucket_entries, new_buckets
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 SQLITE_MAGIC = b"SQLite format 3\0"
 
 SCHEMA = """
@@ -59,6 +70,12 @@ CREATE TABLE symbols (id INTEGER PRIMARY KEY, object INTEGER NOT NULL, name TEXT
                       source_file INTEGER);
 CREATE TABLE exports (name TEXT NOT NULL, object TEXT NOT NULL, export_type TEXT,
                       namespace TEXT);
+CREATE TABLE symtabs (object INTEGER PRIMARY KEY, layout INTEGER NOT NULL,
+                      machine INTEGER NOT NULL, symbols INTEGER NOT NULL,
+                      duplicated INTEGER NOT NULL, symtab BLOB NOT NULL, strtab BLOB NOT NULL,
+                      extended BLOB, sections TEXT NOT NULL, section_types BLOB NOT NULL,
+                      section_flags BLOB NOT NULL);
+CREATE TABLE name_index (bucket INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 """
 # The columns of each table, as SCHEMA creates them.
 TABLE_COLUMNS = {
@@ -68,6 +85,9 @@ TABLE_COLUMNS = {
     "object_lists": ("object", "sections", "files"),
     "symbols": ("id", "object", "name", "flags", "value", "size", "section", "source_file"),
     "exports": ("name", "object", "export_type", "namespace"),
+    "symtabs": ("object", "layout", "machine", "symbols", "duplicated", "symtab", "strtab",
+                "extended", "sections", "section_types", "section_flags"),
+    "name_index": ("bucket", "entries"),
 }
 INDICES = """
 CREATE INDEX IF NOT EXISTS symbols_by_name ON symbols (name);
@@ -145,6 +165,8 @@ class DatabaseWriter:
                               created_by="klp-convert symbols")
             self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
                                     .fetchone()[0])
+            self.buckets = _stored_buckets(self.db) if base is not None else new_buckets()
+            self.module_exports = []  # stored at commit, in one statement
         except (OSError, sqlite3.Error) as e:  # a full disk, say: nothing is left behind
             self.abort()
             raise StorageError(self.path, f"cannot write: {getattr(e, 'strerror', None) or e}") \
@@ -177,6 +199,24 @@ class DatabaseWriter:
                          for name, export_type, namespace in obj.exports
                          if (name, obj.name) not in known_exports)
 
+    def add_module(self, module, known_exports=frozenset(), object_id=None):
+        """Store one StoredModule (symtabs.py): its objects and symtabs rows, its names in the
+        name index (written at commit) and its own exports except those in ``known_exports``."""
+        if object_id is None:
+            object_id = self.next_object
+            self.next_object += 1
+        self.db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?)",
+                        (object_id, sql_name(module.name), "module", sql_name(module.path),
+                         positions_value(True)))
+        self.db.execute("INSERT INTO symtabs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (object_id, module.layout, module.machine, module.symbols,
+                         module.duplicated, module.symtab, module.strtab, module.extended,
+                         module.section_names, module.section_types, module.section_flags))
+        add_entries(self.buckets, module.hashes, object_id)
+        self.module_exports += [(name, module.name, export_type, namespace)
+                                for name, export_type, namespace in module.exports
+                                if (name, module.name) not in known_exports]
+
     def add_exports(self, rows):
         """rows: (name, objname, export_type, namespace)."""
         self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)", _export_rows(rows))
@@ -188,6 +228,10 @@ class DatabaseWriter:
 
     def commit(self, create_indices=True):
         try:
+            self.add_exports(self.module_exports)
+            self.db.executemany("INSERT OR REPLACE INTO name_index VALUES (?, ?)",
+                                ((bucket, bucket_blob(entries))
+                                 for bucket, entries in sorted(self.buckets.items())))
             if create_indices:
                 self.db.executescript(INDICES)
             self.db.commit()
@@ -212,6 +256,14 @@ class DatabaseWriter:
             except OSError:
                 pass
             self.tmp = None
+
+
+def _stored_buckets(db):
+    """The name index of a database being extended, as {bucket: [entry]}."""
+    buckets = new_buckets()
+    for bucket, entries in db.execute("SELECT bucket, entries FROM name_index"):
+        buckets[bucket] = list(bucket_entries(entries))
+    return buckets
 
 
 def _fast_writes(db):
@@ -405,13 +457,15 @@ def database_summary(path):
                               "SELECT kind, path, files, bytes, sha256 FROM inputs "
                               "ORDER BY rowid")]
         summary.kinds = db.execute(
-            "SELECT o.kind, COUNT(DISTINCT o.id), COUNT(s.id) FROM objects o "
-            "LEFT JOIN symbols s ON s.object = o.id GROUP BY o.kind "
+            "SELECT o.kind, COUNT(*), SUM(COALESCE(r.n, 0) + COALESCE(t.symbols, 0)) "
+            "FROM objects o LEFT JOIN (SELECT object, COUNT(*) n FROM symbols GROUP BY object) "
+            "r ON r.object = o.id LEFT JOIN symtabs t ON t.object = o.id GROUP BY o.kind "
             "ORDER BY o.kind = 'vmlinux' DESC, o.kind").fetchall()
         summary.exports = db.execute("SELECT COUNT(*) FROM exports").fetchone()[0]
         summary.duplicated = db.execute(
             "SELECT COUNT(*) FROM (SELECT 1 FROM symbols GROUP BY object, name "
-            "HAVING COUNT(*) > 1)").fetchone()[0]
+            "HAVING COUNT(*) > 1)").fetchone()[0] + db.execute(
+            "SELECT COALESCE(SUM(duplicated), 0) FROM symtabs").fetchone()[0]
         return summary
     except sqlite3.Error as e:
         raise StorageError(path, f"unreadable symbol database ({e})") from None

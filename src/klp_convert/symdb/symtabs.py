@@ -1,0 +1,304 @@
+"""Module symbol tables as a symbol database keeps them (schema 3): each module's own .symtab
+and .strtab bytes, checked when the database is built and decoded only where a lookup asks.
+
+Why not a row per symbol: a distribution's module tree has about a million symbols, and making
+each a row (in a worker), sending it to the main process and inserting it into SQLite cost
+more than reading the tables did, about as much as decompressing every `.ko.xz` (issue 9: a
+build within 1.3x of decompressing alone). A lookup needs the symbols of a few names in the
+few modules that define them, so that is what is decoded, then (StoredSymtab.rows_of).
+
+Build side (a worker per module): extract_module() checks the table (elf/reader.py
+scan_symbol_table), reads .modinfo and the module's own exports, counts its symbols and
+hashes every name it defines for the name index. Query side: StoredSymtab turns one name's
+symbols into rows exactly as sources._module_rows does for a whole module, except that a row's
+section indexes the module's full section list.
+
+The name index: every defined name's crc32 (of its bytes) with the object's id, as 64-bit
+entries (hash << 32 | id), sorted, one row per bucket of the hash's top BUCKET_BITS bits; a
+lookup reads its name's bucket and decodes only the modules it lists (a crc32 shared by two
+names costs one needless look, never a wrong answer: rows_of finds names by their bytes).
+"""
+
+import struct
+import sys
+from array import array
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from itertools import accumulate, compress, repeat
+from zlib import crc32
+
+from ..compression import read_module_file
+from ..elf.codec import codec_for
+from ..elf.constants import (
+    ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, SHN_XINDEX, STB_LOCAL, STT_FILE,
+)
+from ..elf.reader import _name_and_section_fields, scan_symbol_table
+from ..kernel.kallsyms import nm_letter, section_letter
+from ..kernel.modules import core_sections, in_core_section
+from ..kernel.names import module_runtime_name
+from ..text import decode_name, name_bytes
+from .inputs import KSYMTAB_PREFIX, SymdbError
+from .model import pack_flags
+
+BUCKET_BITS = 12
+BUCKET_SHIFT = 32 - BUCKET_BITS
+_ID_MASK = 0xFFFFFFFF
+_KSYMTAB = KSYMTAB_PREFIX.encode()
+# layout column: which ELF class and byte order the stored bytes are in
+LAYOUT_64, LAYOUT_BIG_ENDIAN = 1, 2
+
+
+class StoredModule:
+    """What a worker sends back for one module: its identity and counts, its exports, and the
+    symtabs row (symtab and strtab bytes, section names, types and flags) with its name hashes."""
+
+    __slots__ = ("name", "path", "vermagic", "machine", "input_size", "symbols", "duplicated",
+                 "exports", "layout", "symtab", "strtab", "extended", "section_names",
+                 "section_types", "section_flags", "hashes")
+
+
+def extract_module(path, data=None):
+    """The StoredModule of one module file, or None for a livepatch module (kbuild's recipe
+    left those out of Symbols.list too); SymdbError or ElfError for a file that is not one."""
+    from .sources import module_info  # (sources imports much that a lookup does not need)
+    from .storage import name_list_text
+    path = str(path)
+    data = read_module_file(path, SymdbError) if data is None else data
+    table = scan_symbol_table(data, path)
+    modinfo = module_info(table, data)
+    if modinfo.get("livepatch") == "Y":
+        return None
+    module = StoredModule()
+    module.name = modinfo.get("name") or module_runtime_name(path)
+    module.path, module.vermagic = path, modinfo.get("vermagic")
+    module.machine, module.input_size = table.machine, len(data)
+    module.layout = (LAYOUT_64 if table.is64 else 0) | (LAYOUT_BIG_ENDIAN if table.big_endian
+                                                        else 0)
+    module.symtab, module.strtab, module.extended = table.symtab, table.strtab, table.extended
+    module.section_names = name_list_text([name for name, _type, _flags in table.sections])
+    module.section_types = _pack("I", [sh_type for _name, sh_type, _flags in table.sections])
+    module.section_flags = _pack("Q", [flags for _name, _type, flags in table.sections])
+    _count_and_hash(module, table)
+    return module
+
+
+def _count_and_hash(module, table):
+    """symbols, duplicated, hashes and exports of a module. This runs for every symbol of a
+    distribution's modules, so it is all C loops: a symbol counts when it is defined (st_shndx)
+    and named (st_name is not 0, or points at a string that is not empty)."""
+    offsets, shndxs, strtab = table.name_offsets, table.shndxs, table.strtab
+    kept_offsets = list(compress(offsets, shndxs))
+    kept_offsets = list(compress(kept_offsets, kept_offsets))
+    defined = set(kept_offsets)
+    pieces = strtab.split(b"\0")
+    starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
+    starting = list(map(defined.__contains__, starts))
+    names, name_offsets = list(compress(pieces, starting)), list(compress(starts, starting))
+    # The rest share the tail of a longer string ('foo' at the end of '__pfx_foo').
+    tails = list(defined.difference(starts))
+    ends = map(strtab.index, repeat(b"\0"), tails)
+    names += map(strtab.__getitem__, map(slice, tails, ends))
+    name_offsets += tails
+    hashes = list(map(crc32, names))
+    module.symbols, module.duplicated = len(kept_offsets), 0
+    if len(defined) < len(kept_offsets):  # names that repeat (static functions of a name)
+        repeats = Counter(kept_offsets).values()
+        module.duplicated = len(repeats) - list(repeats).count(1)
+    # A name at two offsets (its hash twice), or an empty one: only in a hand-made table.
+    if b"" in names or len(set(hashes)) < len(hashes):
+        _count_by_name(module, kept_offsets, dict(zip(name_offsets, names)))
+    module.hashes = _pack("I", hashes)
+    module.exports = _exports(table, names, name_offsets)
+
+
+def _count_by_name(module, kept_offsets, name_of):
+    """symbols and duplicated where one name lies at several offsets, or an offset points at
+    an empty string."""
+    counts = Counter(map(name_of.get, kept_offsets))
+    counts.pop(b"", None)
+    module.symbols = sum(counts.values())
+    module.duplicated = sum(1 for n in counts.values() if n > 1)
+
+
+def _exports(table, names, name_offsets):
+    """(name, export type, None) of every defined `__ksymtab_<name>` symbol in a __ksymtab*
+    section, in symbol table order (as sources._module_rows finds them)."""
+    if _KSYMTAB not in table.strtab:  # most modules export nothing
+        return []
+    marked = list(map(bytes.startswith, names, repeat(_KSYMTAB)))
+    if not any(marked):
+        return []
+    name_of = dict(compress(zip(name_offsets, names), marked))
+    sections, offsets, shndxs = table.sections, table.name_offsets, table.shndxs
+    exports = []
+    for i in compress(range(len(offsets)), map(name_of.__contains__, offsets)):
+        shndx = shndxs[i]
+        if shndx and shndx < len(sections) and sections[shndx][0].startswith("__ksymtab"):
+            exports.append((decode_name(name_of[offsets[i]])[len(KSYMTAB_PREFIX):],
+                            "EXPORT_SYMBOL_GPL" if sections[shndx][0].startswith("__ksymtab_gpl")
+                            else "EXPORT_SYMBOL", None))
+    return exports
+
+
+def _pack(code, values):
+    """Little-endian bytes of unsigned integers (a database reads the same on any host)."""
+    return struct.pack(f"<{len(values)}{code}", *values)
+
+
+def _unpack(code, data):
+    return list(struct.unpack(f"<{len(data) // struct.calcsize(code)}{code}", data))
+
+
+# -- the name index ----------------------------------------------------------------------------
+
+def name_hash(name):
+    """The index's hash of a name (a str as the symbol tables hold it, see text.py)."""
+    return crc32(name_bytes(name))
+
+
+def bucket_of(hash_value):
+    return hash_value >> BUCKET_SHIFT
+
+
+def new_buckets():
+    """{bucket: [entry]} that add_entries fills (a missing bucket is an empty list)."""
+    return defaultdict(list)
+
+
+def add_entries(buckets, hashes, object_id):
+    """Put one module's name hashes (StoredModule.hashes) into ``buckets`` (new_buckets()).
+    (Once per defined name of a whole tree: kept to one subscript and one append.)"""
+    shift = BUCKET_SHIFT
+    for value in _unpack("I", hashes):
+        buckets[value >> shift].append(value << 32 | object_id)
+
+
+def bucket_blob(entries):
+    """A bucket row's bytes: its entries sorted, little-endian u64."""
+    entries.sort()
+    return _pack("Q", entries)
+
+
+def bucket_entries(blob):
+    """The entries of a bucket row (ValueError if it is not one)."""
+    if len(blob) % 8:
+        raise ValueError("a name index bucket is not a list of 64-bit entries")
+    entries = array("Q")
+    if entries.itemsize != 8:
+        return _unpack("Q", blob)
+    entries.frombytes(blob)
+    if sys.byteorder == "big":
+        entries.byteswap()
+    return entries
+
+
+def objects_in(entries, hash_value):
+    """The object ids a bucket lists for one hash."""
+    start = bisect_left(entries, hash_value << 32)
+    end = bisect_left(entries, (hash_value + 1) << 32, start)
+    return [entry & _ID_MASK for entry in entries[start:end]]
+
+
+# -- the query side ----------------------------------------------------------------------------
+
+class StoredSymtab:
+    """One module's stored symbol table, decoded as far as lookups need it. Any defect of a
+    hand-made database shows as ValueError, IndexError or struct.error (the caller's
+    StorageError)."""
+
+    def __init__(self, layout, machine, symtab, strtab, extended, section_names, types, flags):
+        if not all(isinstance(b, bytes) for b in (symtab, strtab, types, flags)) or \
+                not isinstance(layout, int) or not isinstance(machine, int):
+            raise ValueError("a symtabs row holds a value of the wrong type")
+        self.codec = codec_for(ELFCLASS64 if layout & LAYOUT_64 else ELFCLASS32,
+                               ELFDATA2MSB if layout & LAYOUT_BIG_ENDIAN else ELFDATA2LSB)
+        entry = self.codec.sym.size
+        if len(symtab) % entry or not strtab.endswith(b"\0"):
+            raise ValueError("a stored symbol table is not whole")
+        self.symtab, self.strtab, self.count = symtab, strtab, len(symtab) // entry
+        self.sections = list(zip(section_names, _unpack("I", types), _unpack("Q", flags)))
+        if len(self.sections) != len(section_names):
+            raise ValueError("section names, types and flags do not match")
+        self.section_names = section_names
+        offsets, shndxs = _name_and_section_fields(self.codec, symtab, self.count)
+        if extended is not None:
+            order = ">" if layout & LAYOUT_BIG_ENDIAN else "<"
+            extra = struct.unpack(f"{order}{len(extended) // 4}I", extended)
+            shndxs = [e if s == SHN_XINDEX else s for s, e in zip(shndxs, extra)]
+        self.offsets, self.shndxs = offsets, shndxs
+        self.last = dict(zip(offsets, range(self.count)))  # st_name -> its last symbol
+        self.letters = [section_letter(*section) for section in self.sections]
+        self.core = core_sections(self.sections, machine)
+        self.info_at = 4 if layout & LAYOUT_64 else 12
+        self.files, self.file_positions = self._file_symbols()
+
+    def _file_symbols(self):
+        """(names, symbol indices) of the named STT_FILE symbols, in order (Debian's modules,
+        stripped of debugging information, have none)."""
+        infos = self.symtab[self.info_at::self.codec.sym.size]
+        marks = infos.translate(_FILE_TYPE)
+        names, positions = [], []
+        at = marks.find(1)
+        while at >= 0:
+            raw = self._name_at(self.offsets[at])
+            if raw and self.shndxs[at]:
+                names.append(decode_name(raw))
+                positions.append(at)
+            at = marks.find(1, at + 1)
+        return names, positions
+
+    def _name_at(self, offset):
+        return self.strtab[offset:self.strtab.index(b"\0", offset)]
+
+    def indices_of(self, raw):
+        """The indices of the defined symbols called ``raw`` (bytes), in table order."""
+        if not raw:
+            return []
+        needle, strtab, offsets, last = raw + b"\0", self.strtab, self.offsets, self.last
+        found = []
+        at = strtab.find(needle)
+        while at >= 0:
+            final = last.get(at)
+            if final is not None:
+                i = offsets.index(at)
+                while i < final:
+                    found.append(i)
+                    i = offsets.index(at, i + 1)
+                found.append(final)
+            at = strtab.find(needle, at + 1)
+        if len(found) > 1:
+            found.sort()
+        shndxs = self.shndxs
+        return [i for i in found if shndxs[i]]
+
+    def rows_of(self, name):
+        """The rows (name, flags, value, size, section, source_file) of one name."""
+        return [self._row(name, i) for i in self.indices_of(name_bytes(name))]
+
+    def _row(self, name, index):
+        _off, info, _other, _raw, value, size = self.codec.unpack_sym(
+            self.codec.sym.unpack_from(self.symtab, index * self.codec.sym.size))
+        shndx = self.shndxs[index]
+        flags = pack_flags(in_core_section(shndx, self.core),
+                           nm_letter(info, shndx, self.letters), info)
+        source = None
+        if self.file_positions and info >> 4 == STB_LOCAL and info & 0xF != STT_FILE:
+            before = bisect_left(self.file_positions, index) - 1
+            source = before if before >= 0 else None
+        return (name, flags, value, size, shndx if shndx < len(self.sections) else None, source)
+
+    def all_rows(self):
+        """Every row of the module in table order (what a whole-object listing needs)."""
+        rows = []
+        for index, (offset, shndx) in enumerate(zip(self.offsets, self.shndxs)):
+            if shndx and self.strtab[offset]:
+                rows.append(self._row(decode_name(self._name_at(offset)), index))
+        return rows
+
+    def lists(self):
+        """(section names, file names) the rows index."""
+        return self.section_names, self.files
+
+
+# st_info byte -> 1 where its type is STT_FILE (any binding), else 0
+_FILE_TYPE = bytes(int(value & 0xF == STT_FILE) for value in range(256))
