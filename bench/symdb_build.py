@@ -154,8 +154,7 @@ start = clock(); modules = [pickle.loads(b) for b in sent]; lap("unpickle", star
 del sent
 writer = DatabaseWriter(output)
 start = clock()
-for number, module in enumerate(modules, 1):
-    writer.add_module(module, object_id=number)
+writer.add_modules([(module, number) for number, module in enumerate(modules, 1)])
 lap("SQLite inserts and name index entries", start)
 start = clock(); writer.commit(); lap("name index rows, SQLite indices and commit", start)
 """

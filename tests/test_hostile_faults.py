@@ -228,7 +228,7 @@ def big_tree(tmp_path_factory, pair):  # noqa: F811
     """Enough modules that a build runs for a while, with its worker pool."""
     tree = tmp_path_factory.mktemp("big") / "tree"
     tree.mkdir()
-    for i in range(3000):
+    for i in range(10_000):  # about 2 s of build (3,000 took well under one)
         (tree / f"m{i:04}.ko").write_bytes(pair[0])
     return tree
 
@@ -282,6 +282,36 @@ def test_signals_during_a_build_leave_one_line_and_nothing_behind(big_tree, tmp_
     assert (proc.returncode, err) == (status, "klp-convert: interrupted\n")
     assert list(out_dir.iterdir()) == [] and list(tmpdir.iterdir()) == []
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "workers left"
+
+
+def test_a_build_stopped_at_any_moment_ends_at_once(big_tree, tmp_path):
+    """SIGTERM at several moments of a build, while the workers send their chunks back (each a
+    few hundred KB, more than a pipe holds): the build ends within seconds, with the one-line
+    message and nothing left, or (stopped too late) complete. A multiprocessing.Pool stopped
+    so deadlocked: its terminate() waited for a pipe lock a worker held while it wrote into a
+    pipe nobody read any more."""
+    argv = [sys.executable, "-m", "klp_convert", "symbols", "--modules", str(big_tree), "-o"]
+    start = time.monotonic()
+    subprocess.run([*argv, str(tmp_path / "whole.symdb")], check=True, capture_output=True)
+    whole = time.monotonic() - start  # the moments below spread over a whole build's time
+    for delay in [whole * k / 8 for k in range(8)]:
+        out_dir = tmp_path / f"out{delay:.3f}"
+        out_dir.mkdir()
+        proc = subprocess.Popen([*argv, str(out_dir / "t.symdb")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        _wait_for_workers(proc, out_dir)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"a build sent SIGTERM {delay} s into its work did not end")
+        if proc.returncode == 0:
+            assert [p.name for p in out_dir.iterdir()] == ["t.symdb"]
+        else:
+            assert (proc.returncode, err) == (143, "klp-convert: interrupted\n"), delay
+            assert list(out_dir.iterdir()) == []
 
 
 def test_after_sigkill_the_next_run_removes_what_the_killed_one_left(big_tree, tmp_path):

@@ -191,10 +191,10 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None):
     # The modules first, as the workers send them (they started when the reader was entered),
     # then vmlinux: while this process reads vmlinux, the workers' output would pile up here.
     for results in reader.chunks():
-        for (path, object_id), outcome in results:
+        for (path, _object_id), outcome in results:
             _account(report, seen, path, outcome, strict, warn, existing)
-            if outcome[0] == "module":
-                writer.add_module(outcome[-1], exported, object_id)
+        writer.add_modules([(outcome[-1], object_id) for (_path, object_id), outcome in results
+                            if outcome[0] == "module"], exported)
     first = []
     if sources.vmlinux:
         report.rules = vmlinux_rules(sources, reader.files)
@@ -267,61 +267,72 @@ def _learn(report, machine, vermagic):
 
 
 class _ModuleReader:
-    """Reads module files chunk by chunk, in a worker pool when there are many; chunks() yields
-    [((module path, object id), outcome)] per chunk, in file order.
+    """Reads module files chunk by chunk, in worker processes when there are many; chunks()
+    yields [((module path, object id), outcome)] per chunk, in file order.
 
     Enter it before opening any database: the workers are forked then, and an SQLite
-    connection must never be carried across a fork. Leaving it normally lets the workers
-    finish and exit on their own (close, join); only a failure kills them (terminate)."""
+    connection must never be carried across a fork. The workers are a ProcessPoolExecutor,
+    not a multiprocessing.Pool: stopping a Pool while a worker is sending a large result
+    (a chunk's symbol tables, a few MB) deadlocks (its terminate() waits for a pipe lock that
+    worker holds while nobody reads), whereas the executor keeps reading results until its
+    workers have finished the chunk they hold and exit. Leaving normally or after a failure
+    is the same: chunks not started are cancelled, the workers end, nothing is left running."""
 
     def __init__(self, files, first_id, progress):
         self.files, self.first_id, self.progress = files, first_id, progress
-        self.pool = None
+        self.executor = None
 
     def __enter__(self):
         numbered = [(path, self.first_id + i) for i, (path, _key) in enumerate(self.files)]
         self.tasks = [numbered[start:start + CHUNK] for start in range(0, len(numbered), CHUNK)]
-        self.pending = deque()  # results of the chunks handed to the pool, in order
+        self.pending = deque()  # futures of the chunks handed to the workers, in order
         workers = _worker_count()
         if len(self.files) >= PARALLEL_THRESHOLD and workers > 1:
             import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
             method = "fork" if sys.platform.startswith("linux") else "spawn"
             # SIGINT is blocked while the workers start, so that a Ctrl-C in that moment
             # reaches a worker only once it ignores it (_worker_signals); the main process
             # gets it when it unblocks.
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
-                self.pool = multiprocessing.get_context(method).Pool(
-                    workers, initializer=_worker_signals)
+                self.executor = ProcessPoolExecutor(
+                    workers, mp_context=multiprocessing.get_context(method),
+                    initializer=_worker_signals)
+                for chunk in self.tasks[:AHEAD * workers]:  # forks them; they start at once
+                    self.pending.append(self.executor.submit(_read_chunk, chunk))
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            for chunk in self.tasks[:AHEAD * workers]:  # they start working right away
-                self.pending.append(self.pool.apply_async(_read_chunk, (chunk,)))
         return self
 
     def chunks(self):
         done = 0
         for number, chunk in enumerate(self.tasks):
-            if self.pool is None:
+            if self.executor is None:
                 results = _read_chunk(chunk)
             else:
-                results = self.pending.popleft().get()
+                results = _chunk_result(self.pending.popleft())
                 ahead = number + len(self.pending) + 1
                 if ahead < len(self.tasks):
-                    self.pending.append(self.pool.apply_async(_read_chunk,
-                                                              (self.tasks[ahead],)))
+                    self.pending.append(self.executor.submit(_read_chunk, self.tasks[ahead]))
             done += len(chunk)
             if self.progress:
                 self.progress(done, len(self.files))
             yield list(zip(chunk, results))
 
     def __exit__(self, exc_type, *exc):
-        if self.pool is not None:
-            if exc_type is None:
-                self.pool.close()  # every task is done: let the workers exit
-            else:
-                self.pool.terminate()
-            self.pool.join()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _chunk_result(future):
+    """A chunk's outcomes; a worker that died (killed, out of memory) is an error, not a hang."""
+    from concurrent.futures.process import BrokenProcessPool
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise KlpError(None, "a worker process reading the modules died (killed, or out of "
+                             "memory?)") from None
 
 
 def _worker_signals():

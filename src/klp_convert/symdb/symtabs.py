@@ -176,7 +176,12 @@ def add_entries(buckets, hashes, object_id):
 def bucket_blob(entries):
     """A bucket row's bytes: its entries sorted, little-endian u64."""
     entries.sort()
-    return _pack("Q", entries)
+    packed = array("Q", entries)
+    if packed.itemsize != 8:
+        return _pack("Q", entries)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
 
 
 def bucket_entries(blob):
