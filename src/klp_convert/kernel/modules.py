@@ -41,16 +41,19 @@ def core_sections(sections, machine=None):
     ``sections``: (name, sh_type, sh_flags) per section index; ``machine``: the module's
     e_machine.
     """
-    result = []
-    for index, (name, _sh_type, flags) in enumerate(sections):
-        if index == 0:
-            result.append(False)
-        elif name == PERCPU_SECTION:
-            result.append(bool(flags & SHF_ALLOC))  # find_sec() sees only allocated sections
-        else:
-            result.append(bool(flags & SHF_ALLOC) and name not in UNALLOCATED_BY_LOADER
-                          and not is_init_section(name, machine))
-    return result
+    return [is_core_section(index, name, flags, machine)
+            for index, (name, _sh_type, flags) in enumerate(sections)]
+
+
+def is_core_section(index, name, flags, machine=None):
+    """core_sections() of one section: section ``index`` called ``name`` with sh_flags
+    ``flags``."""
+    if index == 0:
+        return False
+    if name == PERCPU_SECTION:
+        return bool(flags & SHF_ALLOC)  # find_sec() sees only allocated sections
+    return bool(flags & SHF_ALLOC) and name not in UNALLOCATED_BY_LOADER \
+        and not is_init_section(name, machine)
 
 
 def is_core_symbol(name, shndx, core_by_section):

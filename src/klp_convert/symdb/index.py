@@ -142,10 +142,9 @@ class _DatabaseInput:
                                               f"lists object {object_id}, which has no "
                                               f"symbol table)")
             try:
-                for name in object_names:
-                    rows = table.rows_of(name)
-                    if rows:
-                        by_id.setdefault(object_id, {})[name] = rows
+                rows = table.rows_for(object_names)
+                if rows:
+                    by_id.setdefault(object_id, {}).update(rows)
             except (ValueError, IndexError, TypeError, struct.error) as e:
                 raise StorageError(self.path, f"unreadable symbol database (object "
                                               f"{object_id}: {e})") from None

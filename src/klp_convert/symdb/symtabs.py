@@ -34,7 +34,7 @@ from ..elf.constants import (
 )
 from ..elf.reader import _name_and_section_fields, scan_symbol_table
 from ..kernel.kallsyms import nm_letter, section_letter
-from ..kernel.modules import core_sections, in_core_section
+from ..kernel.modules import in_core_section, is_core_section
 from ..kernel.names import module_runtime_name
 from ..text import decode_name, name_bytes
 from .inputs import KSYMTAB_PREFIX, SymdbError
@@ -90,15 +90,7 @@ def _count_and_hash(module, table):
     kept_offsets = list(compress(offsets, shndxs))
     kept_offsets = list(compress(kept_offsets, kept_offsets))
     defined = set(kept_offsets)
-    pieces = strtab.split(b"\0")
-    starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
-    starting = list(map(defined.__contains__, starts))
-    names, name_offsets = list(compress(pieces, starting)), list(compress(starts, starting))
-    # The rest share the tail of a longer string ('foo' at the end of '__pfx_foo').
-    tails = list(defined.difference(starts))
-    ends = map(strtab.index, repeat(b"\0"), tails)
-    names += map(strtab.__getitem__, map(slice, tails, ends))
-    name_offsets += tails
+    names, name_offsets = _names_at(strtab, defined)
     hashes = list(map(crc32, names))
     module.symbols, module.duplicated = len(kept_offsets), 0
     if len(defined) < len(kept_offsets):  # names that repeat (static functions of a name)
@@ -109,6 +101,20 @@ def _count_and_hash(module, table):
         _count_by_name(module, kept_offsets, dict(zip(name_offsets, names)))
     module.hashes = _pack("I", hashes)
     module.exports = _exports(table, names, name_offsets)
+
+
+def _names_at(strtab, offsets):
+    """(names, their offsets) of a set of string offsets into ``strtab``, in C loops: most
+    start after a NUL (a piece of strtab.split), the rest share the tail of a longer string
+    ('foo' at the end of '__pfx_foo')."""
+    pieces = strtab.split(b"\0")
+    starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
+    starting = list(map(offsets.__contains__, starts))
+    names, name_offsets = list(compress(pieces, starting)), list(compress(starts, starting))
+    tails = list(offsets.difference(starts))
+    ends = map(strtab.index, repeat(b"\0"), tails)
+    names += map(strtab.__getitem__, map(slice, tails, ends))
+    return names, name_offsets + tails
 
 
 def _count_by_name(module, kept_offsets, name_of):
@@ -209,7 +215,14 @@ def objects_in(entries, hash_value):
 class StoredSymtab:
     """One module's stored symbol table, decoded as far as lookups need it. Any defect of a
     hand-made database shows as ValueError, IndexError or struct.error (the caller's
-    StorageError)."""
+    StorageError).
+
+    A few names are searched for in the string table one by one; many names of one module
+    (a huge patch asks about thousands of modules' names at once) are found in one pass over
+    the table (_indices_of_many)."""
+
+    # Names of one module asked at once from which one pass costs less than a search each
+    MANY = 4
 
     def __init__(self, layout, machine, symtab, strtab, extended, section_names, types, flags):
         if not all(isinstance(b, bytes) for b in (symtab, strtab, types, flags)) or \
@@ -221,20 +234,82 @@ class StoredSymtab:
         if len(symtab) % entry or not strtab.endswith(b"\0"):
             raise ValueError("a stored symbol table is not whole")
         self.symtab, self.strtab, self.count = symtab, strtab, len(symtab) // entry
+        self.machine, self.section_names = machine, section_names
         self.sections = list(zip(section_names, _unpack("I", types), _unpack("Q", flags)))
         if len(self.sections) != len(section_names):
             raise ValueError("section names, types and flags do not match")
-        self.section_names = section_names
         offsets, shndxs = _name_and_section_fields(self.codec, symtab, self.count)
         if extended is not None:
             order = ">" if layout & LAYOUT_BIG_ENDIAN else "<"
             extra = struct.unpack(f"{order}{len(extended) // 4}I", extended)
             shndxs = [e if s == SHN_XINDEX else s for s, e in zip(shndxs, extra)]
         self.offsets, self.shndxs = offsets, shndxs
-        self.last = dict(zip(offsets, range(self.count)))  # st_name -> its last symbol
-        self.letters = [section_letter(*section) for section in self.sections]
-        self.core = core_sections(self.sections, machine)
         self.info_at = 4 if layout & LAYOUT_64 else 12
+        self.letters = None  # and core, files, file_positions: when a row is first made
+
+    def rows_for(self, names):
+        """{name: rows} of the names this module defines among ``names``; a row is (name,
+        flags, value, size, section, source_file)."""
+        if len(names) >= self.MANY:
+            indices = self._indices_of_many([name_bytes(name) for name in names])
+        else:
+            indices = [self.indices_of(name_bytes(name)) for name in names]
+        return {name: [self._row(name, i) for i in found]
+                for name, found in zip(names, indices) if found}
+
+    def rows_of(self, name):
+        return self.rows_for([name]).get(name, [])
+
+    def _indices_of_many(self, wanted):
+        """indices_of() of each name of ``wanted`` (bytes) in one pass over the table: where
+        the wanted names lie among the strings that start after a NUL and among the defined
+        symbols' offsets that share a longer string's tail, then the defined symbols at those
+        offsets, in table order; all in C loops but for the symbols found."""
+        strtab, offsets, shndxs = self.strtab, self.offsets, self.shndxs
+        asked = set(wanted)
+        asked.discard(b"")
+        pieces = strtab.split(b"\0")
+        starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
+        name_at = dict(compress(zip(starts, pieces), map(asked.__contains__, pieces)))
+        tails = list(set(compress(offsets, shndxs)).difference(starts))
+        tail_names = list(map(strtab.__getitem__, map(slice, tails, map(
+            strtab.index, repeat(b"\0"), tails))))
+        name_at.update(compress(zip(tails, tail_names), map(asked.__contains__, tail_names)))
+        found = {}
+        for i in compress(range(len(offsets)), map(name_at.__contains__, offsets)):
+            if shndxs[i]:
+                found.setdefault(name_at[offsets[i]], []).append(i)
+        return [found.get(name, []) for name in wanted]
+
+    def indices_of(self, raw):
+        """The indices of the defined symbols called ``raw`` (bytes), in table order: every
+        place the string table holds the name with a NUL after it (whole or as a tail), and
+        the symbols pointing there."""
+        if not raw:
+            return []
+        offsets, needle, strtab, found = self.offsets, raw + b"\0", self.strtab, []
+        at = strtab.find(needle)
+        while at >= 0:
+            i = -1
+            while True:
+                try:
+                    i = offsets.index(at, i + 1)
+                except ValueError:
+                    break
+                found.append(i)
+            at = strtab.find(needle, at + 1)
+        if len(found) > 1:
+            found.sort()
+        shndxs = self.shndxs
+        return [i for i in found if shndxs[i]]
+
+    def _section_facts(self):
+        """The section facts rows need, each section's computed when a row first meets it (a
+        huge patch meets a few sections of each of thousands of modules)."""
+        sections, machine = self.sections, self.machine
+        self.letters = _PerSection(len(sections), lambda i: section_letter(*sections[i]))
+        self.core = _PerSection(len(sections), lambda i: is_core_section(
+            i, sections[i][0], sections[i][2], machine))
         self.files, self.file_positions = self._file_symbols()
 
     def _file_symbols(self):
@@ -255,32 +330,9 @@ class StoredSymtab:
     def _name_at(self, offset):
         return self.strtab[offset:self.strtab.index(b"\0", offset)]
 
-    def indices_of(self, raw):
-        """The indices of the defined symbols called ``raw`` (bytes), in table order."""
-        if not raw:
-            return []
-        needle, strtab, offsets, last = raw + b"\0", self.strtab, self.offsets, self.last
-        found = []
-        at = strtab.find(needle)
-        while at >= 0:
-            final = last.get(at)
-            if final is not None:
-                i = offsets.index(at)
-                while i < final:
-                    found.append(i)
-                    i = offsets.index(at, i + 1)
-                found.append(final)
-            at = strtab.find(needle, at + 1)
-        if len(found) > 1:
-            found.sort()
-        shndxs = self.shndxs
-        return [i for i in found if shndxs[i]]
-
-    def rows_of(self, name):
-        """The rows (name, flags, value, size, section, source_file) of one name."""
-        return [self._row(name, i) for i in self.indices_of(name_bytes(name))]
-
     def _row(self, name, index):
+        if self.letters is None:
+            self._section_facts()
         _off, info, _other, _raw, value, size = self.codec.unpack_sym(
             self.codec.sym.unpack_from(self.symtab, index * self.codec.sym.size))
         shndx = self.shndxs[index]
@@ -302,7 +354,33 @@ class StoredSymtab:
 
     def lists(self):
         """(section names, file names) the rows index."""
+        if self.letters is None:
+            self._section_facts()
         return self.section_names, self.files
+
+
+class _PerSection:
+    """A list of one fact per section, each computed when first read (nm_letter and
+    in_core_section take it as they take a list)."""
+
+    __slots__ = ("count", "compute", "known")
+
+    def __init__(self, count, compute):
+        self.count, self.compute, self.known = count, compute, {}
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        fact = self.known.get(index, _UNKNOWN)
+        if fact is _UNKNOWN:
+            fact = self.known[index] = self.compute(index)
+        return fact
+
+
+_UNKNOWN = object()
 
 
 # st_info byte -> 1 where its type is STT_FILE (any binding), else 0
