@@ -174,7 +174,7 @@ class _DatabaseInput:
                     flags = row
                 try:
                     self.symtabs[object_id] = StoredSymtab(
-                        layout, machine, symtab, strtab, extended, name_list(sections), types,
+                        layout, machine, symtab, strtab, extended, sections, types,
                         flags)
                 except (ValueError, IndexError, TypeError, struct.error) as e:
                     raise StorageError(self.path, f"unreadable symbol database (object "

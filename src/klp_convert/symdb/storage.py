@@ -14,9 +14,10 @@ Schema (version 3):
           section_types, section_flags)
                               a module read from its ELF file: its .symtab and .strtab bytes as
                               they are (layout: ELF class and byte order), the SHT_SYMTAB_SHNDX
-                              bytes if it needs them, its section names (JSON), types and flags
-                              (little-endian u32 and u64 arrays), its symbol count and how many
-                              of its names repeat; decoded at lookup time (symtabs.py)
+                              bytes if it needs them, its section names (NUL-separated bytes),
+                              types and flags (little-endian u32 and u64 arrays), its symbol
+                              count and how many of its names repeat; decoded at lookup time
+                              (symtabs.py)
   name_index(bucket, entries) the names those modules define: little-endian u64 entries
                               (crc32 of the name << 32 | object id), sorted, one row per bucket
                               of the hash's top bits (symtabs.py)
@@ -45,6 +46,7 @@ sequential insert.
 """
 
 import os
+from array import array
 from .sqlite import sqlite3
 from functools import lru_cache
 from itertools import chain
@@ -73,7 +75,7 @@ CREATE TABLE exports (name TEXT NOT NULL, object TEXT NOT NULL, export_type TEXT
 CREATE TABLE symtabs (object INTEGER PRIMARY KEY, layout INTEGER NOT NULL,
                       machine INTEGER NOT NULL, symbols INTEGER NOT NULL,
                       duplicated INTEGER NOT NULL, symtab BLOB NOT NULL, strtab BLOB NOT NULL,
-                      extended BLOB, sections TEXT NOT NULL, section_types BLOB NOT NULL,
+                      extended BLOB, sections BLOB NOT NULL, section_types BLOB NOT NULL,
                       section_flags BLOB NOT NULL);
 CREATE TABLE name_index (bucket INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 """
@@ -262,7 +264,7 @@ def _stored_buckets(db):
     """The name index of a database being extended, as {bucket: [entry]}."""
     buckets = new_buckets()
     for bucket, entries in db.execute("SELECT bucket, entries FROM name_index"):
-        buckets[bucket] = list(bucket_entries(entries))
+        buckets[bucket] = array("Q", bucket_entries(entries))
     return buckets
 
 

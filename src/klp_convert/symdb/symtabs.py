@@ -50,7 +50,8 @@ LAYOUT_64, LAYOUT_BIG_ENDIAN = 1, 2
 
 class StoredModule:
     """What a worker sends back for one module: its identity and counts, its exports, and the
-    symtabs row (symtab and strtab bytes, section names, types and flags) with its name hashes."""
+    symtabs row (symtab and strtab bytes, section names (NUL-separated), types and flags) with
+    its name hashes."""
 
     __slots__ = ("name", "path", "vermagic", "machine", "input_size", "symbols", "duplicated",
                  "exports", "layout", "symtab", "strtab", "extended", "section_names",
@@ -61,7 +62,6 @@ def extract_module(path, data=None):
     """The StoredModule of one module file, or None for a livepatch module (kbuild's recipe
     left those out of Symbols.list too); SymdbError or ElfError for a file that is not one."""
     from .sources import module_info  # (sources imports much that a lookup does not need)
-    from .storage import name_list_text
     path = str(path)
     data = read_module_file(path, SymdbError) if data is None else data
     table = scan_symbol_table(data, path)
@@ -75,7 +75,7 @@ def extract_module(path, data=None):
     module.layout = (LAYOUT_64 if table.is64 else 0) | (LAYOUT_BIG_ENDIAN if table.big_endian
                                                         else 0)
     module.symtab, module.strtab, module.extended = table.symtab, table.strtab, table.extended
-    module.section_names = name_list_text([name for name, _type, _flags in table.sections])
+    module.section_names = name_bytes("\0".join(name for name, _type, _flags in table.sections))
     module.section_types = _pack("I", [sh_type for _name, sh_type, _flags in table.sections])
     module.section_flags = _pack("Q", [flags for _name, _type, flags in table.sections])
     _count_and_hash(module, table)
@@ -167,8 +167,13 @@ def bucket_of(hash_value):
 
 
 def new_buckets():
-    """{bucket: [entry]} that add_entries fills (a missing bucket is an empty list)."""
-    return defaultdict(list)
+    """{bucket: array of entries} that add_entries fills (a missing bucket is an empty one):
+    arrays, not lists, as a tree's million entries would take 40 bytes each as Python ints."""
+    return defaultdict(_entry_array)
+
+
+def _entry_array():
+    return array("Q")
 
 
 def add_entries(buckets, hashes, object_id):
@@ -181,10 +186,7 @@ def add_entries(buckets, hashes, object_id):
 
 def bucket_blob(entries):
     """A bucket row's bytes: its entries sorted, little-endian u64."""
-    entries.sort()
-    packed = array("Q", entries)
-    if packed.itemsize != 8:
-        return _pack("Q", entries)
+    packed = array("Q", sorted(entries))
     if sys.byteorder == "big":
         packed.byteswap()
     return packed.tobytes()
@@ -234,17 +236,17 @@ class StoredSymtab:
         if len(symtab) % entry or not strtab.endswith(b"\0"):
             raise ValueError("a stored symbol table is not whole")
         self.symtab, self.strtab, self.count = symtab, strtab, len(symtab) // entry
+        if not isinstance(section_names, bytes):
+            raise ValueError("a symtabs row holds a value of the wrong type")
+        section_names = decode_name(section_names).split("\0")
         self.machine, self.section_names = machine, section_names
         self.sections = list(zip(section_names, _unpack("I", types), _unpack("Q", flags)))
         if len(self.sections) != len(section_names):
             raise ValueError("section names, types and flags do not match")
-        offsets, shndxs = _name_and_section_fields(self.codec, symtab, self.count)
-        if extended is not None:
-            order = ">" if layout & LAYOUT_BIG_ENDIAN else "<"
-            extra = struct.unpack(f"{order}{len(extended) // 4}I", extended)
-            shndxs = [e if s == SHN_XINDEX else s for s, e in zip(shndxs, extra)]
-        self.offsets, self.shndxs = offsets, shndxs
+        self.extended, self.order = extended, ">" if layout & LAYOUT_BIG_ENDIAN else "<"
+        self.columns = None  # (st_name, section index) of every symbol, when first needed
         self.info_at = 4 if layout & LAYOUT_64 else 12
+        self.name_at = 0  # where st_name lies in an entry, whatever the class
         self.letters = None  # and core, files, file_positions: when a row is first made
 
     def rows_for(self, names):
@@ -259,6 +261,23 @@ class StoredSymtab:
 
     def rows_of(self, name):
         return self.rows_for([name]).get(name, [])
+
+    @property
+    def offsets(self):
+        return self._columns()[0]
+
+    @property
+    def shndxs(self):
+        return self._columns()[1]
+
+    def _columns(self):
+        if self.columns is None:
+            offsets, shndxs = _name_and_section_fields(self.codec, self.symtab, self.count)
+            if self.extended is not None:
+                extra = struct.unpack(f"{self.order}{len(self.extended) // 4}I", self.extended)
+                shndxs = [e if s == SHN_XINDEX else s for s, e in zip(shndxs, extra)]
+            self.columns = offsets, shndxs
+        return self.columns
 
     def _indices_of_many(self, wanted):
         """indices_of() of each name of ``wanted`` (bytes) in one pass over the table: where
@@ -284,24 +303,34 @@ class StoredSymtab:
     def indices_of(self, raw):
         """The indices of the defined symbols called ``raw`` (bytes), in table order: every
         place the string table holds the name with a NUL after it (whole or as a tail), and
-        the symbols pointing there."""
+        the entries whose st_name says that place (searched for in the table's bytes: a lookup
+        of a few names decodes nothing else)."""
         if not raw:
             return []
-        offsets, needle, strtab, found = self.offsets, raw + b"\0", self.strtab, []
+        needle, strtab, symtab, found = raw + b"\0", self.strtab, self.symtab, []
+        entry = self.codec.sym.size
         at = strtab.find(needle)
         while at >= 0:
-            i = -1
-            while True:
-                try:
-                    i = offsets.index(at, i + 1)
-                except ValueError:
-                    break
-                found.append(i)
+            key = struct.pack(f"{self.order}I", at)
+            hit = symtab.find(key)
+            while hit >= 0:
+                if hit % entry == self.name_at:
+                    found.append(hit // entry)
+                hit = symtab.find(key, hit + 1)
             at = strtab.find(needle, at + 1)
         if len(found) > 1:
             found.sort()
-        shndxs = self.shndxs
-        return [i for i in found if shndxs[i]]
+        return [i for i in found if self._shndx(i)]
+
+    def _shndx(self, index):
+        """Symbol ``index``'s section index, SHN_XINDEX resolved."""
+        if self.columns is not None:
+            return self.columns[1][index]
+        shndx = self.codec.unpack_sym(self.codec.sym.unpack_from(
+            self.symtab, index * self.codec.sym.size))[3]
+        if shndx == SHN_XINDEX and self.extended is not None:
+            shndx = struct.unpack_from(f"{self.order}I", self.extended, 4 * index)[0]
+        return shndx
 
     def _section_facts(self):
         """The section facts rows need, each section's computed when a row first meets it (a
@@ -333,9 +362,10 @@ class StoredSymtab:
     def _row(self, name, index):
         if self.letters is None:
             self._section_facts()
-        _off, info, _other, _raw, value, size = self.codec.unpack_sym(
+        _off, info, _other, shndx, value, size = self.codec.unpack_sym(
             self.codec.sym.unpack_from(self.symtab, index * self.codec.sym.size))
-        shndx = self.shndxs[index]
+        if shndx == SHN_XINDEX and self.extended is not None:
+            shndx = struct.unpack_from(f"{self.order}I", self.extended, 4 * index)[0]
         flags = pack_flags(in_core_section(shndx, self.core),
                            nm_letter(info, shndx, self.letters), info)
         source = None
