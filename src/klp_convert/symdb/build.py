@@ -175,8 +175,9 @@ def _check_is_database(path):
 
 
 def _fill(writer, reader, sources, known, strict, warn, existing=None):
-    """Store every object of ``sources`` (vmlinux first, then the modules ``reader`` reads, in
-    kbuild's order) and the exports; ``known``: {object name: path} already in the database."""
+    """Store every object of ``sources`` (vmlinux and Symbols.list objects first, then the
+    modules ``reader`` reads, in kbuild's order) and the exports; ``known``: {object name:
+    path} already in the database."""
     report = BuildReport()
     seen = dict(known)
     symvers = read_symvers(sources.symvers) if sources.symvers else {}
@@ -186,31 +187,41 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None):
            for obj, export_type, namespace in entries if (name, obj) not in exported]
     writer.add_exports(new)
     exported.update((name, obj) for name, obj, _type, _namespace in new)
+    del symvers, new
     # The reader numbers the modules from its first id; vmlinux and Symbols.list objects after.
     writer.next_object = reader.first_id + len(reader.files)
-    # The modules first, as the workers send them (they started when the reader was entered),
-    # then vmlinux: while this process reads vmlinux, the workers' output would pile up here.
+    # vmlinux first, while the workers (started when the reader was entered) read the first
+    # chunks: its rows are the most this process holds at once, and are gone before the
+    # modules' symbol tables and name index come (what the workers send meanwhile waits in
+    # at most AHEAD chunks per worker).
+    _store_text_objects(writer, reader, sources, report, seen, exported, warn, existing)
     for results in reader.chunks():
         for (path, _object_id), outcome in results:
             _account(report, seen, path, outcome, strict, warn, existing)
         writer.add_modules([(outcome[-1], object_id) for (_path, object_id), outcome in results
                             if outcome[0] == "module"], exported)
-    first = []
-    if sources.vmlinux:
-        report.rules = vmlinux_rules(sources, reader.files)
-        if report.rules.release and report.rules.note() and warn:
-            warn(f"{sources.vmlinux}: {report.rules.note()}")
-        first.extend(read_vmlinux(sources.vmlinux, rules=report.rules.generation.kallsyms))
-    for path in sources.symbols_lists:
-        first.extend(read_symbols_list(path))
-    for obj in first:
-        _claim(seen, obj.name, obj.path, existing)
-        writer.add_object(obj, exported)
-        report.objects += 1
-        report.symbols += len(obj.rows)
-        _learn(report, obj.machine, obj.vermagic)
     report.kernel_release = sources.kernel_release or report.kernel_release
     return report
+
+
+def _store_text_objects(writer, reader, sources, report, seen, exported, warn, existing):
+    """Read and store vmlinux and the objects of old Symbols.list files, one input at a time."""
+    inputs = [sources.vmlinux] if sources.vmlinux else []
+    for path in [*inputs, *sources.symbols_lists]:
+        if path == sources.vmlinux:
+            report.rules = vmlinux_rules(sources, reader.files)
+            if report.rules.release and report.rules.note() and warn:
+                warn(f"{sources.vmlinux}: {report.rules.note()}")
+            objects = read_vmlinux(path, rules=report.rules.generation.kallsyms)
+        else:
+            objects = read_symbols_list(path)
+        for obj in objects:
+            _claim(seen, obj.name, obj.path, existing)
+            writer.add_object(obj, exported)
+            report.objects += 1
+            report.symbols += len(obj.rows)
+            _learn(report, obj.machine, obj.vermagic)
+        del objects
 
 
 def vmlinux_rules(sources, module_files=()):

@@ -219,6 +219,15 @@ class DatabaseWriter:
                                     for name, export_type, namespace in module.exports
                                     if (name, module.name) not in known_exports]
 
+    def write_name_index(self):
+        """Store the modules' exports and name index kept so far, and let go of them (a build
+        does so before it reads vmlinux, whose rows are the most it holds at once)."""
+        self.add_exports(self.module_exports)
+        self.db.executemany("INSERT OR REPLACE INTO name_index VALUES (?, ?)",
+                            ((bucket, bucket_blob(entries))
+                             for bucket, entries in sorted(self.buckets.items())))
+        self.module_exports, self.buckets = [], new_buckets()
+
     def add_exports(self, rows):
         """rows: (name, objname, export_type, namespace)."""
         self.db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?)", _export_rows(rows))
@@ -230,10 +239,7 @@ class DatabaseWriter:
 
     def commit(self, create_indices=True):
         try:
-            self.add_exports(self.module_exports)
-            self.db.executemany("INSERT OR REPLACE INTO name_index VALUES (?, ?)",
-                                ((bucket, bucket_blob(entries))
-                                 for bucket, entries in sorted(self.buckets.items())))
+            self.write_name_index()
             if create_indices:
                 self.db.executescript(INDICES)
             self.db.commit()
