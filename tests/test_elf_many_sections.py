@@ -78,3 +78,34 @@ def test_huge_round_trip_and_edit(huge_object, tmp_path):
     again = ElfObject.read(out)
     assert again.to_bytes()[0] == out.read_bytes()
     assert [s.name for s in again.sections] == [s.name for s in obj.sections]
+
+
+def test_database_of_a_module_with_extended_numbering(huge_object, tmp_path):
+    """A symbol database keeps a module's symbol table as it is (symdb/symtabs.py): section
+    indices past SHN_LORESERVE come from its SHT_SYMTAB_SHNDX bytes at lookup time, as when
+    the module is read whole, whether one name is asked or many at once."""
+    from klp_convert.cli import main
+    from klp_convert.elf.reader import scan_symbols
+    from klp_convert.symdb import open_symbols
+    from klp_convert.symdb.model import ranked_records
+    from klp_convert.symdb.sources import read_module
+
+    module = tmp_path / "huge.ko"
+    module.write_bytes(huge_object.read_bytes())
+    db = tmp_path / "huge.symdb"
+    assert main(["symbols", "--modules", str(module), "-o", str(db)]) == 0
+    obj = read_module(module)
+    rows = {row[0]: [row] for row in obj.rows}
+    names = ["f0", "f100", "f32700", f"f{FUNCTIONS - 1}"]
+    scan = scan_symbols(module.read_bytes(), str(module))  # the last two lie past LORESERVE
+    index = dict(zip(scan.columns[0], scan.shndxs))
+    assert index[names[0]] < SHN_LORESERVE <= index[names[2]] < index[names[3]]
+    with open_symbols([db]) as one_by_one, open_symbols([db]) as batched:
+        batched.prefetch(names)
+        for name in names:
+            expected = ranked_records("huge", "module", True, rows[name], [], obj.sections,
+                                      obj.files)
+            assert one_by_one.lookup_in("huge", name) == expected
+            assert batched.lookup_in("huge", name) == expected
+        [record] = batched.lookup_in("huge", f"f{FUNCTIONS - 1}")
+        assert record.section == f".text.f{FUNCTIONS - 1}"
