@@ -422,7 +422,7 @@ def scan_symbol_table(data, path):
     count = parser.check_symbol_table(index, raw[index])
     table.symtab = data[raw[index][4]:raw[index][4] + raw[index][5]]
     table.strtab = strtab = data[raw[link][4]:raw[link][4] + raw[link][5]]
-    offsets, shndxs = _name_and_section_fields(parser.codec, table.symtab, count)
+    offsets, shndxs = name_and_section_columns(parser.codec, table.symtab, count)
     # A name must end with a NUL inside the table: every offset at or before the last NUL.
     if offsets and max(offsets) > strtab.rfind(b"\0"):
         for i, offset in enumerate(offsets):
@@ -543,7 +543,7 @@ def _symbol_fields(codec, data):
             wide[size_at // word::entry // word].tolist()]
 
 
-def _name_and_section_fields(codec, data, count):
+def name_and_section_columns(codec, data, count):
     """(st_name, st_shndx) of every entry of a symbol table's bytes, two strided slices."""
     entry = codec.sym.size
     name_at, _info, _other, shndx_at, _value, _size = _SYM_OFFSETS[codec.is64]

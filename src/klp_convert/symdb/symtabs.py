@@ -32,7 +32,7 @@ from ..elf.codec import codec_for
 from ..elf.constants import (
     ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, SHN_XINDEX, STB_LOCAL, STT_FILE,
 )
-from ..elf.reader import _name_and_section_fields, scan_symbol_table
+from ..elf.reader import name_and_section_columns, scan_symbol_table
 from ..kernel.kallsyms import nm_letter, section_letter
 from ..kernel.modules import in_core_section, is_core_section
 from ..kernel.names import module_runtime_name
@@ -272,7 +272,7 @@ class StoredSymtab:
 
     def _columns(self):
         if self.columns is None:
-            offsets, shndxs = _name_and_section_fields(self.codec, self.symtab, self.count)
+            offsets, shndxs = name_and_section_columns(self.codec, self.symtab, self.count)
             if self.extended is not None:
                 extra = struct.unpack(f"{self.order}{len(self.extended) // 4}I", self.extended)
                 shndxs = [e if s == SHN_XINDEX else s for s, e in zip(shndxs, extra)]
