@@ -26,7 +26,12 @@ def mutate(data, edits):
 
 
 def commands(module, db, out):
+    # The mutated module's own database is looked up too, by name and by converting the
+    # intact livepatch (prepare() left it beside the database) against it: a module is stored
+    # as its symbol table and decoded at lookup time (symdb/symtabs.py).
     return (["symbols", "--modules", module, "-o", out / "x.symdb"],
+            ["symbols", "--lookup", "use", out / "x.symdb"],
+            ["convert", "--symbols", out / "x.symdb", db.parent / "lp.ko", "-o", out / "o3.ko"],
             ["convert", "--symbols", db, module, "-o", out / "o.ko"],
             ["convert", module, "-o", out / "o2.ko"], ["check", "--symbols", db, module],
             ["check", module], ["show", module])
