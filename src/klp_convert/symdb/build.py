@@ -205,23 +205,22 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None):
 
 
 def _store_text_objects(writer, reader, sources, report, seen, exported, warn, existing):
-    """Read and store vmlinux and the objects of old Symbols.list files, one input at a time."""
-    inputs = [sources.vmlinux] if sources.vmlinux else []
-    for path in [*inputs, *sources.symbols_lists]:
-        if path == sources.vmlinux:
-            report.rules = vmlinux_rules(sources, reader.files)
-            if report.rules.release and report.rules.note() and warn:
-                warn(f"{sources.vmlinux}: {report.rules.note()}")
-            objects = read_vmlinux(path, rules=report.rules.generation.kallsyms)
-        else:
-            objects = read_symbols_list(path)
+    """Read and store vmlinux, then the objects of old Symbols.list files, one input at a time."""
+    def store(objects):
         for obj in objects:
             _claim(seen, obj.name, obj.path, existing)
             writer.add_object(obj, exported)
             report.objects += 1
             report.symbols += len(obj.rows)
             _learn(report, obj.machine, obj.vermagic)
-        del objects
+
+    if sources.vmlinux:
+        report.rules = vmlinux_rules(sources, reader.files)
+        if report.rules.release and report.rules.note() and warn:
+            warn(f"{sources.vmlinux}: {report.rules.note()}")
+        store(read_vmlinux(sources.vmlinux, rules=report.rules.generation.kallsyms))
+    for path in sources.symbols_lists:
+        store(read_symbols_list(path))
 
 
 def vmlinux_rules(sources, module_files=()):

@@ -111,7 +111,7 @@ def read_vmlinux_elf(path, want_listed=False, rules=None):
     mksysmap's and kallsyms' filters (``rules``, see read_vmlinux), and each local's source
     file from its STT_FILE block."""
     scan, size, entries, listed, files, rules = _elf_nm_listing(path, rules)
-    exports = [_ksymtab_export(e[2], scan.sections[e[6]][0]) for e in entries
+    exports = [ksymtab_export(e[2], scan.sections[e[6]][0]) for e in entries
                if e[2].startswith(KSYMTAB_PREFIX) and e[6] < len(scan.sections)]
     table = kallsyms_table(entries, rules, absolute_percpu(entries, rules, scan.machine))
     rows = [(name, pack_flags(True, letter, info), value, sym_size, None, source)
@@ -387,7 +387,7 @@ def _module_rows(scan, want_listed):
     exports = []
     if any(p[4] for p in props_of.values()):
         named = map(str.startswith, kept_names, repeat(KSYMTAB_PREFIX))
-        exports = [_ksymtab_export(name, sections[key[1]][0]) for name, key, p in
+        exports = [ksymtab_export(name, sections[key[1]][0]) for name, key, p in
                    compress(zip(kept_names, keys, props), named) if p[4]]
     listed = []
     if want_listed:  # sorted by the caller: the order here does not matter
@@ -446,7 +446,7 @@ def module_info(scan, data, keys=("name", "vermagic", "livepatch")):
     return {}
 
 
-def _ksymtab_export(symbol_name, section_name):
+def ksymtab_export(symbol_name, section_name):
     """(exported name, export type, None) for a `__ksymtab_<name>` symbol: EXPORT_SYMBOL_GPL
     entries live in section __ksymtab_gpl; the namespace is not in the symbol table."""
     export_type = "EXPORT_SYMBOL_GPL" if section_name.startswith("__ksymtab_gpl") \

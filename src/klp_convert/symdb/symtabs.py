@@ -5,7 +5,7 @@ Why not a row per symbol: a distribution's module tree has about a million symbo
 each a row (in a worker), sending it to the main process and inserting it into SQLite cost
 more than reading the tables did, about as much as decompressing every `.ko.xz` (issue 9: a
 build within 1.3x of decompressing alone). A lookup needs the symbols of a few names in the
-few modules that define them, so that is what is decoded, then (StoredSymtab.rows_of).
+few modules that define them, so that is what is decoded, then (StoredSymtab.rows_for).
 
 Build side (a worker per module): extract_module() checks the table (elf/reader.py
 scan_symbol_table), reads .modinfo and the module's own exports, counts its symbols and
@@ -16,7 +16,7 @@ section indexes the module's full section list.
 The name index: every defined name's crc32 (of its bytes) with the object's id, as 64-bit
 entries (hash << 32 | id), sorted, one row per bucket of the hash's top BUCKET_BITS bits; a
 lookup reads its name's bucket and decodes only the modules it lists (a crc32 shared by two
-names costs one needless look, never a wrong answer: rows_of finds names by their bytes).
+names costs one needless look, never a wrong answer: rows_for finds names by their bytes).
 """
 
 import struct
@@ -136,13 +136,12 @@ def _exports(table, names, name_offsets):
         return []
     name_of = dict(compress(zip(name_offsets, names), marked))
     sections, offsets, shndxs = table.sections, table.name_offsets, table.shndxs
+    from .sources import ksymtab_export
     exports = []
     for i in compress(range(len(offsets)), map(name_of.__contains__, offsets)):
         shndx = shndxs[i]
         if shndx and shndx < len(sections) and sections[shndx][0].startswith("__ksymtab"):
-            exports.append((decode_name(name_of[offsets[i]])[len(KSYMTAB_PREFIX):],
-                            "EXPORT_SYMBOL_GPL" if sections[shndx][0].startswith("__ksymtab_gpl")
-                            else "EXPORT_SYMBOL", None))
+            exports.append(ksymtab_export(decode_name(name_of[offsets[i]]), sections[shndx][0]))
     return exports
 
 
@@ -196,9 +195,7 @@ def bucket_entries(blob):
     """The entries of a bucket row (ValueError if it is not one)."""
     if len(blob) % 8:
         raise ValueError("a name index bucket is not a list of 64-bit entries")
-    entries = array("Q")
-    if entries.itemsize != 8:
-        return _unpack("Q", blob)
+    entries = array("Q")  # 8 bytes wide wherever CPython runs, as bucket_blob assumes
     entries.frombytes(blob)
     if sys.byteorder == "big":
         entries.byteswap()
@@ -259,9 +256,6 @@ class StoredSymtab:
         return {name: [self._row(name, i) for i in found]
                 for name, found in zip(names, indices) if found}
 
-    def rows_of(self, name):
-        return self.rows_for([name]).get(name, [])
-
     @property
     def offsets(self):
         return self._columns()[0]
@@ -320,17 +314,16 @@ class StoredSymtab:
             at = strtab.find(needle, at + 1)
         if len(found) > 1:
             found.sort()
-        return [i for i in found if self._shndx(i)]
+        return [i for i in found if self._entry(i)[3]]
 
-    def _shndx(self, index):
-        """Symbol ``index``'s section index, SHN_XINDEX resolved."""
-        if self.columns is not None:
-            return self.columns[1][index]
-        shndx = self.codec.unpack_sym(self.codec.sym.unpack_from(
-            self.symtab, index * self.codec.sym.size))[3]
+    def _entry(self, index):
+        """(st_name, st_info, st_other, section index with SHN_XINDEX resolved, st_value,
+        st_size) of symbol ``index``."""
+        name, info, other, shndx, value, size = self.codec.unpack_sym(
+            self.codec.sym.unpack_from(self.symtab, index * self.codec.sym.size))
         if shndx == SHN_XINDEX and self.extended is not None:
             shndx = struct.unpack_from(f"{self.order}I", self.extended, 4 * index)[0]
-        return shndx
+        return name, info, other, shndx, value, size
 
     def _section_facts(self):
         """The section facts rows need, each section's computed when a row first meets it (a
@@ -362,10 +355,7 @@ class StoredSymtab:
     def _row(self, name, index):
         if self.letters is None:
             self._section_facts()
-        _off, info, _other, shndx, value, size = self.codec.unpack_sym(
-            self.codec.sym.unpack_from(self.symtab, index * self.codec.sym.size))
-        if shndx == SHN_XINDEX and self.extended is not None:
-            shndx = struct.unpack_from(f"{self.order}I", self.extended, 4 * index)[0]
+        _off, info, _other, shndx, value, size = self._entry(index)
         flags = pack_flags(in_core_section(shndx, self.core),
                            nm_letter(info, shndx, self.letters), info)
         source = None
