@@ -20,6 +20,7 @@ except (ImportError, AttributeError):
 
 from . import __version__
 from .errors import KlpError
+from .files import command_done, command_started
 from .text import escape
 
 # Sub-commands in the order --help lists them: name -> (module, one-line help). Only the chosen
@@ -132,6 +133,7 @@ def main(argv=None):
     process_ends = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    command_started()
     try:
         argv = _classic_form(argv)
         args = _quick_parse(argv)
@@ -158,6 +160,7 @@ def main(argv=None):
     except BrokenPipeError:
         return 0
     finally:
+        command_done()
         signal.signal(signal.SIGTERM, previous)
         if process_ends:
             # The interpreter's exit runs the cycle collector over every object the imports and

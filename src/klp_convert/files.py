@@ -106,3 +106,55 @@ def same_file(a, b):
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+# -- the point of no return ----------------------------------------------------------------------
+
+_held_mask = None  # the signal mask before hold_interrupts(), while interrupts are held
+_may_hold = False  # inside a command run by cli.main, which releases what is held
+
+
+def hold_interrupts():
+    """Called by a symbol database build just before its output is renamed into place: from
+    then on the command has done what it was asked (the rest is its report), so SIGINT and
+    SIGTERM wait (blocked) until the command ends, which drops them. Otherwise an interrupt in
+    the moment after the rename ended the run as 'interrupted' (status 130 or 143) with its
+    complete output in place, which make and scripts take for a failed run whose target is up
+    to date. Only inside a command cli.main runs (command_done() releases them); a library
+    caller's signals are left alone."""
+    global _held_mask
+    signal = _signal_module()
+    if _may_hold and _held_mask is None and hasattr(signal, "pthread_sigmask"):
+        _held_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def command_started():
+    global _may_hold
+    _may_hold = True
+
+
+def command_done():
+    """At the end of a command: interrupts held since its output was renamed into place came
+    too late to stop anything, and are dropped; later ones act again."""
+    global _held_mask, _may_hold
+    _may_hold = False
+    if _held_mask is None:
+        return
+    signal = _signal_module()
+    handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT,
+                                                                    signal.SIGTERM)}
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _held_mask)  # pending ones: ignored
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        _held_mask = None
+
+
+def _signal_module():
+    try:
+        import _signal as signal  # (see cli.py: `signal` costs an enum per constant)
+        signal.pthread_sigmask, signal.SIG_BLOCK  # noqa: B018 (what is used)
+    except (ImportError, AttributeError):
+        import signal
+    return signal

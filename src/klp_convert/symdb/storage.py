@@ -53,7 +53,9 @@ from itertools import chain
 
 from .. import __version__
 from ..errors import KlpError
-from ..files import TMP_SUFFIX, output_mode, remove_stale_temporaries, temp_prefix
+from ..files import (
+    TMP_SUFFIX, hold_interrupts, output_mode, remove_stale_temporaries, temp_prefix,
+)
 from ..text import decode_name, name_bytes
 from .symtabs import add_entries, bucket_blob, bucket_entries, new_buckets
 
@@ -245,6 +247,7 @@ class DatabaseWriter:
             self.db.commit()
             self.db.close()
             os.chmod(self.tmp, self.mode)
+            hold_interrupts()  # the database is done: see files.py
             os.replace(self.tmp, self.path)
             self.tmp = None
         except (OSError, sqlite3.Error) as e:
