@@ -138,23 +138,28 @@ PHASES = r"""
 import gc, pickle, sys, time
 from klp_convert.symdb.sources import read_module_bytes
 from klp_convert.symdb.storage import DatabaseWriter
-from klp_convert.symdb.symtabs import extract_module
+from klp_convert.symdb.symtabs import chunk_index, extract_module
 gc.disable()
 output, paths = sys.argv[1], sys.argv[2:]
 clock = time.process_time
 def lap(name, start):
     print(f"{name} {clock() - start:.2f}")
 start = clock(); blobs = [read_module_bytes(p) for p in paths]; lap("decompress", start)
-start = clock(); modules = [extract_module(p, data=d) for p, d in zip(paths, blobs)]
-lap("symbol tables checked, counted and hashed", start)
+start = clock()
+modules = [extract_module(p, i, data=d) for i, (p, d) in enumerate(zip(paths, blobs), 1)]
+numbered = [(m, i) for i, m in enumerate(modules, 1) if m is not None]
+index = [chunk_index([m for m, _i in numbered[at:at + 128]]) for at in range(0, len(numbered), 128)]
+lap("symbol tables checked, counted and indexed", start)
 del blobs
-modules = [m for m in modules if m is not None]
-start = clock(); sent = [pickle.dumps(m, -1) for m in modules]; lap("pickle", start)
-start = clock(); modules = [pickle.loads(b) for b in sent]; lap("unpickle", start)
+modules = [m for m, _i in numbered]
+start = clock(); sent = [pickle.dumps(m, -1) for m in (modules, index)]; lap("pickle", start)
+start = clock(); modules, index = [pickle.loads(b) for b in sent]; lap("unpickle", start)
 del sent
 writer = DatabaseWriter(output)
 start = clock()
-writer.add_modules([(module, number) for number, module in enumerate(modules, 1)])
+for at, chunk in zip(range(0, len(numbered), 128), index):
+    writer.add_modules([(m, i) for m, (_m, i) in zip(modules[at:at + 128], numbered[at:at + 128])],
+                       chunk)
 lap("SQLite inserts and name index entries", start)
 start = clock(); writer.commit(); lap("name index rows, SQLite indices and commit", start)
 """

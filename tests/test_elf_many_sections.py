@@ -109,3 +109,27 @@ def test_database_of_a_module_with_extended_numbering(huge_object, tmp_path):
             assert batched.lookup_in("huge", name) == expected
         [record] = batched.lookup_in("huge", f"f{FUNCTIONS - 1}")
         assert record.section == f".text.f{FUNCTIONS - 1}"
+
+
+def test_symbols_past_the_index_field_are_searched_for(huge_object, tmp_path, monkeypatch):
+    """A symbol whose index does not fit a name index entry (symdb/symtabs.py INDEX_SEARCH: a
+    table of a million symbols) is entered as 'search the table': a lookup finds it by its
+    name, with the same records. Here the field is narrowed to 10 bits."""
+    from klp_convert.cli import main
+    from klp_convert.symdb import open_symbols, symtabs
+
+    module = tmp_path / "huge.ko"
+    module.write_bytes(huge_object.read_bytes())
+    wide, narrow = tmp_path / "wide.symdb", tmp_path / "narrow.symdb"
+    names = ["f0", "f100", "f32700", f"f{FUNCTIONS - 1}", "f1", "no_such_function"]
+    assert main(["symbols", "--modules", str(module), "-o", str(wide)]) == 0
+    with open_symbols([wide]) as index:
+        expected = {name: index.lookup_in("huge", name) for name in names}
+    assert all(expected[name] for name in names[:-1])
+    monkeypatch.setattr(symtabs, "INDEX_SEARCH", (1 << 10) - 1)
+    assert main(["symbols", "--modules", str(module), "-o", str(narrow)]) == 0
+    with open_symbols([narrow]) as one_by_one, open_symbols([narrow]) as batched:
+        batched.prefetch(names)
+        for name in names:
+            assert one_by_one.lookup_in("huge", name) == expected[name]
+            assert batched.lookup_in("huge", name) == expected[name]

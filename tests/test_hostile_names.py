@@ -16,6 +16,7 @@ from klp_convert.cli import main
 from klp_convert.elf import ElfObject
 from klp_convert.symdb import open_symbols
 from klp_convert.symdb.storage import name_list, name_list_text
+from klp_convert.symdb.symtabs import HASH_SHIFT, OBJECT_SHIFT, name_hash
 from klp_convert.text import decode_name, escape, name_bytes
 from support.toolchains import require_tool
 
@@ -218,6 +219,9 @@ def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
             (module_db, "UPDATE symtabs SET sections = '7'"),
             (module_db, "UPDATE symtabs SET section_types = x''"),
             (module_db, "UPDATE name_index SET entries = x'0001'"),
+            # the name's entry pointing past the module's table, and at an object not stored
+            (module_db, f"UPDATE name_index SET entries = x'{index_entry(1, 1 << 19)}'"),
+            (module_db, f"UPDATE name_index SET entries = x'{index_entry(999, 1)}'"),
             (module_db, "DELETE FROM symtabs")]:
         bad = tmp_path / "bad.symdb"
         bad.write_bytes(db.read_bytes())
@@ -227,6 +231,30 @@ def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
         conn.close()
         status, _out, err = run(capsys, "symbols", "--lookup", "weird_target", bad)
         assert status == 2 and err.count("\n") == 1 and "bad.symdb" in err, (sql, err)
+
+
+def test_a_database_full_of_objects_takes_no_more_modules(pair, tmp_path, capsys):
+    """A name index entry has room for 65,535 module ids (symdb/symtabs.py): adding a module
+    past that is refused, and the database is left as it was."""
+    target = renamed(pair[0], tmp_path / "target.ko", "full_target", "full_target")
+    other = renamed(pair[0], tmp_path / "other.ko", "other_target", "other_target")
+    db = tmp_path / "full.symdb"
+    assert run(capsys, "symbols", "--modules", target, "-o", db)[0] == 0
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE objects SET id = 65535")
+    conn.execute("UPDATE symtabs SET object = 65535")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    status, _out, err = run(capsys, "symbols", "--add", db, other)
+    assert status != 0 and err.count("\n") == 1 and "at most 65535 modules" in err, err
+    assert db.read_bytes() == before
+
+
+def index_entry(object_id, symbol_index, name="weird_target"):
+    """A name index entry for ``name`` (hex of its little-endian bytes) saying what we like."""
+    entry = name_hash(name) << HASH_SHIFT | object_id << OBJECT_SHIFT | symbol_index
+    return entry.to_bytes(8, "little").hex()
 
 
 # An object's name lists (symdb/storage.py): read without json where json.dumps wrote plain

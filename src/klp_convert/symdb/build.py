@@ -2,9 +2,9 @@
 
 Modules are read in chunks. With many modules a pool of worker processes reads the chunks (the
 decompression and the symbol tables: most of the work) and sends each module's checked symbol
-table back as bytes with its name hashes (symtabs.py); the main process stores them as they
-come, then reads vmlinux, so a distribution's 4,000 modules cost about what the cores can do
-together. No scratch file is written.
+table back as bytes, with the chunk's name index entries (symtabs.py); the main process stores
+them as they come, after vmlinux, so a distribution's 4,000 modules cost about what the cores
+can do together. No scratch file is written.
 """
 
 import gc
@@ -24,7 +24,7 @@ from .sources import (
 )
 from .sqlite import sqlite3
 from .storage import DatabaseWriter, StorageError, file_digest, is_database, open_database
-from .symtabs import extract_module
+from .symtabs import MAX_OBJECT_ID, chunk_index, extract_module
 
 ARCH_NAMES = {EM_X86_64: "x86_64", EM_386: "i386", EM_AARCH64: "arm64", EM_PPC64: "powerpc",
               EM_S390: "s390"}
@@ -78,7 +78,7 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     files = find_module_files(sources.modules)
     refuse_input_as_output(output, sources, files)
     with _no_cycle_collection(), _Written(output) as written:
-        with _ModuleReader(files, 1, progress) as reader:
+        with _ModuleReader(files, 1, progress, output) as reader:
             writer = written.writer = DatabaseWriter(output)
             report = _fill(writer, reader, sources, {}, strict, warn)
             _check_not_empty(output, report)
@@ -99,7 +99,7 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
     files = find_module_files(module_paths)
     refuse_input_as_output(database, sources, files)
     with _no_cycle_collection(), _Written(database) as written:
-        with _ModuleReader(files, first_id, progress) as reader:
+        with _ModuleReader(files, first_id, progress, database) as reader:
             writer = written.writer = DatabaseWriter(database, base=database)
             known = writer.object_names()
             report = _fill(writer, reader, sources, known, strict, warn, existing=database)
@@ -195,11 +195,11 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None):
     # modules' symbol tables and name index come (what the workers send meanwhile waits in
     # at most AHEAD chunks per worker).
     _store_text_objects(writer, reader, sources, report, seen, exported, warn, existing)
-    for results in reader.chunks():
+    for results, index in reader.chunks():
         for (path, _object_id), outcome in results:
             _account(report, seen, path, outcome, strict, warn, existing)
         writer.add_modules([(outcome[-1], object_id) for (_path, object_id), outcome in results
-                            if outcome[0] == "module"], exported)
+                            if outcome[0] == "module"], index, exported)
     report.kernel_release = sources.kernel_release or report.kernel_release
     return report
 
@@ -278,7 +278,8 @@ def _learn(report, machine, vermagic):
 
 class _ModuleReader:
     """Reads module files chunk by chunk, in worker processes when there are many; chunks()
-    yields [((module path, object id), outcome)] per chunk, in file order.
+    yields ([((module path, object id), outcome)], name index entries) per chunk, in file
+    order (_read_chunk).
 
     Enter it before opening any database: the workers are forked then, and an SQLite
     connection must never be carried across a fork. The workers are a ProcessPoolExecutor,
@@ -288,7 +289,10 @@ class _ModuleReader:
     workers have finished the chunk they hold and exit. Leaving normally or after a failure
     is the same: chunks not started are cancelled, the workers end, nothing is left running."""
 
-    def __init__(self, files, first_id, progress):
+    def __init__(self, files, first_id, progress, output):
+        if first_id + len(files) - 1 > MAX_OBJECT_ID:
+            raise KlpError(output, f"a symbol database holds at most {MAX_OBJECT_ID} modules; "
+                                   f"this one would hold {first_id + len(files) - 1}")
         self.files, self.first_id, self.progress = files, first_id, progress
         self.executor = None
 
@@ -319,16 +323,16 @@ class _ModuleReader:
         done = 0
         for number, chunk in enumerate(self.tasks):
             if self.executor is None:
-                results = _read_chunk(chunk)
+                results, index = _read_chunk(chunk)
             else:
-                results = _chunk_result(self.pending.popleft())
+                results, index = _chunk_result(self.pending.popleft())
                 ahead = number + len(self.pending) + 1
                 if ahead < len(self.tasks):
                     self.pending.append(self.executor.submit(_read_chunk, self.tasks[ahead]))
             done += len(chunk)
             if self.progress:
                 self.progress(done, len(self.files))
-            yield list(zip(chunk, results))
+            yield list(zip(chunk, results)), index
 
     def __exit__(self, exc_type, *exc):
         if self.executor is not None:
@@ -360,17 +364,19 @@ def _worker_count():
 
 
 def _read_chunk(chunk):
-    """The outcome of each module of a chunk [(path, object id)]: ('module', name, symbols,
-    bytes, machine, vermagic, StoredModule), ('livepatch',) or ('skipped', why)."""
-    return [_read_one(path) for path, _object_id in chunk]
+    """([outcome of each module of a chunk [(path, object id)]], the name index entries of
+    its modules (symtabs.chunk_index)); an outcome is ('module', name, symbols, bytes,
+    machine, vermagic, StoredModule), ('livepatch',) or ('skipped', why)."""
+    outcomes = [_read_one(path, object_id) for path, object_id in chunk]
+    return outcomes, chunk_index(outcome[-1] for outcome in outcomes if outcome[0] == "module")
 
 
-def _read_one(path):
+def _read_one(path, object_id):
     """One module's outcome (see _read_chunk). Whatever goes wrong with one module skips that
     module only: a tree build never ends on one bad file (--strict turns the skip into an
     error)."""
     try:
-        module = extract_module(path)
+        module = extract_module(path, object_id)
         if module is None:
             return ("livepatch",)
         return ("module", module.name, module.symbols, module.input_size, module.machine,

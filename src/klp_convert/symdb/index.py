@@ -13,7 +13,7 @@ from .model import CORE, VMLINUX, Export, ranked_records
 from .inputs import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
 )
-from .symtabs import StoredSymtab, bucket_entries, bucket_of, name_hash, objects_in
+from .symtabs import StoredSymtab, bucket_entries, bucket_of, name_hash, symbols_in
 from .storage import (
     StorageError, from_sql, is_database, name_list, open_database, positions_flag, sql_name,
     to_unsigned,
@@ -122,29 +122,30 @@ class _DatabaseInput:
 
     def _stored_rows(self, names, by_id):
         """Add the rows of ``names`` in modules stored as symbol tables (symtabs.py) to
-        ``by_id``: the name index says which modules define each name, and only those modules
-        are decoded, only for those names."""
+        ``by_id``: the name index says which symbols of which modules may be each name, and
+        only those symbols are decoded."""
         hashes = {name: name_hash(name) for name in names}
         self._load_buckets({bucket_of(value) for value in hashes.values()})
-        wanted = {}  # object id -> the names it may define
+        wanted = {}  # object id -> {name: [indices of the symbols that may be that name]}
         for name, value in hashes.items():
             entries = self.buckets[bucket_of(value)]
             if entries:
-                for object_id in dict.fromkeys(objects_in(entries, value)):
-                    wanted.setdefault(object_id, []).append(name)
+                for object_id, index in symbols_in(entries, value):
+                    wanted.setdefault(object_id, {}).setdefault(name, []).append(index)
         if not wanted:
             return
         self._load_symtabs(wanted)
-        for object_id, object_names in sorted(wanted.items()):
+        for object_id, asked in sorted(wanted.items()):
             table = self.symtabs.get(object_id)
             if table is None:
                 raise StorageError(self.path, f"unreadable symbol database (the name index "
                                               f"lists object {object_id}, which has no "
                                               f"symbol table)")
             try:
-                rows = table.rows_for(object_names)
-                if rows:
-                    by_id.setdefault(object_id, {}).update(rows)
+                for name, indices in asked.items():
+                    rows = table.rows_at(name, indices)
+                    if rows:
+                        by_id.setdefault(object_id, {})[name] = rows
             except (ValueError, IndexError, TypeError, struct.error) as e:
                 raise StorageError(self.path, f"unreadable symbol database (object "
                                               f"{object_id}: {e})") from None

@@ -1,6 +1,6 @@
 """SQLite storage of the symbol database (Python's sqlite3, nothing else).
 
-Schema (version 3):
+Schema (version 4):
 
   meta(key, value)            kernel_release, arch, tool_version, schema_version, created_by
   inputs(kind, path, files, bytes, sha256)
@@ -18,9 +18,10 @@ Schema (version 3):
                               types and flags (little-endian u32 and u64 arrays), its symbol
                               count and how many of its names repeat; decoded at lookup time
                               (symtabs.py)
-  name_index(bucket, entries) the names those modules define: little-endian u64 entries
-                              (crc32 of the name << 32 | object id), sorted, one row per bucket
-                              of the hash's top bits (symtabs.py)
+  name_index(bucket, entries) the symbols those modules define, by name: little-endian u64
+                              entries (the name's hash, the object id, the symbol's index in
+                              its table), sorted, one row per bucket of the hash's top bits
+                              (symtabs.py)
   object_lists(object, sections, files)
                               JSON lists of the section names and STT_FILE names the symbols
                               rows of an object refer to by index (a table of their own, so
@@ -59,7 +60,7 @@ from ..files import (
 from ..text import decode_name, name_bytes
 from .symtabs import add_entries, bucket_blob, bucket_entries, new_buckets
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 SQLITE_MAGIC = b"SQLite format 3\0"
 
 SCHEMA = """
@@ -203,10 +204,11 @@ class DatabaseWriter:
                          for name, export_type, namespace in obj.exports
                          if (name, obj.name) not in known_exports)
 
-    def add_modules(self, numbered, known_exports=frozenset()):
+    def add_modules(self, numbered, index, known_exports=frozenset()):
         """Store StoredModules (symtabs.py) [(module, object id)]: their objects and symtabs
-        rows, their names in the name index (written at commit) and their own exports except
-        those in ``known_exports`` ({(name, objname)} already stored)."""
+        rows, their name index entries ``index`` (symtabs.chunk_index: written at commit) and
+        their own exports except those in ``known_exports`` ({(name, objname)} already
+        stored)."""
         self.db.executemany("INSERT INTO objects VALUES (?, ?, ?, ?, ?)",
                             [(object_id, sql_name(module.name), "module", sql_name(module.path),
                               positions_value(True)) for module, object_id in numbered])
@@ -215,8 +217,8 @@ class DatabaseWriter:
                               module.duplicated, module.symtab, module.strtab, module.extended,
                               module.section_names, module.section_types, module.section_flags)
                              for module, object_id in numbered])
-        for module, object_id in numbered:
-            add_entries(self.buckets, module.hashes, object_id)
+        add_entries(self.buckets, *index)
+        for module, _object_id in numbered:
             self.module_exports += [(name, module.name, export_type, namespace)
                                     for name, export_type, namespace in module.exports
                                     if (name, module.name) not in known_exports]

@@ -1,22 +1,24 @@
-"""Module symbol tables as a symbol database keeps them (schema 3): each module's own .symtab
+"""Module symbol tables as a symbol database keeps them (schema 4): each module's own .symtab
 and .strtab bytes, checked when the database is built and decoded only where a lookup asks.
 
 Why not a row per symbol: a distribution's module tree has about a million symbols, and making
 each a row (in a worker), sending it to the main process and inserting it into SQLite cost
 more than reading the tables did, about as much as decompressing every `.ko.xz` (issue 9: a
 build within 1.3x of decompressing alone). A lookup needs the symbols of a few names in the
-few modules that define them, so that is what is decoded, then (StoredSymtab.rows_for).
+few modules that define them, so that is what is decoded, then (StoredSymtab.rows_at).
 
 Build side (a worker per module): extract_module() checks the table (elf/reader.py
-scan_symbol_table), reads .modinfo and the module's own exports, counts its symbols and
-hashes every name it defines for the name index. Query side: StoredSymtab turns one name's
-symbols into rows exactly as sources._module_rows does for a whole module, except that a row's
+scan_symbol_table), reads .modinfo and the module's own exports, counts its symbols and makes
+each one's name index entry (chunk_index sorts a chunk's entries by bucket). Query side:
+StoredSymtab turns the symbols the index points at into rows exactly as sources._module_rows does for a whole module, except that a row's
 section indexes the module's full section list.
 
-The name index: every defined name's crc32 (of its bytes) with the object's id, as 64-bit
-entries (hash << 32 | id), sorted, one row per bucket of the hash's top BUCKET_BITS bits; a
-lookup reads its name's bucket and decodes only the modules it lists (a crc32 shared by two
-names costs one needless look, never a wrong answer: rows_for finds names by their bytes).
+The name index: one 64-bit entry per defined symbol, (hash << 36 | object id << 20 | symbol
+index), with the hash the top 28 bits of its name's crc32, sorted, one row per bucket of the
+hash's top BUCKET_BITS bits. A lookup reads its name's bucket and decodes just the symbols the
+entries point at, each checked against the name's bytes (a hash shared by two names costs one
+needless look, never a wrong answer). A symbol beyond the index field's range is entered as
+INDEX_SEARCH: its module's table is searched for the name instead.
 """
 
 import struct
@@ -24,7 +26,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from itertools import accumulate, compress, repeat
+from itertools import compress, repeat
 from zlib import crc32
 
 from ..compression import read_module_file
@@ -40,9 +42,15 @@ from ..text import decode_name, name_bytes
 from .inputs import KSYMTAB_PREFIX, SymdbError
 from .model import pack_flags
 
-BUCKET_BITS = 12
-BUCKET_SHIFT = 32 - BUCKET_BITS
-_ID_MASK = 0xFFFFFFFF
+# A name index entry: hash << HASH_SHIFT | object id << OBJECT_SHIFT | symbol index
+HASH_BITS, OBJECT_BITS, INDEX_BITS = 28, 16, 20
+OBJECT_SHIFT, HASH_SHIFT = INDEX_BITS, INDEX_BITS + OBJECT_BITS
+MAX_OBJECT_ID = (1 << OBJECT_BITS) - 1
+# the index field of a symbol at this index or beyond: search its module's table for the name
+INDEX_SEARCH = (1 << INDEX_BITS) - 1
+BUCKET_BITS = 10
+BUCKETS = 1 << BUCKET_BITS
+_BUCKET_STARTS = range(0, 1 << 64, 1 << (64 - BUCKET_BITS))  # each bucket's first entry
 _KSYMTAB = KSYMTAB_PREFIX.encode()
 # layout column: which ELF class and byte order the stored bytes are in
 LAYOUT_64, LAYOUT_BIG_ENDIAN = 1, 2
@@ -51,16 +59,17 @@ LAYOUT_64, LAYOUT_BIG_ENDIAN = 1, 2
 class StoredModule:
     """What a worker sends back for one module: its identity and counts, its exports, and the
     symtabs row (symtab and strtab bytes, section names (NUL-separated), types and flags) with
-    its name hashes."""
+    its name index entries."""
 
     __slots__ = ("name", "path", "vermagic", "machine", "input_size", "symbols", "duplicated",
                  "exports", "layout", "symtab", "strtab", "extended", "section_names",
-                 "section_types", "section_flags", "hashes")
+                 "section_types", "section_flags", "entries")
 
 
-def extract_module(path, data=None):
-    """The StoredModule of one module file, or None for a livepatch module (kbuild's recipe
-    left those out of Symbols.list too); SymdbError or ElfError for a file that is not one."""
+def extract_module(path, object_id, data=None):
+    """The StoredModule of one module file, to be stored as object ``object_id`` (its name
+    index entries say it), or None for a livepatch module (kbuild's recipe left those out of
+    Symbols.list too); SymdbError or ElfError for a file that is not one."""
     from .sources import module_info  # (sources imports much that a lookup does not need)
     path = str(path)
     data = read_module_file(path, SymdbError) if data is None else data
@@ -78,70 +87,60 @@ def extract_module(path, data=None):
     module.section_names = name_bytes("\0".join(name for name, _type, _flags in table.sections))
     module.section_types = _pack("I", [sh_type for _name, sh_type, _flags in table.sections])
     module.section_flags = _pack("Q", [flags for _name, _type, flags in table.sections])
-    _count_and_hash(module, table)
+    _count_and_index(module, table, object_id)
     return module
 
 
-def _count_and_hash(module, table):
-    """symbols, duplicated, hashes and exports of a module. This runs for every symbol of a
-    distribution's modules, so it is all C loops: a symbol counts when it is defined (st_shndx)
-    and named (st_name is not 0, or points at a string that is not empty)."""
+def _count_and_index(module, table, object_id):
+    """symbols, duplicated, name index entries and exports of a module. This runs for every
+    symbol of a distribution's modules, so it is all C loops: a symbol counts when it is
+    defined (st_shndx) and named (st_name is not 0, or points at a string that is not empty)."""
     offsets, shndxs, strtab = table.name_offsets, table.shndxs, table.strtab
-    kept_offsets = list(compress(offsets, shndxs))
-    kept_offsets = list(compress(kept_offsets, kept_offsets))
-    defined = set(kept_offsets)
-    names, name_offsets = _names_at(strtab, defined)
-    hashes = list(map(crc32, names))
-    module.symbols, module.duplicated = len(kept_offsets), 0
-    if len(defined) < len(kept_offsets):  # names that repeat (static functions of a name)
-        repeats = Counter(kept_offsets).values()
-        module.duplicated = len(repeats) - list(repeats).count(1)
-    # A name at two offsets (its hash twice), or an empty one: only in a hand-made table.
-    if b"" in names or len(set(hashes)) < len(hashes):
-        _count_by_name(module, kept_offsets, dict(zip(name_offsets, names)))
-    module.hashes = _pack("I", hashes)
-    module.exports = _exports(table, names, name_offsets)
+    defined_offsets = list(compress(offsets, shndxs))
+    first = object_id << OBJECT_SHIFT  # a symbol's object id and index: first + index
+    symbols = list(compress(compress(range(first, first + len(offsets)), shndxs),
+                            defined_offsets))
+    kept_offsets = list(compress(defined_offsets, defined_offsets))
+    names = list(map(strtab.__getitem__, map(slice, kept_offsets, map(
+        strtab.index, repeat(b"\0"), kept_offsets))))
+    module.symbols, module.duplicated = len(names), 0
+    if b"" in names or len(set(names)) < len(names):  # static functions of one name, say
+        counts = Counter(names)
+        if counts.pop(b"", None):  # an empty name is no name (only in a hand-made table)
+            symbols = list(compress(symbols, names))
+            names = list(filter(None, names))
+        module.symbols = len(names)
+        module.duplicated = len(counts) - list(counts.values()).count(1)
+    module.exports = _exports(table, names, symbols, first)
+    module.entries = _index_entries(names, symbols, first)
 
 
-def _names_at(strtab, offsets):
-    """(names, their offsets) of a set of string offsets into ``strtab``, in C loops: most
-    start after a NUL (a piece of strtab.split), the rest share the tail of a longer string
-    ('foo' at the end of '__pfx_foo')."""
-    pieces = strtab.split(b"\0")
-    starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
-    starting = list(map(offsets.__contains__, starts))
-    names, name_offsets = list(compress(pieces, starting)), list(compress(starts, starting))
-    tails = list(offsets.difference(starts))
-    ends = map(strtab.index, repeat(b"\0"), tails)
-    names += map(strtab.__getitem__, map(slice, tails, ends))
-    return names, name_offsets + tails
+def _index_entries(names, symbols, first):
+    """The name index entries of a module's symbols: their names, and their object ids and
+    indices (``first`` + index)."""
+    if symbols and symbols[-1] > first + INDEX_SEARCH:  # a table of a million symbols
+        symbols = [min(symbol, first + INDEX_SEARCH) for symbol in symbols]
+    # (crc32 >> 4) << HASH_SHIFT, as one mask and one shift
+    hashes = map(int.__lshift__, map(int.__and__, map(crc32, names), repeat(0xFFFFFFF0)),
+                 repeat(HASH_SHIFT - 4))
+    return list(map(int.__or__, hashes, symbols))
 
 
-def _count_by_name(module, kept_offsets, name_of):
-    """symbols and duplicated where one name lies at several offsets, or an offset points at
-    an empty string."""
-    counts = Counter(map(name_of.get, kept_offsets))
-    counts.pop(b"", None)
-    module.symbols = sum(counts.values())
-    module.duplicated = sum(1 for n in counts.values() if n > 1)
-
-
-def _exports(table, names, name_offsets):
+def _exports(table, names, symbols, first):
     """(name, export type, None) of every defined `__ksymtab_<name>` symbol in a __ksymtab*
-    section, in symbol table order (as sources._module_rows finds them)."""
+    section, in symbol table order (as sources._module_rows finds them), given the module's
+    named symbols (their names, and ``first`` + their indices)."""
     if _KSYMTAB not in table.strtab:  # most modules export nothing
         return []
     marked = list(map(bytes.startswith, names, repeat(_KSYMTAB)))
     if not any(marked):
         return []
-    name_of = dict(compress(zip(name_offsets, names), marked))
-    sections, offsets, shndxs = table.sections, table.name_offsets, table.shndxs
     from .sources import ksymtab_export
-    exports = []
-    for i in compress(range(len(offsets)), map(name_of.__contains__, offsets)):
-        shndx = shndxs[i]
-        if shndx and shndx < len(sections) and sections[shndx][0].startswith("__ksymtab"):
-            exports.append(ksymtab_export(decode_name(name_of[offsets[i]]), sections[shndx][0]))
+    sections, shndxs, exports = table.sections, table.shndxs, []
+    for name, symbol in compress(zip(names, symbols), marked):
+        shndx = shndxs[symbol - first]
+        if shndx < len(sections) and sections[shndx][0].startswith("__ksymtab"):
+            exports.append(ksymtab_export(decode_name(name), sections[shndx][0]))
     return exports
 
 
@@ -158,11 +157,11 @@ def _unpack(code, data):
 
 def name_hash(name):
     """The index's hash of a name (a str as the symbol tables hold it, see text.py)."""
-    return crc32(name_bytes(name))
+    return crc32(name_bytes(name)) >> (32 - HASH_BITS)
 
 
 def bucket_of(hash_value):
-    return hash_value >> BUCKET_SHIFT
+    return hash_value >> (HASH_BITS - BUCKET_BITS)
 
 
 def new_buckets():
@@ -175,12 +174,24 @@ def _entry_array():
     return array("Q")
 
 
-def add_entries(buckets, hashes, object_id):
-    """Put one module's name hashes (StoredModule.hashes) into ``buckets`` (new_buckets()).
-    (Once per defined name of a whole tree: kept to one subscript and one append.)"""
-    shift = BUCKET_SHIFT
-    for value in _unpack("I", hashes):
-        buckets[value >> shift].append(value << 32 | object_id)
+def chunk_index(modules):
+    """(entries, bounds) of the StoredModules of a chunk (their ``entries`` are dropped): all
+    their name index entries sorted, and where each bucket's start, so that add_entries moves
+    a bucket's entries at once (a worker sorts, the main process does not loop per entry)."""
+    entries = []
+    for module in modules:
+        entries += module.entries
+        module.entries = None
+    entries.sort()
+    bounds = array("I", map(bisect_left, repeat(entries), _BUCKET_STARTS))
+    bounds.append(len(entries))
+    return array("Q", entries), bounds
+
+
+def add_entries(buckets, entries, bounds):
+    """Put a chunk's name index entries (chunk_index) into ``buckets`` (new_buckets())."""
+    for bucket in compress(range(BUCKETS), map(int.__lt__, bounds, bounds[1:])):
+        buckets[bucket].extend(entries[bounds[bucket]:bounds[bucket + 1]])
 
 
 def bucket_blob(entries):
@@ -202,26 +213,20 @@ def bucket_entries(blob):
     return entries
 
 
-def objects_in(entries, hash_value):
-    """The object ids a bucket lists for one hash."""
-    start = bisect_left(entries, hash_value << 32)
-    end = bisect_left(entries, (hash_value + 1) << 32, start)
-    return [entry & _ID_MASK for entry in entries[start:end]]
+def symbols_in(entries, hash_value):
+    """[(object id, symbol index)] a bucket lists for one hash."""
+    start = bisect_left(entries, hash_value << HASH_SHIFT)
+    end = bisect_left(entries, (hash_value + 1) << HASH_SHIFT, start)
+    return [(entry >> OBJECT_SHIFT & MAX_OBJECT_ID, entry & INDEX_SEARCH)
+            for entry in entries[start:end]]
 
 
 # -- the query side ----------------------------------------------------------------------------
 
 class StoredSymtab:
-    """One module's stored symbol table, decoded as far as lookups need it. Any defect of a
-    hand-made database shows as ValueError, IndexError or struct.error (the caller's
-    StorageError).
-
-    A few names are searched for in the string table one by one; many names of one module
-    (a huge patch asks about thousands of modules' names at once) are found in one pass over
-    the table (_indices_of_many)."""
-
-    # Names of one module asked at once from which one pass costs less than a search each
-    MANY = 4
+    """One module's stored symbol table, decoded as far as lookups need it: the symbols the
+    name index points at (rows_at). Any defect of a hand-made database shows as ValueError,
+    IndexError or struct.error (the caller's StorageError)."""
 
     def __init__(self, layout, machine, symtab, strtab, extended, section_names, types, flags):
         if not all(isinstance(b, bytes) for b in (symtab, strtab, types, flags)) or \
@@ -246,15 +251,27 @@ class StoredSymtab:
         self.name_at = 0  # where st_name lies in an entry, whatever the class
         self.letters = None  # and core, files, file_positions: when a row is first made
 
-    def rows_for(self, names):
-        """{name: rows} of the names this module defines among ``names``; a row is (name,
-        flags, value, size, section, source_file)."""
-        if len(names) >= self.MANY:
-            indices = self._indices_of_many([name_bytes(name) for name in names])
+    def rows_at(self, name, indices):
+        """The rows of ``name`` among the symbols at ``indices`` (its name index entries for
+        this module), in table order; a row is (name, flags, value, size, section,
+        source_file)."""
+        raw = name_bytes(name)
+        if not raw:
+            return []
+        if INDEX_SEARCH in indices:
+            found = self.indices_of(raw)
         else:
-            indices = [self.indices_of(name_bytes(name)) for name in names]
-        return {name: [self._row(name, i) for i in found]
-                for name, found in zip(names, indices) if found}
+            needle = raw + b"\0"
+            found = [index for index in sorted(set(indices))
+                     if self._defines(index, needle)]
+        return [self._row(name, index) for index in found]
+
+    def _defines(self, index, needle):
+        """Whether symbol ``index`` is defined and named ``needle`` (the name and its NUL)."""
+        if index >= self.count:
+            raise ValueError(f"the name index points at symbol {index} of {self.count}")
+        name_offset, _info, _other, shndx, _value, _size = self._entry(index)
+        return bool(shndx) and self.strtab.startswith(needle, name_offset)
 
     @property
     def offsets(self):
@@ -273,32 +290,11 @@ class StoredSymtab:
             self.columns = offsets, shndxs
         return self.columns
 
-    def _indices_of_many(self, wanted):
-        """indices_of() of each name of ``wanted`` (bytes) in one pass over the table: where
-        the wanted names lie among the strings that start after a NUL and among the defined
-        symbols' offsets that share a longer string's tail, then the defined symbols at those
-        offsets, in table order; all in C loops but for the symbols found."""
-        strtab, offsets, shndxs = self.strtab, self.offsets, self.shndxs
-        asked = set(wanted)
-        asked.discard(b"")
-        pieces = strtab.split(b"\0")
-        starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
-        name_at = dict(compress(zip(starts, pieces), map(asked.__contains__, pieces)))
-        tails = list(set(compress(offsets, shndxs)).difference(starts))
-        tail_names = list(map(strtab.__getitem__, map(slice, tails, map(
-            strtab.index, repeat(b"\0"), tails))))
-        name_at.update(compress(zip(tails, tail_names), map(asked.__contains__, tail_names)))
-        found = {}
-        for i in compress(range(len(offsets)), map(name_at.__contains__, offsets)):
-            if shndxs[i]:
-                found.setdefault(name_at[offsets[i]], []).append(i)
-        return [found.get(name, []) for name in wanted]
-
     def indices_of(self, raw):
         """The indices of the defined symbols called ``raw`` (bytes), in table order: every
         place the string table holds the name with a NUL after it (whole or as a tail), and
-        the entries whose st_name says that place (searched for in the table's bytes: a lookup
-        of a few names decodes nothing else)."""
+        the entries whose st_name says that place (searched for in the table's bytes; for a
+        table too long for the name index to say where its symbols are)."""
         if not raw:
             return []
         needle, strtab, symtab, found = raw + b"\0", self.strtab, self.symtab, []
