@@ -155,7 +155,7 @@ modules = [m for m, _i in numbered]
 start = clock(); sent = [pickle.dumps(m, -1) for m in (modules, index)]; lap("pickle", start)
 start = clock(); modules, index = [pickle.loads(b) for b in sent]; lap("unpickle", start)
 del sent
-writer = DatabaseWriter(output)
+writer = DatabaseWriter(output).start()
 start = clock()
 for at, chunk in zip(range(0, len(numbered), 128), index):
     writer.add_modules([(m, i) for m, (_m, i) in zip(modules[at:at + 128], numbered[at:at + 128])],

@@ -4,6 +4,7 @@ prints it escaped, so no input can write to the terminal or forge a `klp-convert
 Numbers at their limits are stored exactly or refused in one line."""
 
 import json
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from klp_convert.cli import main
 from klp_convert.elf import ElfObject
 from klp_convert.symdb import open_symbols
-from klp_convert.symdb.storage import name_list, name_list_text
+from klp_convert.symdb.storage import SCHEMA_VERSION, name_list, name_list_text
 from klp_convert.symdb.symtabs import HASH_SHIFT, OBJECT_SHIFT, name_hash
 from klp_convert.text import decode_name, escape, name_bytes
 from support.toolchains import require_tool
@@ -251,6 +252,27 @@ def test_a_database_full_of_objects_takes_no_more_modules(pair, tmp_path, capsys
     assert db.read_bytes() == before
 
 
+OLDER, NEWER = str(int(SCHEMA_VERSION) - 1), str(int(SCHEMA_VERSION) + 5)
+
+
+@pytest.mark.parametrize("version, says", [
+    (OLDER, f"older klp-convert (schema {OLDER}; this one reads schema {SCHEMA_VERSION}): "
+            f"build it again"),
+    (NEWER, f"newer klp-convert (schema {NEWER}; this one reads schema {SCHEMA_VERSION})"),
+    ("x", "schema 'x' is not supported")])
+def test_a_database_of_another_schema_is_refused_with_what_to_do(pair, tmp_path, capsys,
+                                                                   version, says):
+    target = renamed(pair[0], tmp_path / "target.ko", "old_target", "old_target")
+    db = tmp_path / "old.symdb"
+    assert run(capsys, "symbols", "--modules", target, "-o", db)[0] == 0
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+    conn.commit()
+    conn.close()
+    status, _out, err = run(capsys, "symbols", "--lookup", "old_target", db)
+    assert status == 2 and err.count("\n") == 1 and says in err and "old.symdb" in err, err
+
+
 def index_entry(object_id, symbol_index, name="weird_target"):
     """A name index entry for ``name`` (hex of its little-endian bytes) saying what we like."""
     entry = name_hash(name) << HASH_SHIFT | object_id << OBJECT_SHIFT | symbol_index
@@ -281,3 +303,34 @@ def test_name_list_reads_any_text_as_json_does(text):
     else:
         with pytest.raises(ValueError):
             name_list(text)
+
+
+@pytest.mark.parametrize("command", ["symbols", "convert"])
+def test_an_interrupt_right_after_a_temporary_is_made_leaves_nothing(pair, tmp_path, capsys,
+                                                                     monkeypatch, command):
+    """A SIGINT or SIGTERM acts at any moment of the main thread, even one another thread took
+    (a build's executor threads: blocking it in the main thread does not hold it back). Here
+    it lands right after os.open made the temporary file: its name was kept before
+    (files.temporary_name), so the clean-up removes it. (Left behind once in about eight
+    interrupted builds before.)"""
+    target = renamed(pair[0], tmp_path / "target.ko", "weird_target", "weird_target")
+    patch = tmp_path / "lp.ko"
+    patch.write_bytes(pair[1])
+    db = tmp_path / "t.symdb"
+    assert run(capsys, "symbols", "--modules", target, "-o", db)[0] == 0
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    real_open = os.open
+
+    def made_then_interrupted(path, flags, *args):
+        fd = real_open(path, flags, *args)
+        if flags & os.O_EXCL:
+            raise KeyboardInterrupt
+        return fd
+
+    monkeypatch.setattr(os, "open", made_then_interrupted)
+    argv = (["symbols", "--modules", target, "-o", out_dir / "t.symdb"] if command == "symbols"
+            else ["convert", "--symbols", db, patch, "-o", out_dir / "out.ko"])
+    status, _out, err = run(capsys, *argv)
+    assert status == 130 and err.endswith("klp-convert: interrupted\n"), err
+    assert list(out_dir.iterdir()) == []

@@ -47,6 +47,20 @@ def temp_prefix(path):
     return f".{os.path.basename(path)}.{os.getpid()}."
 
 
+# A temporary file is created new (never an existing one), and closed in programs started
+TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
+def temporary_name(path):
+    """A new temporary file name beside output ``path``, as temp_prefix says. Keep it where
+    the clean-up finds it before creating the file (os.open with TEMPORARY_FLAGS): a SIGINT or
+    SIGTERM acts at any moment in between (another thread may take it, so blocking it does not
+    help), and one landing after the file was made but before its name was kept left the file
+    behind. (A name of this process's own: no other process makes or removes it.)"""
+    directory = os.path.dirname(os.path.abspath(path))
+    return os.path.join(directory, f"{temp_prefix(path)}{os.urandom(6).hex()}{TMP_SUFFIX}")
+
+
 def remove_stale_temporaries(path):
     """Remove the temporary files that killed runs left beside output ``path``."""
     directory = os.path.dirname(os.path.abspath(path))

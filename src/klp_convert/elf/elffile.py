@@ -8,7 +8,7 @@ from .reader import parse
 from .writer import serialize
 from ..compression import read_module_file
 from ..errors import ElfError
-from ..files import TMP_SUFFIX, output_mode, remove_stale_temporaries, temp_prefix
+from ..files import TEMPORARY_FLAGS, output_mode, remove_stale_temporaries, temporary_name
 
 
 class SaveResult:
@@ -169,31 +169,18 @@ class ElfObject:
         return SaveResult(str(path), dropped)
 
 
-def _create_beside(directory, path):
-    """(fd, name) of a new temporary file for output ``path`` in ``directory``, named as
-    files.temp_prefix says (mode 0600, as tempfile.mkstemp gives; tempfile is not imported: it
-    costs a conversion more than its write)."""
-    while True:
-        tmp = os.path.join(directory, f"{temp_prefix(path)}{os.urandom(6).hex()}{TMP_SUFFIX}")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), tmp
-        except FileExistsError:
-            continue
-
-
 def write_atomically(path, data):
     """Write ``data`` to ``path`` through a temporary file and a rename; ElfError on failure.
     The file keeps the old one's permissions, never its set-user/group-ID bits. ``data`` is
     bytes, or an iterable of bytes written as it comes (a large text need not be held whole);
     an exception it raises leaves no file either."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
     mode = output_mode(path)
     remove_stale_temporaries(path)
     tmp = None
     try:
-        fd, tmp = _create_beside(directory, path)
-        with os.fdopen(fd, "wb") as f:
+        tmp = temporary_name(path)  # (kept before the file exists: see temporary_name)
+        with os.fdopen(os.open(tmp, TEMPORARY_FLAGS, 0o600), "wb") as f:
             if isinstance(data, (bytes, bytearray, memoryview)):
                 f.write(data)
             else:

@@ -79,7 +79,7 @@ def build_database(output, sources, strict=False, warn=None, progress=None):
     refuse_input_as_output(output, sources, files)
     with _no_cycle_collection(), _Written(output) as written:
         with _ModuleReader(files, 1, progress, output) as reader:
-            writer = written.writer = DatabaseWriter(output)
+            writer = written.open()
             report = _fill(writer, reader, sources, {}, strict, warn)
             _check_not_empty(output, report)
             writer.set_meta(kernel_release=report.kernel_release, arch=report.arch,
@@ -100,7 +100,7 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
     refuse_input_as_output(database, sources, files)
     with _no_cycle_collection(), _Written(database) as written:
         with _ModuleReader(files, first_id, progress, database) as reader:
-            writer = written.writer = DatabaseWriter(database, base=database)
+            writer = written.open(base=database)
             known = writer.object_names()
             report = _fill(writer, reader, sources, known, strict, warn, existing=database)
             _check_not_empty(module_paths[0] if module_paths else database, report)
@@ -120,6 +120,13 @@ class _Written:
 
     def __enter__(self):
         return self
+
+    def open(self, base=None):
+        """The DatabaseWriter of the output (extending a copy of ``base``), kept here before it
+        creates its file: a SIGINT or SIGTERM landing between the file's creation and the
+        writer's recording left the file behind."""
+        self.writer = DatabaseWriter(self.output, base=base)
+        return self.writer.start()
 
     def __exit__(self, exc_type, exc, _tb):
         if self.writer is not None:

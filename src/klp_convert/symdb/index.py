@@ -93,8 +93,10 @@ class _DatabaseInput:
         if missing:  # modules stored as symbol tables: their lists come with the table
             self._load_symtabs([self.info[objname][0] for objname in missing])
             for objname in missing:
-                table = self.symtabs.get(self.info[objname][0])
-                self.name_lists[objname] = table.lists() if table else ([], [])
+                object_id = self.info[objname][0]
+                table = self.symtabs.get(object_id)
+                with self._decoding(object_id):
+                    self.name_lists[objname] = table.lists() if table else ([], [])
 
     def rows_many(self, names):
         """{name: {objname: [row...]}} for many names: one indexed query per BATCH names
@@ -116,8 +118,9 @@ class _DatabaseInput:
             for sym, rows in by_id[object_id].items():
                 found.setdefault(sym, {})[objname] = rows
             table = self.symtabs.get(object_id)
-            if table is not None:
-                self.name_lists.setdefault(objname, table.lists())
+            if table is not None and objname not in self.name_lists:
+                with self._decoding(object_id):
+                    self.name_lists[objname] = table.lists()
         return found
 
     def _stored_rows(self, names, by_id):
@@ -141,14 +144,14 @@ class _DatabaseInput:
                 raise StorageError(self.path, f"unreadable symbol database (the name index "
                                               f"lists object {object_id}, which has no "
                                               f"symbol table)")
-            try:
+            with self._decoding(object_id):
                 for name, indices in asked.items():
                     rows = table.rows_at(name, indices)
                     if rows:
                         by_id.setdefault(object_id, {})[name] = rows
-            except (ValueError, IndexError, TypeError, struct.error) as e:
-                raise StorageError(self.path, f"unreadable symbol database (object "
-                                              f"{object_id}: {e})") from None
+
+    def _decoding(self, object_id):
+        return _Decoding(self.path, object_id)
 
     def _load_buckets(self, buckets):
         wanted = [bucket for bucket in buckets if bucket not in self.buckets]
@@ -173,13 +176,10 @@ class _DatabaseInput:
                     batch):
                 object_id, layout, machine, symtab, strtab, extended, sections, types, \
                     flags = row
-                try:
+                with self._decoding(object_id):
                     self.symtabs[object_id] = StoredSymtab(
                         layout, machine, symtab, strtab, extended, sections, types,
                         flags)
-                except (ValueError, IndexError, TypeError, struct.error) as e:
-                    raise StorageError(self.path, f"unreadable symbol database (object "
-                                                  f"{object_id}: {e})") from None
         for object_id in wanted:
             self.symtabs.setdefault(object_id, None)
 
@@ -192,7 +192,8 @@ class _DatabaseInput:
         self._load_symtabs([object_id])
         table = self.symtabs[object_id]
         if table is not None:
-            return (table.all_rows(), *table.lists())
+            with self._decoding(object_id):
+                return (table.all_rows(), *table.lists())
         rows = [(from_sql(sym), flags, to_unsigned(value), to_unsigned(size), section, source)
                 for sym, flags, value, size, section, source in self._query(
                     "SELECT name, flags, value, size, section, source_file FROM symbols "
@@ -563,3 +564,21 @@ def _open_input(path):
     if is_symbols_list(head):
         return _SymbolsListInput(path)
     raise SymdbError(path, "neither a klp-convert symbol database nor a Symbols.list")
+
+
+class _Decoding:
+    """A context in which a defect of a stored symbol table (a hand-made database: StoredSymtab
+    raises ValueError, IndexError, TypeError or struct.error) becomes one StorageError naming
+    the object. (A class, not contextlib: a conversion imports nothing it can do without.)"""
+
+    def __init__(self, path, object_id):
+        self.path, self.object_id = path, object_id
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, _type, exc, _tb):
+        if isinstance(exc, (ValueError, IndexError, TypeError, struct.error)):
+            raise StorageError(self.path, f"unreadable symbol database (object "
+                                          f"{self.object_id}: {exc})") from None
+        return False

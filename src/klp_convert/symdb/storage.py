@@ -55,7 +55,7 @@ from itertools import chain
 from .. import __version__
 from ..errors import KlpError
 from ..files import (
-    TMP_SUFFIX, hold_interrupts, output_mode, remove_stale_temporaries, temp_prefix,
+    TEMPORARY_FLAGS, hold_interrupts, output_mode, remove_stale_temporaries, temporary_name,
 )
 from ..text import decode_name, name_bytes
 from .symtabs import add_entries, bucket_blob, bucket_entries, new_buckets
@@ -142,23 +142,24 @@ def positions_flag(value):
 
 
 class DatabaseWriter:
-    """Create a database at a temporary path beside ``path``; commit() renames it into place, so
-    a failed build leaves no partial file (and an existing database is replaced only at the end).
-    """
+    """A database written at a temporary path beside ``path`` (start() creates it); commit()
+    renames it into place, so a failed build leaves no partial file (and an existing database
+    is replaced only at the end). Keep the writer before start(): abort() then removes whatever
+    start() made, however far it got."""
 
     def __init__(self, path, base=None):
-        self.path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(self.path))
+        self.path, self.base = os.fspath(path), base
         # A rebuilt (or extended) database keeps the old file's permissions.
         self.mode = output_mode(self.path)
         self.tmp = self.db = None
+
+    def start(self):
+        base = self.base
         remove_stale_temporaries(self.path)
-        import shutil  # these two are the build's: a conversion only reads databases
-        import tempfile
+        import shutil  # the build's: a conversion only reads databases
         try:
-            fd, self.tmp = tempfile.mkstemp(dir=directory, suffix=TMP_SUFFIX,
-                                            prefix=temp_prefix(self.path))
-            os.close(fd)
+            self.tmp = temporary_name(self.path)  # (kept before the file exists)
+            os.close(os.open(self.tmp, TEMPORARY_FLAGS, 0o600))
             if base is not None:  # --add: extend a copy
                 with open(base, "rb") as src, open(self.tmp, "wb") as dst:
                     shutil.copyfileobj(src, dst)
@@ -179,6 +180,7 @@ class DatabaseWriter:
         except BaseException:  # interrupted (SIGINT, SIGTERM) while starting: likewise
             self.abort()
             raise
+        return self
 
     def set_meta(self, **values):
         self.db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -435,9 +437,19 @@ def open_database(path):
         raise
     if version != SCHEMA_VERSION:
         db.close()
-        raise StorageError(path, f"symbol database schema {version!r} is not supported "
-                                 f"(expected {SCHEMA_VERSION})")
+        raise StorageError(path, _schema_problem(version))
     return db
+
+
+def _schema_problem(version):
+    """What to tell about a database of another schema version than ours."""
+    if isinstance(version, str) and version.isdigit() and int(version) < int(SCHEMA_VERSION):
+        return (f"symbol database of an older klp-convert (schema {version}; this one reads "
+                f"schema {SCHEMA_VERSION}): build it again with `klp-convert symbols`")
+    if isinstance(version, str) and version.isdigit():
+        return (f"symbol database of a newer klp-convert (schema {version}; this one reads "
+                f"schema {SCHEMA_VERSION})")
+    return f"symbol database schema {version!r} is not supported (expected {SCHEMA_VERSION})"
 
 
 def _check_tables(path, db):

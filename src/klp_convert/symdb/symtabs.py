@@ -10,8 +10,8 @@ few modules that define them, so that is what is decoded, then (StoredSymtab.row
 Build side (a worker per module): extract_module() checks the table (elf/reader.py
 scan_symbol_table), reads .modinfo and the module's own exports, counts its symbols and makes
 each one's name index entry (chunk_index sorts a chunk's entries by bucket). Query side:
-StoredSymtab turns the symbols the index points at into rows exactly as sources._module_rows does for a whole module, except that a row's
-section indexes the module's full section list.
+StoredSymtab turns the symbols the index points at into rows exactly as sources._module_rows
+does for a whole module, except that a row's section indexes the module's full section list.
 
 The name index: one 64-bit entry per defined symbol, (hash << 36 | object id << 20 | symbol
 index), with the hash the top 28 bits of its name's crc32, sorted, one row per bucket of the
