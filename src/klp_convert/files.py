@@ -47,7 +47,7 @@ def temp_prefix(path):
     return f".{os.path.basename(path)}.{os.getpid()}."
 
 
-# A temporary file is created new (never an existing one), and closed in programs started
+# How a temporary file is opened: made new (never an existing file), not inherited by programs
 TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
