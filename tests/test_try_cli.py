@@ -5,9 +5,11 @@ and report read from a guest report written the way /init writes it (guest/initr
 The modules are real objects compiled here with a `.modinfo` section, as modpost writes it."""
 
 import lzma
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from klp_convert import guest
 from klp_convert.cli import main
 from klp_convert.commands.try_ import format_report
 from klp_convert.errors import KlpError
+from klp_convert.files import WorkDirectory
 from klp_convert.guest import BootResult
 from klp_convert.guest.accel import choose_accel
 from klp_convert.guest.modules import ModuleTree, find_module, load_order, read_guest_module
@@ -377,3 +380,27 @@ def test_a_qemu_that_starts_no_kernel_of_the_guest_is_refused():
             guest.trial.refuse_unbootable(arch, qemu, release)
     else:
         guest.trial.refuse_unbootable(arch, qemu, release)
+
+
+def test_work_directories_are_private_and_left_by_nobody(tmp_path, monkeypatch):
+    """`try`'s work directory (files.WorkDirectory): private, gone after its block whatever
+    ended it, and one a dead run left (SIGKILL) is removed by the next run; a live run's and
+    anything not ours stay."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"klp-convert-try-{dead.pid}.abc"
+    (stale / "steps").mkdir(parents=True)
+    alive = tmp_path / f"klp-convert-try-{os.getpid()}.live"
+    alive.mkdir()
+    other = tmp_path / "klp-convert-try-not-a-pid"
+    other.mkdir()
+    with WorkDirectory("klp-convert-try-") as path:
+        assert os.path.isdir(path) and os.stat(path).st_mode & 0o777 == 0o700
+        (Path(path) / "initrd").write_bytes(b"x")
+    assert not os.path.exists(path) and not stale.exists() and alive.exists() and other.exists()
+    with pytest.raises(KeyboardInterrupt):
+        with WorkDirectory("klp-convert-try-") as path:
+            raise KeyboardInterrupt
+    assert not os.path.exists(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name])

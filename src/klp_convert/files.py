@@ -67,6 +67,33 @@ def remove_stale_temporaries(path):
     remove_stale(directory, f".{os.path.basename(path)}.", TMP_SUFFIX)
 
 
+class WorkDirectory:
+    """A private directory ``<prefix><pid>.<random>`` in the system's temporary directory for
+    the time of a `with` block, removed at its end; ones that dead runs left (SIGKILL, or a
+    signal in the moment between making one and entering the block) are removed first."""
+
+    def __init__(self, prefix):
+        self.prefix, self.path = prefix, None
+
+    def __enter__(self):
+        import tempfile  # (`try`'s: a conversion makes no directory)
+        base = tempfile.gettempdir()
+        remove_stale(base, self.prefix)
+        self.path = os.path.join(base, f"{self.prefix}{os.getpid()}.{os.urandom(6).hex()}")
+        try:
+            os.mkdir(self.path, 0o700)
+        except BaseException:
+            self.path = None
+            raise
+        return self.path
+
+    def __exit__(self, *_exc):
+        if self.path is not None:
+            _remove(self.path)
+            self.path = None
+        return False
+
+
 def remove_stale(directory, prefix, suffix=""):
     """Remove ``prefix<pid>.*<suffix>`` entries (files or directories) of ``directory`` whose
     process is gone."""

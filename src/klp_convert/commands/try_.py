@@ -9,8 +9,8 @@ quotes the kernel's lines); 2 for usage and set-up errors (QEMU or busybox missi
 
 import json
 import sys
-import tempfile
 
+from ..files import WorkDirectory
 from ..guest.qemu import ACCELERATORS, BOOT_TIMEOUT
 from ..guest.trial import SetupError, Trial, TrialRequest
 from ..kernel.health import taint_description
@@ -84,7 +84,7 @@ def run(args):
         busybox=args.busybox, accel=args.accel, timeout=args.timeout)
     try:
         trial = Trial(request)
-        with tempfile.TemporaryDirectory(prefix="klp-convert-try-") as workdir:
+        with WorkDirectory("klp-convert-try-") as workdir:
             report = trial.run(workdir)
     except OSError as e:  # busybox, the work directory, the initramfs, starting QEMU
         raise SetupError(e.filename or "klp-convert try", e.strerror or str(e)) from None

@@ -9,8 +9,9 @@ limit, and takes KVM only when that guest ran to its end. The answer is cached p
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
+
+from ..files import WorkDirectory
 
 PROBE_TIMEOUT = 8  # seconds; the probe guest ends in well under a second when KVM works
 
@@ -32,7 +33,7 @@ def _probe(arch):
         return "tcg", f"KVM cannot run a {arch.name} guest on this host"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "tcg", "/dev/kvm is missing or not accessible"
-    with tempfile.TemporaryDirectory(prefix="klp-convert-kvm-") as tmp:
+    with WorkDirectory("klp-convert-kvm-") as tmp:
         options, expected = arch.kvm_probe(Path(tmp))
         # The guest's own CPU model: a host whose KVM runs a plain CPU can still fail to set
         # up `-cpu max` (seen: "failed to set MSR 0x10a", QEMU aborts at the first vCPU).
