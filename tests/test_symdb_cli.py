@@ -160,6 +160,10 @@ def test_lookup_missing_name(tmp_path, modules, capsys):
     run("symbols", "--modules", modules["demo"], "-o", db)
     status, out = run("symbols", "--lookup", "no_such_symbol", db, capsys=capsys)
     assert status == 1 and "no_such_symbol: not found" in out.err
+    # an empty name is a usage error, not a build with stray arguments
+    status, out = run("symbols", "--lookup", "", db, capsys=capsys)
+    assert status == 2 and out.err == ("klp-convert: error: --lookup needs a symbol name (it "
+                                       "was given an empty one)\n")
 
 
 def test_info_summarises(tmp_path, modules, capsys):

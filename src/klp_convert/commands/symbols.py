@@ -61,11 +61,11 @@ def register(sub):
 
 
 def run(args):
-    if args.info:
+    if args.info is not None:
         return _info(args.info)
-    if args.lookup:
+    if args.lookup is not None:
         return _lookup(args.lookup, args.inputs)
-    if args.add:
+    if args.add is not None:
         return _add(args)
     return _build(args)
 
@@ -167,6 +167,8 @@ def _info(path):
 
 
 def _lookup(name, paths):
+    if not name:
+        raise KlpError(None, "--lookup needs a symbol name (it was given an empty one)")
     if not paths:
         raise KlpError(None, "--lookup NAME needs one or more databases")
     with open_symbols(paths) as index:
