@@ -53,7 +53,22 @@ OTHER_CONVERT_LINES = [
     ["a.ko", "b.ko"], ["-", "-o", "o"], ["in.ko", "--dry-run=yes"], ["in.ko", "--output="],
     ["in.ko", "--sympos", "vmlinux:f=two"], ["in.ko", "--sympos", "f=2"], ["in.ko", "-vo", "x"],
     ["in.ko", "--unknown"], ["in.ko", "-o=x"],
+    *(["in.ko", "--sympos", f"vmlinux:f={n}"] for n in ("-1", "+1", "1_0", " 1", "\u0663")),
 ]
+
+
+@pytest.mark.parametrize("value", ["-1", "+1", "1_0", " 1", "\u0663", "\u00b2", ""])
+@pytest.mark.parametrize("command", ["convert", "kbuild"])
+def test_a_position_is_ascii_digits_only(command, value, capsys):
+    """A --sympos position is what the kernel's sympos is: ASCII decimal digits (int() also
+    takes '-1', '+1', '1_0', ' 1' and the Arabic-Indic three; '-1' ended in a traceback)."""
+    argv = [command, "--sympos", f"vmlinux:f={value}", *(["in.ko"] if command == "convert"
+                                                         else ["M=."])]
+    with pytest.raises(SystemExit) as stopped:  # argparse's usage error
+        cli.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --sympos:" in err and "Traceback" not in err, err
 
 
 def _argparse_values(argv):

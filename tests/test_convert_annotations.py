@@ -239,3 +239,18 @@ def test_rel_addends_move_into_rela_klp_sections(tmp_path):
             assert rel.addend == implicit[sec.target.name, rel.offset]
             assert sec.target.data[rel.offset:rel.offset + 4] == bytes(4)
     assert any(rel.addend == -4 for sec in klp for rel in sec.relocations)
+
+
+def test_a_label_position_is_ascii_digits_only():
+    """KLP_RELOC_SYMBOL labels come from the module's symbol table: a position that
+    str.isdigit() takes but the kernel's sscanf does not ('²' made int() raise, a traceback;
+    '٣' was read as 3) is no position."""
+    from klp_convert.annotations import parse_reloc_symbol
+    from klp_convert.errors import RefusedError
+
+    with pytest.raises(RefusedError, match="position '\u00b2' is not a number"):
+        parse_reloc_symbol("lp.ko", ".klp.sym.rela.lp.vmlinux.foo,\u00b2")
+    dotted = parse_reloc_symbol("lp.ko", ".klp.sym.rela.lp.vmlinux.foo.\u0663")
+    assert dotted.splits == [("foo.\u0663", 0)]
+    assert parse_reloc_symbol("lp.ko", ".klp.sym.rela.lp.vmlinux.foo.3").splits == \
+        [("foo", 3), ("foo.3", 0)]

@@ -259,7 +259,7 @@ OLDER, NEWER = str(int(SCHEMA_VERSION) - 1), str(int(SCHEMA_VERSION) + 5)
     (OLDER, f"older klp-convert (schema {OLDER}; this one reads schema {SCHEMA_VERSION}): "
             f"build it again"),
     (NEWER, f"newer klp-convert (schema {NEWER}; this one reads schema {SCHEMA_VERSION})"),
-    ("x", "schema 'x' is not supported")])
+    ("x", "schema 'x' is not supported"), ("\u00b2", "schema '\u00b2' is not supported")])
 def test_a_database_of_another_schema_is_refused_with_what_to_do(pair, tmp_path, capsys,
                                                                    version, says):
     target = renamed(pair[0], tmp_path / "target.ko", "old_target", "old_target")
@@ -334,3 +334,20 @@ def test_an_interrupt_right_after_a_temporary_is_made_leaves_nothing(pair, tmp_p
     status, _out, err = run(capsys, *argv)
     assert status == 130 and err.endswith("klp-convert: interrupted\n"), err
     assert list(out_dir.iterdir()) == []
+
+
+def test_an_option_for_a_symbol_the_module_does_not_reference_is_said(pair, tmp_path, capsys):
+    """--sympos and --symbol-file name a symbol: one the module does not reference (a typo, or
+    one meant for another module of the same kbuild run) is a warning naming the option."""
+    target = renamed(pair[0], tmp_path / "target.ko", "weird_target", "weird_target")
+    patch = tmp_path / "lp.ko"
+    patch.write_bytes(pair[1])
+    db = tmp_path / "t.symdb"
+    assert run(capsys, "symbols", "--modules", target, "-o", db)[0] == 0
+    status, _out, err = run(capsys, "convert", "--symbols", db, patch, "-o", tmp_path / "o.ko",
+                            "--sympos", "target:weird_targt=1", "--symbol-file",
+                            "target:nope=a.c")
+    assert status == 0, err
+    assert "warning: --sympos target:weird_targt=1 was not used: the module does not " \
+           "reference 'weird_targt'" in err
+    assert "warning: --symbol-file target:nope=a.c was not used" in err

@@ -395,6 +395,7 @@ def test_work_directories_are_private_and_left_by_nobody(tmp_path, monkeypatch):
     alive.mkdir()
     other = tmp_path / "klp-convert-try-not-a-pid"
     other.mkdir()
+    (tmp_path / "klp-convert-try-\u00b2.x").mkdir()  # str.isdigit() takes '²', int() not
     with WorkDirectory("klp-convert-try-") as path:
         assert os.path.isdir(path) and os.stat(path).st_mode & 0o777 == 0o700
         (Path(path) / "initrd").write_bytes(b"x")
@@ -403,4 +404,5 @@ def test_work_directories_are_private_and_left_by_nobody(tmp_path, monkeypatch):
         with WorkDirectory("klp-convert-try-") as path:
             raise KeyboardInterrupt
     assert not os.path.exists(path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [alive.name, other.name, "klp-convert-try-\u00b2.x"])

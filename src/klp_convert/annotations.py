@@ -16,6 +16,7 @@ entry i names the symbol entry i is about.
 from .elf import SHF_ALLOC, SHT_NOBITS
 from .errors import ElfError, RefusedError
 from .kernel.names import KlpName, check_objname
+from .text import is_decimal
 
 MODULE_RELOCS_PREFIX = ".klp.module_relocs."
 SYMBOL_FILES_PREFIX = ".klp.symbol_files."
@@ -170,12 +171,12 @@ def parse_reloc_symbol(path, name):
             raise RefusedError(path, f"'{name}': {e}") from None
     if "," in tail:
         symname, _, pos = tail.rpartition(",")
-        if not pos.isdigit() or not symname:
+        if not is_decimal(pos) or not symname:
             raise RefusedError(path, f"'{name}': position '{pos}' is not a number")
         return RelocSymbolName(lp_obj, sym_obj, [(symname, int(pos))], ",")
     splits = []
     head, dot, pos = tail.rpartition(".")
-    if dot and head and pos.isdigit():
+    if dot and head and is_decimal(pos):
         splits.append((head, int(pos)))
     splits.append((tail, 0))  # no position written at all
     return RelocSymbolName(lp_obj, sym_obj, splits, ".")

@@ -105,7 +105,7 @@ def remove_stale(directory, prefix, suffix=""):
         if not (name.startswith(prefix) and name.endswith(suffix)):
             continue
         pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isascii() and pid.isdigit() and not _alive(int(pid)):
             _remove(os.path.join(directory, name))
 
 

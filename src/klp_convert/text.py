@@ -21,6 +21,13 @@ def name_bytes(name):
     return name.encode("utf-8", "surrogateescape")
 
 
+def is_decimal(text):
+    """Whether ``text`` is a decimal number in ASCII digits, as the kernel's sscanf and our
+    formats write one (str.isdigit() also takes '²', which int() refuses, and '٣', which it
+    reads as 3)."""
+    return text.isascii() and text.isdigit()
+
+
 def escape(text):
     """``text`` with every character a terminal would act on shown as an escape: control
     characters as \\n, \\t, \\xNN or \\uNNNN, bytes that were not UTF-8 as \\xNN, a backslash as

@@ -6,7 +6,16 @@ import sys
 
 from ..convert import convert_file
 from ..errors import KlpError
+from ..text import is_decimal
 from . import note, say
+
+
+def position(text):
+    """A --sympos value: a decimal number of ASCII digits, as the kernel's sympos is (int()
+    also takes '-1', '+1', '1_0' and '٣')."""
+    if not is_decimal(text):
+        raise ValueError(text)
+    return int(text)
 
 
 def object_symbol_value(convert):
@@ -34,7 +43,7 @@ OPTIONS = (
         help="symbol database (.symdb) or old Symbols.list; repeat to combine the kernel's with "
              "one of out-of-tree target modules")),
     (("--sympos",), dict(
-        metavar="OBJ:NAME=N", action="append", default=[], type=object_symbol_value(int),
+        metavar="OBJ:NAME=N", action="append", default=[], type=object_symbol_value(position),
         help="pick position N of NAME in OBJ")),
     (("--symbol-file",), dict(
         metavar="OBJ:NAME=FILE", action="append", default=[], type=object_symbol_value(str),

@@ -2,8 +2,9 @@
 convert it where kbuild put it."""
 
 from ..kbuild import KbuildOptions, kbuild
+from ..text import is_decimal
 from . import note, say
-from .convert import object_symbol_value
+from .convert import object_symbol_value, position
 
 
 def register(sub):
@@ -18,12 +19,12 @@ def register(sub):
                "--symbols kernel.symdb M=$PWD")
     p.add_argument("-C", "--directory", dest="kernel_dir", metavar="KDIR",
                    help="kernel build tree (default: /lib/modules/$(uname -r)/build)")
-    p.add_argument("-j", "--jobs", type=int, metavar="N", help="make's parallel jobs")
+    p.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="make's parallel jobs")
     p.add_argument("--symbols", metavar="DB", action="append", default=[],
                    help="symbol database (.symdb) or Symbols.list; repeat to combine the "
                         "kernel's with one of out-of-tree target modules; none: annotations only")
     p.add_argument("--sympos", metavar="OBJ:NAME=N", action="append", default=[],
-                   type=object_symbol_value(int), help="pick position N of NAME in OBJ")
+                   type=object_symbol_value(position), help="pick position N of NAME in OBJ")
     p.add_argument("--symbol-file", metavar="OBJ:NAME=FILE", action="append", default=[],
                    type=object_symbol_value(str),
                    help="pick the NAME of OBJ defined in source file FILE")
@@ -47,3 +48,11 @@ def run(args):
             for line in module.plan.lines():
                 say(f"    {line}")
     return 0
+
+
+def _jobs(text):
+    """-j N: a positive number (make refuses the others, later and less clearly)."""
+    if not is_decimal(text) or int(text) == 0:
+        from argparse import ArgumentTypeError
+        raise ArgumentTypeError(f"'{text}' is not a positive number of jobs")
+    return int(text)

@@ -64,6 +64,9 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
             index.close()
     if index is None and plan.left_to_loader and log is not None:
         _warn_unresolved(input_path, plan.left_to_loader, symvers, log)
+    for option, name in plan.unused_options if log is not None else ():
+        log(f"{input_path}: warning: {option} was not used: the module does not reference "
+            f"'{name}'")
     if not dry_run:
         write_atomically(output_path, data)
         if dropped and log is not None:

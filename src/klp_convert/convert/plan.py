@@ -71,6 +71,9 @@ class Plan:
         # Annotation-only mode: the names of the undefined symbols left to the module loader,
         # which finds only exported ones (the caller tells the user about the others).
         self.left_to_loader = []
+        # --sympos / --symbol-file options naming a symbol the module does not reference
+        # (a typo, or one meant for another module of a kbuild run): the caller warns.
+        self.unused_options = []
 
     @property
     def conversions(self):
@@ -94,6 +97,7 @@ def make_plan(obj, notes, index, options):
             f"otherwise reference"))
     referenced = [(sym, refs) for sym in obj.symbols  # in symbol table order
                   for refs in [references.get(id(sym))] if refs is not None]
+    _find_unused_options(plan, options, {sym.name for sym, _refs in referenced})
     if index is not None:  # every name the decisions below will ask about, in one go
         index.prefetch(sym.name for sym, _refs in referenced
                        if id(sym) not in notes.reloc_symbols)
@@ -104,6 +108,13 @@ def make_plan(obj, notes, index, options):
     _refuse_special_sections(plan, rules_for_module(
         obj, index.kernel_release if index is not None else None).generation)
     return plan
+
+
+def _find_unused_options(plan, options, referenced_names):
+    for option, choices in (("--sympos", options.sympos), ("--symbol-file", options.symbol_files)):
+        for (objname, name), value in choices.items():
+            if name not in referenced_names:
+                plan.unused_options.append((f"{option} {objname}:{name}={value}", name))
 
 
 def _refuse_special_sections(plan, generation):

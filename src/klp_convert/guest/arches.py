@@ -10,6 +10,7 @@ import platform
 from dataclasses import dataclass
 
 from ..elf.constants import EM_AARCH64, EM_LOONGARCH, EM_PPC64, EM_S390, EM_X86_64
+from ..text import is_decimal
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def qemu_release(text):
     (Debian ...)"), None when it says none."""
     for word in text.split():
         parts = word.split(".")
-        if len(parts) >= 2 and all(part.isdigit() for part in parts[:3]):
+        if len(parts) >= 2 and all(map(is_decimal, parts[:3])):
             return tuple(int(part) for part in (parts + ["0"])[:3])
     return None
 

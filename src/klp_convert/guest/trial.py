@@ -22,6 +22,7 @@ from ..errors import KlpError
 from ..kernel.health import BY_DESIGN, by_design_letters, taint_letters, trouble_reports
 from ..kernel.generations import RELEASE_KEYED, rules_for_release
 from ..kernel.names import module_runtime_name
+from ..text import is_decimal
 from . import accel as accel_probe
 from .arches import arch_for_machine, qemu_release, runs_stale_code
 from .initramfs import build_initramfs
@@ -427,7 +428,7 @@ class TrialReport:
 
     def taint_at(self, step):
         value = self.value(step, "tainted")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and is_decimal(value) else None
 
     def last_step(self):
         return next((n for n in reversed(self.step_names) if self.taint_at(n) is not None),

@@ -4,6 +4,8 @@ The loader reads it with get_modinfo(): the first entry whose key matches counts
 value, so `livepatch=` with any value marks a livepatch module.
 """
 
+from ..text import is_decimal
+
 MODINFO_SECTION = ".modinfo"
 
 
@@ -47,7 +49,7 @@ def release_version(release):
         return None
     parts = release.split(".")
     try:
-        return int(parts[0]), int("".join(c for c in parts[1].split("-")[0] if c.isdigit()))
+        return int(parts[0]), int("".join(c for c in parts[1].split("-")[0] if is_decimal(c)))
     except (IndexError, ValueError):
         return None
 

@@ -57,7 +57,7 @@ from ..errors import KlpError
 from ..files import (
     TEMPORARY_FLAGS, hold_interrupts, output_mode, remove_stale_temporaries, temporary_name,
 )
-from ..text import decode_name, name_bytes
+from ..text import decode_name, is_decimal, name_bytes
 from .symtabs import add_entries, bucket_blob, bucket_entries, new_buckets
 
 SCHEMA_VERSION = "4"
@@ -443,10 +443,10 @@ def open_database(path):
 
 def _schema_problem(version):
     """What to tell about a database of another schema version than ours."""
-    if isinstance(version, str) and version.isdigit() and int(version) < int(SCHEMA_VERSION):
+    if isinstance(version, str) and is_decimal(version) and int(version) < int(SCHEMA_VERSION):
         return (f"symbol database of an older klp-convert (schema {version}; this one reads "
                 f"schema {SCHEMA_VERSION}): build it again with `klp-convert symbols`")
-    if isinstance(version, str) and version.isdigit():
+    if isinstance(version, str) and is_decimal(version):
         return (f"symbol database of a newer klp-convert (schema {version}; this one reads "
                 f"schema {SCHEMA_VERSION})")
     return f"symbol database schema {version!r} is not supported (expected {SCHEMA_VERSION})"
