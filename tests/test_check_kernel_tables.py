@@ -108,6 +108,9 @@ def test_vermagic_release():
     assert release_version(release) == (6, 1)
     assert release_version("5.7.0-rc1") == (5, 7)
     assert release_version(None) is None and vermagic_release("") is None
+    # what is no release: int() reads the Arabic-Indic '٣' as 3, and ' 6' and '+6' too
+    for text in ["\u0663.1", " 6.1", "+6.1", "6", "x.1"]:
+        assert release_version(text) is None, text
 
 
 # What GCC emits for a livepatch's references to a module on each architecture whose 7.2

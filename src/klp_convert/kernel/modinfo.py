@@ -48,9 +48,11 @@ def release_version(release):
     if not release:
         return None
     parts = release.split(".")
+    if len(parts) < 2 or not is_decimal(parts[0]):
+        return None
     try:
         return int(parts[0]), int("".join(c for c in parts[1].split("-")[0] if is_decimal(c)))
-    except (IndexError, ValueError):
+    except ValueError:
         return None
 
 
