@@ -31,6 +31,23 @@ def test_report_lines_values_kernel_messages_and_times():
         one.value("value")
 
 
+@pytest.mark.parametrize("cut", range(len(REPORT)))
+def test_a_report_cut_anywhere_reads_as_unfinished(cut):
+    """The guest may die, or be stopped at the time limit, in the middle of a line: the line
+    cut short counts as not written (a traceback before: '@@ begin tw' could not be taken
+    apart; '@@ end one 2.2' looked whole), and what came before reads the same."""
+    steps = parse_report(REPORT[:cut])
+    whole = parse_report(REPORT)
+    for name, step in steps.items():
+        assert step.lines == whole[name].lines[:len(step.lines)]
+        assert step.kmsg == whole[name].kmsg[:len(step.kmsg)]
+        assert step.status in (None, whole[name].status)
+        assert not step.ended or (whole[name].ended and step.seconds == whole[name].seconds)
+    assert parse_report("@@ begin one x\n@@ status one -\n") == {}
+    assert parse_report("@@ begin one 1\n@@ end one 2")["one"].ended is False
+    assert parse_report("@@ begin one 1\n@@ status one \u00b2\n")["one"].status is None
+
+
 def test_unfinished_scenario_fails_with_the_console_tail():
     result = BootResult("boot\nKernel panic - not syncing: Fatal exception\n", REPORT,
                         seconds=3.0, returncode=0, timed_out=False)

@@ -9,6 +9,8 @@ caused, as /init writes them on the report port (initramfs.py):
     @@ poweroff
 """
 
+from ..text import is_decimal
+
 
 class ReportError(AssertionError):
     """The report lacks what the caller expected (a value, a finished step). An
@@ -48,27 +50,50 @@ class Step:
 
 
 def parse_report(text):
-    """{name: Step} from the guest's report channel."""
+    """{name: Step} from the guest's report channel. A line counts once its newline is
+    written: the guest may die, or be stopped at the time limit, in the middle of one, and a
+    line cut short can look whole ('@@ end one 2.2' of '@@ end one 2.25', 'insmod=o')."""
     steps = {}
     current = None
-    for line in text.replace("\r", "").splitlines():
+    lines = text.replace("\r", "").split("\n")
+    lines.pop()  # '' after the final newline, else the line the guest did not end
+    for line in lines:
         if line.startswith("@@ begin "):
-            name, start = line.split()[2:4]
-            current = steps[name] = Step(name)
-            current.start = float(start)
+            name, start = _marker(line, float)
+            if start is not None:
+                current = steps[name] = Step(name)
+                current.start = start
         elif current is None:
             continue
         elif line.startswith("@@ status "):
-            current.status = int(line.split()[3])
+            status = _marker(line, int)[1]
+            current.status = status if status is not None else current.status
         elif line.startswith("@@ end "):
-            current.seconds = float(line.split()[3]) - current.start
-            current.ended = True
-            current = None
+            end = _marker(line, float)[1]
+            if end is not None:
+                current.seconds = end - current.start
+                current.ended = True
+                current = None
         elif line.startswith("kmsg: "):
             current.kmsg.append(strip_timestamp(line[len("kmsg: "):]))
         else:
             current.lines.append(line)
     return steps
+
+
+def _marker(line, kind):
+    """(name, value) of a marker line `@@ <what> <name> <value>`, value None when the line
+    does not hold one of ``kind`` (int: ASCII digits; float: seconds since boot)."""
+    fields = line.split()
+    if len(fields) < 4:
+        return None, None
+    name, value = fields[2], fields[3]
+    if kind is int:
+        return name, int(value) if is_decimal(value) else None
+    try:
+        return name, float(value)
+    except ValueError:
+        return name, None
 
 
 def strip_timestamp(message):
