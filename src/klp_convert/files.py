@@ -4,6 +4,8 @@ a module tree) is refused at once instead of blocking for ever or reading withou
 import os
 import stat
 
+from .text import is_decimal
+
 
 def open_regular(path, error):
     """``path`` opened for reading in binary mode; ``error(path, message)`` (an exception) is
@@ -105,7 +107,7 @@ def remove_stale(directory, prefix, suffix=""):
         if not (name.startswith(prefix) and name.endswith(suffix)):
             continue
         pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isascii() and pid.isdigit() and not _alive(int(pid)):
+        if is_decimal(pid) and not _alive(int(pid)):
             _remove(os.path.join(directory, name))
 
 

@@ -67,7 +67,8 @@ def parse_report(text):
             continue
         elif line.startswith("@@ status "):
             status = _marker(line, int)[1]
-            current.status = status if status is not None else current.status
+            if status is not None:
+                current.status = status
         elif line.startswith("@@ end "):
             end = _marker(line, float)[1]
             if end is not None:

@@ -15,6 +15,7 @@ white space, needs a digit and ignores what follows the number.
 from functools import lru_cache
 
 from ..patterns import Pattern
+from ..text import is_decimal
 
 from .names import KLP_RELA_PREFIX, KLP_SYM_PREFIX, MODULE_NAME_MAX, SYMBOL_NAME_MAX
 
@@ -114,7 +115,7 @@ def _scan_plain_klp_sym(name):
         return None
     comma = name.find(",", dot + 1, dot + _COMMA_WITHIN)
     digits = name[comma + 1:]
-    if comma <= dot + 1 or not (digits.isdigit() and digits.isascii()):
+    if comma <= dot + 1 or not is_decimal(digits):
         return None
     return _new_scan(Scan, (3, name[_OBJNAME_START:dot], name[dot + 1:comma],
                             int(digits) & ULONG_MASK, ""))

@@ -8,6 +8,8 @@ sscanf(".klp.sym.%55[^.].%511[^,],%lu"); a longer objname or symname does not fa
 it is cut short and resolves the wrong name, so we refuse such names before writing them.
 """
 
+from ..text import is_decimal
+
 KLP_RELA_PREFIX = ".klp.rela."
 KLP_SYM_PREFIX = ".klp.sym."
 MODULE_NAME_MAX = 55  # MODULE_NAME_LEN - 1
@@ -65,7 +67,7 @@ def parse_klp_sym_name(name):
     symname, comma, pos = tail.rpartition(",")
     if not comma:
         raise KlpName(f"'{name}' has no ',<sympos>'")
-    if not pos.isdigit() or not pos.isascii():
+    if not is_decimal(pos):
         raise KlpName(f"'{name}' has a symbol position '{pos}' that is not a decimal number")
     check_objname(objname)
     check_symname(symname)
