@@ -47,7 +47,6 @@ sequential insert.
 """
 
 import os
-from array import array
 from .sqlite import sqlite3
 from functools import lru_cache
 from itertools import chain
@@ -277,7 +276,7 @@ def _stored_buckets(db):
     """The name index of a database being extended, as {bucket: [entry]}."""
     buckets = new_buckets()
     for bucket, entries in db.execute("SELECT bucket, entries FROM name_index"):
-        buckets[bucket] = array("Q", bucket_entries(entries))
+        buckets[bucket] = bucket_entries(entries)  # (a new array of its own)
     return buckets
 
 

@@ -259,19 +259,21 @@ class StoredSymtab:
         if not raw:
             return []
         if INDEX_SEARCH in indices:
-            found = self.indices_of(raw)
-        else:
-            needle = raw + b"\0"
-            found = [index for index in sorted(set(indices))
-                     if self._defines(index, needle)]
-        return [self._row(name, index) for index in found]
+            return [self._row(name, index, self._entry(index)) for index in self.indices_of(raw)]
+        needle, rows = raw + b"\0", []
+        for index in sorted(set(indices)):
+            entry = self._entry_named(index, needle)
+            if entry is not None:
+                rows.append(self._row(name, index, entry))
+        return rows
 
-    def _defines(self, index, needle):
-        """Whether symbol ``index`` is defined and named ``needle`` (the name and its NUL)."""
+    def _entry_named(self, index, needle):
+        """_entry(index) if symbol ``index`` is defined and named ``needle`` (the name and its
+        NUL), else None (another name of the same hash)."""
         if index >= self.count:
             raise ValueError(f"the name index points at symbol {index} of {self.count}")
-        name_offset, _info, _other, shndx, _value, _size = self._entry(index)
-        return bool(shndx) and self.strtab.startswith(needle, name_offset)
+        entry = self._entry(index)
+        return entry if entry[3] and self.strtab.startswith(needle, entry[0]) else None
 
     @property
     def offsets(self):
@@ -348,10 +350,11 @@ class StoredSymtab:
     def _name_at(self, offset):
         return self.strtab[offset:self.strtab.index(b"\0", offset)]
 
-    def _row(self, name, index):
+    def _row(self, name, index, entry):
+        """The row of symbol ``index``, whose _entry() is ``entry``."""
         if self.letters is None:
             self._section_facts()
-        _off, info, _other, shndx, value, size = self._entry(index)
+        _off, info, _other, shndx, value, size = entry
         flags = pack_flags(in_core_section(shndx, self.core),
                            nm_letter(info, shndx, self.letters), info)
         source = None
@@ -365,7 +368,8 @@ class StoredSymtab:
         rows = []
         for index, (offset, shndx) in enumerate(zip(self.offsets, self.shndxs)):
             if shndx and self.strtab[offset]:
-                rows.append(self._row(decode_name(self._name_at(offset)), index))
+                rows.append(self._row(decode_name(self._name_at(offset)), index,
+                                      self._entry(index)))
         return rows
 
     def lists(self):
