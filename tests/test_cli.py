@@ -91,3 +91,59 @@ def test_convert_parses_a_plain_line_as_argparse_does(argv):
 def test_convert_leaves_the_other_lines_to_argparse(argv, capsys):
     assert cli.command_module("convert").quick_parse(argv) is None
     _argparse_values(argv)  # parsed there (or refused with its usage message)
+
+
+# An empty file name given to each command: one usage line naming the option (it once read as
+# "cannot read: No such file or directory" naming no file, and `symbols --vmlinux ''` as no
+# --vmlinux at all: a build of the running kernel).
+EMPTY_FILE_NAMES = [
+    (["convert", "", "-o", "out.ko"], "argument IN.ko"),
+    (["convert", "in.ko", "--symbols=", "-o", "out.ko"], "--symbols"),
+    (["convert", "in.ko", "-o", ""], "-o"),
+    (["convert", "in.ko", "--dry-run", "--symvers", ""], "--symvers"),
+    (["check", "a.ko", ""], "argument MODULE"),
+    (["check", "--symbols", "", "a.ko"], "--symbols"),
+    (["show", ""], "argument MODULE"),
+    (["symbols", "--vmlinux", "", "-o", "k.symdb"], "--vmlinux"),
+    (["symbols", "--modules", "m", "--modules", "", "-o", "k.symdb"], "--modules"),
+    (["symbols", "--vmlinux", "v", "--symvers", "", "-o", "k.symdb"], "--symvers"),
+    (["symbols", "--symbols-list", "", "-o", "k.symdb"], "--symbols-list"),
+    (["symbols", "--vmlinux", "v", "-o", ""], "-o"),
+    (["symbols", "--info", ""], "--info"),
+    (["symbols", "--add", "", "m.ko"], "--add"),
+    (["symbols", "--add", "k.symdb", ""], "argument FILE"),
+    (["symbols", "--lookup", "f", ""], "argument FILE"),
+    (["kbuild", "-C", ""], "-C"),
+    (["try", ""], "argument LIVEPATCH.ko"),
+    (["try", "--kernel", "", "p.ko"], "--kernel"),
+    (["try", "--load", "", "p.ko"], "--load"),
+]
+
+
+@pytest.mark.parametrize("argv,label", EMPTY_FILE_NAMES, ids=lambda v: " ".join(v)
+                         if isinstance(v, list) else None)
+def test_an_empty_file_name_is_a_usage_error(argv, label, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # nothing is written, whatever goes wrong
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (f"klp-convert: error: {label} needs a file name (it was "
+                                       f"given an empty one)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_the_file_arguments_are_the_commands_own(name):
+    """Each command's FILE_ARGUMENTS names options it has, as its help spells them."""
+    parser = cli.build_parser(name)
+    sub = next(a for a in parser._actions if a.dest == "command")
+    actions = {a.dest: a for a in sub.choices[name]._actions}
+    table = import_module(cli.COMMANDS[name][0]).FILE_ARGUMENTS
+    assert table
+    for dest, label in table.items():
+        action = actions[dest]
+        assert label in action.option_strings or label == action.metavar, (dest, label)
+
+
+def test_an_error_about_an_empty_path_still_names_it():
+    from klp_convert.errors import KlpError
+    assert str(KlpError("", "cannot read")) == "'': cannot read"
+    assert str(KlpError(None, "no path")) == "no path"

@@ -386,6 +386,31 @@ def test_output_naming_an_input_is_refused_before_writing(pair, tmp_path):  # no
     assert {p: p.read_bytes() for p in before} == before
 
 
+def test_an_output_that_cannot_be_a_file_is_refused_before_any_work(pair, tmp_path):  # noqa: F811
+    """-o naming a directory (existing, or with a trailing slash) or a file in a directory that
+    does not exist: one line before anything is read or made. `-o /tmp` once ended a whole
+    build with the rename's "[Errno 21] Is a directory" and its temporary's name, made in /."""
+    module = tmp_path / "target.ko"
+    module.write_bytes(pair[0])
+    patch = tmp_path / "lp.ko"
+    patch.write_bytes(pair[1])
+    out = tmp_path / "out"
+    out.mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    cases = [(out, "is a directory: give the output file's name"),
+             (f"{tmp_path}/new/", "is a directory: give the output file's name"),
+             (tmp_path / "new" / "x", f"cannot write: there is no directory {tmp_path / 'new'}")]
+    for target, problem in cases:
+        for argv in (["symbols", "--modules", module, "-o", target],
+                     ["symbols", "--format", "symbols-list", "--modules", module, "-o", target],
+                     ["convert", patch, "-o", target]):
+            status, _out, err = klp(*argv)
+            assert status == 2 and err.splitlines()[-1] == \
+                f"klp-convert: error: {target}: {problem}", (argv, err)
+    assert sorted(tmp_path.rglob("*")) == before
+    assert klp("convert", patch, "--dry-run", "-o", out)[0] == 0  # nothing is written
+
+
 def test_outputs_drop_setuid_and_databases_keep_their_mode(pair, tmp_path):  # noqa: F811
     module = tmp_path / "target.ko"
     module.write_bytes(pair[0])

@@ -119,6 +119,17 @@ class _UsageError(Exception):
     pass
 
 
+def _refuse_empty_file_names(args):
+    """An empty file name is a usage error, not a file that cannot be read (the message would
+    name no file) nor an option not given (`--vmlinux ''` would read the running kernel's)."""
+    arguments = getattr(command_module(args.command), "FILE_ARGUMENTS", {})
+    for dest, label in arguments.items():
+        value = getattr(args, dest, None)
+        if value == "" or isinstance(value, list) and "" in value:
+            named = label if label.startswith("-") else f"argument {label}"
+            raise _UsageError(f"{named} needs a file name (it was given an empty one)")
+
+
 class Terminated(BaseException):
     """SIGTERM, raised where the program is so that clean-ups run (like KeyboardInterrupt)."""
 
@@ -143,6 +154,7 @@ def main(argv=None):
             if not getattr(args, "run", None):
                 parser.print_help(sys.stderr)
                 return 2
+        _refuse_empty_file_names(args)
         args.process_ends = process_ends
         return args.run(args)
     except _UsageError as e:

@@ -23,7 +23,9 @@ class KlpError(Exception):
         #: the message as given (unescaped: it is escaped again wherever it is quoted)
         self.detail = message if isinstance(message, str) else "\n".join(message)
         text = escape(message) if isinstance(message, str) else escape_lines(message)
-        super().__init__(f"{escape(self.path)}: {text}" if self.path else text)
+        # an empty name is shown as one (the message must still say which file it is about)
+        shown = escape(self.path) if self.path else "''"
+        super().__init__(f"{shown}: {text}" if self.path is not None else text)
 
 
 class ElfError(KlpError):

@@ -63,6 +63,19 @@ def temporary_name(path):
     return os.path.join(directory, f"{temp_prefix(path)}{os.urandom(6).hex()}{TMP_SUFFIX}")
 
 
+def refuse_unwritable_output(path, error):
+    """Refuse, before any work, an output path that cannot name a file: a directory (an
+    existing one, or a name ending in a slash) or a file in a directory that does not exist.
+    (Met at the final rename, they ended a whole build, and `-o /tmp` made its temporary in /.)
+    ``error(path, message)`` is raised."""
+    path = os.fspath(path)
+    if path.endswith(os.sep) or os.path.isdir(path):
+        raise error(path, "is a directory: give the output file's name")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise error(path, f"cannot write: there is no directory {directory}")
+
+
 def remove_stale_temporaries(path):
     """Remove the temporary files that killed runs left beside output ``path``."""
     directory = os.path.dirname(os.path.abspath(path))

@@ -17,6 +17,10 @@ NOT_RESOLVED = ("no --symbols: symbol resolution was not checked (that every .kl
                 "--symbols kernel.symdb")
 
 
+# The arguments that name files, by their argparse dest (cli.py refuses an empty one).
+FILE_ARGUMENTS = {"modules": "MODULE", "symbols": "--symbols"}
+
+
 def register(sub):
     p = sub.add_parser(
         "check", help="predict what the kernel will do with livepatch modules",

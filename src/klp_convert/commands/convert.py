@@ -62,6 +62,10 @@ OPTIONS = (
 )
 
 
+# The arguments that name files, by their argparse dest (cli.py refuses an empty one).
+FILE_ARGUMENTS = {"input": "IN.ko", "output": "-o", "symbols": "--symbols", "symvers": "--symvers"}
+
+
 def register(sub):
     p = sub.add_parser(
         "convert", help="turn references to unexported symbols into livepatch relocations",

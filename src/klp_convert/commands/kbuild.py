@@ -7,6 +7,10 @@ from . import note, say
 from .convert import object_symbol_value, position
 
 
+# The arguments that name files, by their argparse dest (cli.py refuses an empty one).
+FILE_ARGUMENTS = {"kernel_dir": "-C", "symbols": "--symbols"}
+
+
 def register(sub):
     p = sub.add_parser(
         "kbuild", help="build out-of-tree livepatch modules with kbuild and convert them",

@@ -9,6 +9,10 @@ from ..kernel.relocs import reloc_type_name
 from . import say
 
 
+# The arguments that name files, by their argparse dest (cli.py refuses an empty one).
+FILE_ARGUMENTS = {"module": "MODULE"}
+
+
 def register(sub):
     p = sub.add_parser(
         "show", help="list a module's livepatch relocations by object and section",

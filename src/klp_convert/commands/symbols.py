@@ -23,6 +23,13 @@ KALLSYMS = "/proc/kallsyms"
 PROGRESS_MIN_FILES = 100
 
 
+# The arguments that name files, by their argparse dest (cli.py refuses an empty one).
+FILE_ARGUMENTS = {
+    "vmlinux": "--vmlinux", "modules": "--modules", "symvers": "--symvers",
+    "symbols_list": "--symbols-list", "output": "-o", "add": "--add", "info": "--info",
+    "inputs": "FILE"}
+
+
 def register(sub):
     p = sub.add_parser(
         "symbols", help="build or query the kernel symbol database",

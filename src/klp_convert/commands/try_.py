@@ -20,6 +20,12 @@ from ..text import escape
 COLUMN_MAX = 48
 
 
+# The arguments that name files, by their argparse dest (cli.py refuses an empty one).
+FILE_ARGUMENTS = {
+    "livepatches": "LIVEPATCH.ko", "kernel": "--kernel", "modules": "--modules", "load": "--load",
+    "late": "--late", "busybox": "--busybox"}
+
+
 def register(sub):
     p = sub.add_parser(
         "try", help="boot the target kernel under QEMU and try livepatch modules in it",

@@ -6,7 +6,7 @@ from ..annotations import read_annotations, strip_tables
 from ..compression import is_compressed
 from ..elf import ElfObject, write_atomically
 from ..errors import KlpError, RefusedError
-from ..files import same_file
+from ..files import refuse_unwritable_output, same_file
 from ..kernel.generations import rules_for_module
 from ..symdb import open_symbols
 from .apply import apply_plan
@@ -40,6 +40,8 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
     if output_path and is_compressed(output_path):
         raise KlpError(output_path, "klp-convert writes a plain ELF module: give -o NAME.ko "
                                     "(and compress it afterwards, as modules_install does)")
+    if output_path and not dry_run:
+        refuse_unwritable_output(output_path, KlpError)
     for path in symbol_paths:
         if output_path and same_file(output_path, path):
             raise KlpError(output_path, f"the output is the symbol database given with "

@@ -8,7 +8,10 @@ from .reader import parse
 from .writer import serialize
 from ..compression import read_module_file
 from ..errors import ElfError
-from ..files import TEMPORARY_FLAGS, output_mode, remove_stale_temporaries, temporary_name
+from ..files import (
+    TEMPORARY_FLAGS, output_mode, refuse_unwritable_output, remove_stale_temporaries,
+    temporary_name,
+)
 
 
 class SaveResult:
@@ -175,6 +178,7 @@ def write_atomically(path, data):
     bytes, or an iterable of bytes written as it comes (a large text need not be held whole);
     an exception it raises leaves no file either."""
     path = os.fspath(path)
+    refuse_unwritable_output(path, ElfError)
     mode = output_mode(path)
     remove_stale_temporaries(path)
     tmp = None

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from ..elf.constants import EM_386, EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64
 from ..errors import KlpError
-from ..files import same_file
+from ..files import refuse_unwritable_output, same_file
 from ..kernel.generations import rules_for_release
 from .sources import (
     SYMBOLS_LIST_HEADER, SymdbError, find_module_files, read_head, read_module,
@@ -154,7 +154,9 @@ def _no_cycle_collection():
 def refuse_input_as_output(output, sources, module_files=None):
     """An output that is one of the inputs (a System.map, a module, Module.symvers) would be
     destroyed by the build that reads it: refused before anything is read or written.
-    ``module_files``: find_module_files(sources.modules), if the caller has it already."""
+    ``module_files``: find_module_files(sources.modules), if the caller has it already.
+    An output that cannot be a file (a directory) is refused too."""
+    refuse_unwritable_output(output, KlpError)
     given = [sources.vmlinux, sources.symvers, *sources.symbols_lists, *sources.modules]
     given = [path for path in given if path]
     if not os.path.exists(output):

@@ -54,7 +54,8 @@ from itertools import chain
 from .. import __version__
 from ..errors import KlpError
 from ..files import (
-    TEMPORARY_FLAGS, hold_interrupts, output_mode, remove_stale_temporaries, temporary_name,
+    TEMPORARY_FLAGS, hold_interrupts, output_mode, refuse_unwritable_output,
+    remove_stale_temporaries, temporary_name,
 )
 from ..text import decode_name, is_decimal, name_bytes
 from .symtabs import add_entries, bucket_blob, bucket_entries, new_buckets
@@ -154,6 +155,7 @@ class DatabaseWriter:
 
     def start(self):
         base = self.base
+        refuse_unwritable_output(self.path, StorageError)
         remove_stale_temporaries(self.path)
         import shutil  # the build's: a conversion only reads databases
         try:
