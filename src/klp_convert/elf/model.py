@@ -7,7 +7,8 @@ are informational: the index as read, or as assigned by the last write), so edit
 numbers. The writer (writer.py) renumbers everything in one pass.
 """
 
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import add
 
 from .constants import (
     SHN_LORESERVE,
@@ -147,7 +148,7 @@ class StringTable(Section):
             # each string starts after the previous ones and their NULs (counted in C: a
             # huge module names 66,000 sections); the first offset of a repeated string wins,
             # so the dict is filled from the end
-            starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
+            starts = list(accumulate(map(add, map(len, pieces), repeat(1)), initial=0))
             self._starts = dict(zip(reversed(pieces), reversed(starts[:-1])))
         raw = name.encode("utf-8", "surrogateescape")
         if raw in self._starts:

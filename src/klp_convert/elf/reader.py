@@ -493,7 +493,7 @@ def _strings_at(table, offsets):
     if not table.isascii():
         return None
     pieces = table.decode("ascii").split("\0")  # the last one has no NUL after it
-    starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
+    starts = list(accumulate(map(add, map(len, pieces), repeat(1)), initial=0))
     names = list(map(dict(zip(starts, pieces[:-1])).get, offsets))
     if None in names:
         last = len(pieces) - 1
@@ -515,7 +515,7 @@ def _string_index(table):
         offsets = accumulate((len(p.encode("utf-8", "surrogateescape")) + 1 for p in pieces),
                              initial=0)
         return dict(zip(offsets, pieces))
-    offsets = accumulate(map((1).__add__, map(len, pieces)), initial=0)
+    offsets = accumulate(map(add, map(len, pieces), repeat(1)), initial=0)
     return dict(zip(offsets, pieces))
 
 
