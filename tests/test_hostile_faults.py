@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from klp_convert.cli import main
+from support.zstd import zstd_compress, zstd_write
 from test_hostile_names import assert_clean, pair  # noqa: F401 -- the fixture
 
-zstandard = pytest.importorskip("zstandard")
 
 
 def klp(*argv, env=None, limit_as=None, limit_fsize=None, timeout=120):
@@ -86,9 +86,7 @@ def test_a_module_that_inflates_beyond_the_limit_is_refused_while_streaming(tmp_
     bomb = tmp_path / "tree" / "bomb.ko.zst"
     bomb.parent.mkdir()
     zero = bytes(1 << 24)
-    with open(bomb, "wb") as f, zstandard.ZstdCompressor(level=1).stream_writer(f) as w:
-        for _ in range(71):  # 71 * 16 MiB > 1 GiB
-            w.write(zero)
+    zstd_write(bomb, [zero] * 71)  # 71 * 16 MiB > 1 GiB
     assert bomb.stat().st_size < 1 << 20
     status, _out, err = klp("symbols", "--modules", bomb.parent, "-o", tmp_path / "b.symdb",
                             limit_as=2 << 30, timeout=300)
@@ -463,7 +461,7 @@ def test_damaged_compressed_modules_are_refused_by_the_elf_reader(
     suffix = data.draw(st.sampled_from([".ko.xz", ".ko.gz", ".ko.zst"]))
     pack = {".ko.xz": lambda b: lzma.compress(b, check=lzma.CHECK_CRC32),
             ".ko.gz": gzip.compress,
-            ".ko.zst": lambda b: zstandard.ZstdCompressor(write_checksum=True).compress(b)}[suffix]
+            ".ko.zst": zstd_compress}[suffix]
     packed = bytearray(pack(pair[1]))
     cut = data.draw(st.integers(0, len(packed)))
     del packed[cut:]

@@ -14,9 +14,9 @@ import pytest
 from klp_convert.cli import main
 from klp_convert.symdb import open_symbols
 from support.toolchains import require_tool
+from support.zstd import zstd_compress
 from test_symdb_objects import link_module
 
-zstandard = pytest.importorskip("zstandard")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def make_tree(root, modules, compress=None):
             target, data = target.with_name(target.name + ".gz"), gzip.compress(data)
         elif compress == "zst":
             target = target.with_name(target.name + ".zst")
-            data = zstandard.ZstdCompressor().compress(data)
+            data = zstd_compress(data)
         target.write_bytes(data)
     return root
 
