@@ -3,17 +3,15 @@ klp-convert: real module output (__versions, .gnu.linkonce.this_module, __mcount
 .return_sites, __jump_table with a vmlinux key) passes; every corpus variant applied to it is
 caught by its rule."""
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from klp_convert.check import check_module, will_load
 from klp_convert.cli import main
-from support import debian
 from support.broken_modules import VARIANTS, Variant, build_variant, symbol
+from support.kernels import KERNELS
 
 pytestmark = [pytest.mark.debian, pytest.mark.slow]
 
@@ -21,27 +19,23 @@ SOURCES = Path(__file__).parent / "data" / "check" / "kbuild"
 HEADER = Path(__file__).parent.parent / "include" / "klp-convert.h"
 
 
-def kbuild_tree():
-    """/usr/src/linux-headers-<abi>-amd64 of Debian's current kernel, installed when missing."""
-    tree = Path(f"/usr/src/linux-headers-{debian.current_abi()}-{debian.FLAVOUR}")
-    if not tree.is_dir():
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", tree.name]
-        if os.geteuid() != 0:
-            if not shutil.which("sudo"):
-                pytest.skip(f"{tree} missing (apt-get install {tree.name})")
-            install = ["sudo", "env", "DEBIAN_FRONTEND=noninteractive", *install]
-        subprocess.run(install, check=True, capture_output=True,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-    return tree
+@pytest.fixture(scope="module")
+def kernel():
+    """Debian 12's kernel as the real-kernel suite prepares it: its headers installed on the
+    machine when it runs Debian 12, else in a Debian 12 chroot (its userland builds against
+    them), the whole-kernel facts below being Linux 6.1's on either machine."""
+    return KERNELS["debian-6.1"].prepare()
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory):
+def converted(tmp_path_factory, kernel):
     build = tmp_path_factory.mktemp("kbuild")
     for source in (SOURCES / "Kbuild", SOURCES / "klp_check_kbuild.c", HEADER):
         shutil.copy(source, build)
-    subprocess.run(["make", "-C", str(kbuild_tree()), f"M={build}", "modules",
-                    "KBUILD_MODPOST_WARN=1"], check=True, capture_output=True)
+    kernel.share(build)
+    made = kernel.run(["make", "-C", kernel.headers, f"M={build}", "modules",
+                       "KBUILD_MODPOST_WARN=1"])
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
     out = build / "out" / "klp_check_kbuild.ko"
     out.parent.mkdir()
     assert main([str(build / "klp_check_kbuild.ko"), str(out)]) == 0
@@ -65,17 +59,15 @@ def test_variant_of_kbuild_livepatch(converted, variant, tmp_path):
         assert rules == {"module-reload"}, findings
 
 
-def test_kbuild_livepatch_against_debian_symbols(converted, tmp_path):
+def test_kbuild_livepatch_against_debian_symbols(converted, kernel, tmp_path):
     """The database of Debian's real modules and Module.symvers: isofs_bread resolves in
     isofs (both views), every other undefined symbol is exported, the vermagic matches."""
     pytest.importorskip("klp_convert.symdb")
     from klp_convert.symdb import open_symbols
 
-    abi, modules = debian.kernel_image_modules()
     db = tmp_path / "debian.symdb"
-    assert main(["symbols", "--modules", str(modules), "--symvers",
-                 str(kbuild_tree() / "Module.symvers"), "--kernel-release",
-                 f"{abi}-{debian.FLAVOUR}", "-o", str(db)]) == 0
+    assert main(["symbols", "--modules", str(kernel.modules), "--symvers", str(kernel.symvers),
+                 "--kernel-release", kernel.release, "-o", str(db)]) == 0
     with open_symbols([db]) as index:
         findings = check_module(converted, index=index)
         assert [f.rule for f in findings] == ["module-reload"], findings

@@ -17,8 +17,8 @@ from support import kernels
 
 pytestmark = pytest.mark.debian
 
-# The Debian kernels other than the machine's own release's (tests/test_symdb_debian.py reads
-# that one), found where tests/support/kernels.py finds them.
+# The Debian kernels other than Debian 12's (tests/test_symdb_debian.py reads that one, on any
+# machine), found where tests/support/kernels.py finds them.
 CODENAMES = ("bullseye", "trixie", "sid")
 # Debian's image package ships a placeholder System.map until 7.x, which has none.
 PLACEHOLDER = "boot/System.map-{release}"

@@ -5,20 +5,27 @@ import os
 import subprocess
 from pathlib import Path
 
-from support.apt import AptRelease, cache_dir, host_codename  # noqa: F401 (cache_dir: users)
+from support.apt import AptRelease, cache_dir  # noqa: F401 (cache_dir: users)
 
 FLAVOUR = "amd64"
 
 
-def host_release():
-    """The machine's own Debian release through the private apt configuration (apt.py), so
-    its packages share one cache with the real-kernel suite's other releases."""
-    return AptRelease(host_codename() or "bookworm")
+# The release whose kernel the unit tests and bench scripts read as "Debian's kernel": Debian
+# 12's Linux 6.1, whose facts they state (its counts, its layout: lib/modules, plain .ko), on
+# a Debian 13 machine as on a Debian 12 one (Debian 13 puts .ko.xz under usr/lib/modules). The
+# real-kernel suite reads every release so (tests/support/kernels.py).
+REFERENCE_CODENAME = "bookworm"
+
+
+def reference_release():
+    """Debian 12 through the private apt configuration (apt.py), whatever the machine's own
+    release: its packages share one cache with the real-kernel suite's debian-6.1."""
+    return AptRelease(REFERENCE_CODENAME)
 
 
 def current_abi():
     """The ABI (e.g. '6.1.0-56') that Debian's linux-headers-amd64 points at today."""
-    return host_release().kernel_abi(FLAVOUR)
+    return reference_release().kernel_abi(FLAVOUR)
 
 
 def _apt_update():
@@ -28,12 +35,12 @@ def _apt_update():
 
 def download(package):
     """Path of the .deb for ``package`` in the cache, downloading it when missing."""
-    return host_release().download(package)
+    return reference_release().download(package)
 
 
 def unpacked(package):
     """Directory holding the unpacked contents of ``package`` (dpkg-deb -x), cached."""
-    return host_release().unpacked(package)
+    return reference_release().unpacked(package)
 
 
 def kernel_image_modules():
@@ -51,7 +58,7 @@ def debug_files(abi=None):
     """
     abi = abi or current_abi()
     release = f"{abi}-{FLAVOUR}"
-    target = host_release().extracted(f"linux-image-{release}-dbg",
+    target = reference_release().extracted(f"linux-image-{release}-dbg",
                                       [f"./usr/lib/debug/boot/System.map-{release}",
                                        f"./usr/lib/debug/boot/vmlinux-{release}"])
     boot = target / "usr" / "lib" / "debug" / "boot"
