@@ -2,6 +2,7 @@
 target kernel, and what check and the symbol database do differently per generation, on gcc
 objects and small linked "vmlinux" files."""
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -289,6 +290,35 @@ def test_kallsyms_dump_of_a_newer_kernel_is_told_from_system_map(tmp_path):
     from klp_convert.symdb.sources import _looks_like_kallsyms
     assert _looks_like_kallsyms(lines) and not _looks_like_kallsyms(
         system_map.read_text().splitlines())
+
+
+def test_proc_kallsyms_names_the_running_kernel():
+    """/proc/kallsyms is the running kernel's own table: its release is uname's (a copy of it
+    names none)."""
+    from klp_convert.symdb.sources import vmlinux_release
+    assert vmlinux_release("/proc/kallsyms") == os.uname().release
+
+
+def test_a_database_records_the_release_its_vmlinux_names(tmp_path, capsys):
+    """A database of a vmlinux input alone records the release the input names (here the
+    System.map's installed name), so check compares a module's vermagic with it; an input that
+    names none gets the default rules and one warning line saying so."""
+    from klp_convert.symdb import open_symbols
+    system_map = tmp_path / "System.map-6.1.0-99-amd64"
+    system_map.write_text("ffffffff81000000 T _stext\nffffffff81000010 t foo\n")
+    db = tmp_path / "named.symdb"
+    assert main(["symbols", "--vmlinux", str(system_map), "-o", str(db)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    with open_symbols([db]) as index:
+        assert index.kernel_release == "6.1.0-99-amd64"
+    copy = tmp_path / "map.txt"
+    copy.write_bytes(system_map.read_bytes())
+    db = tmp_path / "unnamed.symdb"
+    assert main(["symbols", "--vmlinux", str(copy), "-o", str(db)]) == 0
+    assert f"klp-convert: warning: {copy}: kernel release unknown: Linux {DEFAULT.name} rules " \
+           "assumed (--kernel-release names the release)" in capsys.readouterr().err.splitlines()
+    with open_symbols([db]) as index:
+        assert index.kernel_release is None
 
 
 def test_convert_says_which_rules_it_assumed(tmp_path, capsys):

@@ -209,7 +209,9 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None):
             _account(report, seen, path, outcome, strict, warn, existing)
         writer.add_modules([(outcome[-1], object_id) for (_path, object_id), outcome in results
                             if outcome[0] == "module"], index, exported)
-    report.kernel_release = sources.kernel_release or report.kernel_release
+    # the release given, else the modules' vermagic, else the one the vmlinux input names
+    report.kernel_release = sources.kernel_release or report.kernel_release or \
+        (report.rules.release if report.rules else None)
     return report
 
 
@@ -225,9 +227,10 @@ def _store_text_objects(writer, reader, sources, report, seen, exported, warn, e
 
     if sources.vmlinux:
         report.rules = vmlinux_rules(sources, reader.files)
-        if report.rules.release and report.rules.note() and warn:
-            warn(f"{sources.vmlinux}: {report.rules.note()}")
         store(read_vmlinux(sources.vmlinux, rules=report.rules.generation.kallsyms))
+        if report.rules.note() and warn:  # a release unknown, or not a known generation
+            hint = "" if report.rules.release else " (--kernel-release names the release)"
+            warn(f"{sources.vmlinux}: {report.rules.note()}{hint}")
     for path in sources.symbols_lists:
         store(read_symbols_list(path))
 

@@ -53,12 +53,18 @@ def read_vmlinux(path, want_listed=False, rules=None):
     return [read_system_map(path, lines, want_listed, rules)]
 
 
+RUNNING_KALLSYMS = "/proc/kallsyms"
+
+
 def vmlinux_release(path):
     """The kernel release a vmlinux input names, or None: an ELF vmlinux's banner
     (init/version.c linux_banner, 'Linux version 6.12.118+deb13-amd64 (...'), or the file
     name of a System.map as installed (/boot/System.map-<release>, or
-    .../modules/<release>/System.map in Debian's -dbg packages since 7.x). Raises SymdbError
+    .../modules/<release>/System.map in Debian's -dbg packages since 7.x), or the running
+    kernel's release for /proc/kallsyms itself (a copy of it says nothing). Raises SymdbError
     when the file cannot be read."""
+    if os.path.realpath(str(path)) == RUNNING_KALLSYMS:  # the running kernel's own table
+        return os.uname().release
     if read_head(path, 4) == b"\x7fELF":
         with _mapped(path) as data:
             return _banner_release(data, scan_symbols(data, str(path), allow_executable=True))
