@@ -63,7 +63,7 @@ def objects(tmp_path_factory):
     """The modules most tests use, compiled once."""
     directory = tmp_path_factory.mktemp("try-objects")
     image = directory / "vmlinuz"
-    image.write_bytes(b"not booted by these tests")
+    image.write_bytes(bytes(0x202) + b"HdrS" + b" not booted by these tests")  # a bzImage's
     return {"vmlinuz": image,
             "tiny_klp": module(directory, "tiny_klp", ["livepatch=Y", "license=GPL"]),
             "other_klp": module(directory, "other_klp", ["livepatch=Y", "license=GPL"]),
@@ -104,6 +104,34 @@ def test_missing_livepatch(tmp_path, vmlinuz):
 def test_missing_kernel(try_main, tmp_path, livepatch):
     line = one_error_line(try_main("--kernel", tmp_path / "vmlinuz-none", livepatch))
     assert line.endswith("vmlinuz-none: no such kernel image")
+
+
+@pytest.mark.parametrize("content", [b"", b"root:x:0:0:root:/root:/bin/bash\n",
+                                     b"\x7fELF" + bytes(60), bytes(0x202) + b"HdrZ"])
+def test_not_a_kernel_image_of_the_guest(try_main, tmp_path, livepatch, content):
+    """A file QEMU cannot boot for the livepatch's architecture (x86-64: a bzImage or an ELF
+    vmlinux) is refused before QEMU starts: it once booted /etc/passwd, and the verdict was
+    FAILED with QEMU's 'linux kernel too old to load a ram disk'."""
+    image = tmp_path / "vmlinuz"
+    image.write_bytes(content)
+    if content.startswith(b"\x7fELF"):  # an ELF file is taken (QEMU says what it lacks)
+        assert guest.ARCHES["x86_64"].image_kind(content) == "an ELF vmlinux"
+        return
+    line = one_error_line(try_main("--kernel", image, livepatch))
+    assert line == (f"klp-convert: error: {image}: not a kernel image QEMU boots for x86_64: it "
+                    "takes a bzImage (Documentation/arch/x86/boot.rst: 'HdrS' at 0x202) or an "
+                    "ELF vmlinux")
+
+
+def test_each_guest_takes_the_images_the_suite_boots():
+    """Every architecture's table knows the image the real-kernel suite boots for it."""
+    heads = {"x86_64": bytes(0x202) + b"HdrS", "ppc64le": b"\x7fELF",
+             "s390x": bytes(0x10008) + b"S390EP", "aarch64": bytes(0x38) + b"ARM\x64",
+             "loongarch64": b"\x7fELF"}
+    assert set(heads) == set(guest.ARCHES)
+    for name, head in heads.items():
+        assert guest.ARCHES[name].image_kind(head), name
+        assert guest.ARCHES[name].image_kind(b"#!/bin/sh\n" + bytes(0x10010)) is None, name
 
 
 def test_not_a_livepatch(try_main, objects, vmlinuz):

@@ -51,6 +51,14 @@ class GuestArch:
     #: the newest QEMU (major, minor) known to start none of this architecture's kernels
     #: (None: every release the suite met does)
     qemu_boots_after: tuple = None
+    #: the kernel images QEMU's -kernel boots: (what it is, offset, the bytes found there)
+    images: tuple = ()
+
+    def image_kind(self, head):
+        """What kind of this architecture's bootable images ``head`` (a file's first
+        IMAGE_HEAD bytes) starts, or None."""
+        return next((kind for kind, offset, magic in self.images
+                     if head[offset:offset + len(magic)] == magic), None)
 
     def proc_cmdline(self, kernel_args):
         """The guest's /proc/cmdline when booted with ``kernel_args``."""
@@ -60,6 +68,19 @@ class GuestArch:
     def busybox_package(self):
         """The Debian package whose /bin/busybox runs in this guest."""
         return f"busybox-static:{self.debian_arch}"
+
+
+# How much of a kernel image image_kind() reads: s390's marker lies 64 KiB in.
+IMAGE_HEAD = 0x10010
+# Bootable kernel images (magic numbers QEMU's loaders look for, and the kernel's own headers).
+ELF_IMAGE = ("an ELF vmlinux", 0, b"\x7fELF")
+PE_IMAGE = ("a PE/EFI image", 0, b"MZ")
+BZIMAGE = ("a bzImage (Documentation/arch/x86/boot.rst: 'HdrS' at 0x202)", 0x202, b"HdrS")
+ARM64_IMAGE = ("an arm64 Image (Documentation/arch/arm64/booting.rst: 'ARM\\x64' at 0x38)",
+               0x38, b"ARM\x64")
+GZIP_IMAGE = ("a gzip-compressed Image", 0, b"\x1f\x8b")
+S390_IMAGE = ("an s390 image ('S390EP' at 0x10008, as QEMU's s390-ccw loader checks)",
+              0x10008, b"S390EP")
 
 
 def _x86_boot_sector_probe(directory):
@@ -88,6 +109,7 @@ X86_64 = GuestArch(
     report_args=_serial_file,
     report_device="/dev/ttyS1",
     image_in_build_tree="arch/x86/boot/bzImage",
+    images=(BZIMAGE, ELF_IMAGE),
     extra_kernel_args="nokaslr",
     kvm_probe=_x86_boot_sector_probe,
 )
@@ -113,6 +135,7 @@ PPC64LE = GuestArch(
     report_device="/dev/hvc1",
     # SLOF boots the ELF vmlinux itself.
     image_in_build_tree="vmlinux",
+    images=(ELF_IMAGE,),
 )
 
 S390X = GuestArch(
@@ -124,6 +147,7 @@ S390X = GuestArch(
     report_args=_virtio_console("virtio-serial-ccw"),
     report_device="/dev/hvc0",
     image_in_build_tree="arch/s390/boot/bzImage",
+    images=(S390_IMAGE, ELF_IMAGE),
     # Linux copies module code with MVC and clears it with XC; QEMU's helpers for them dropped
     # only the translations of the first byte stored until commit e43ced8be18d ("target/s390x:
     # Fix MVC not always invalidating translation blocks"), released in 10.0, 9.2.1 and 9.1.3.
@@ -140,6 +164,7 @@ AARCH64 = GuestArch(
     report_args=_virtio_console("virtio-serial-device"),
     report_device="/dev/hvc0",
     image_in_build_tree="arch/arm64/boot/Image",
+    images=(ARM64_IMAGE, GZIP_IMAGE, PE_IMAGE, ELF_IMAGE),
 )
 
 LOONGARCH64 = GuestArch(
@@ -152,6 +177,7 @@ LOONGARCH64 = GuestArch(
     report_device="/dev/ttyS1",
     # virt loads the ELF vmlinux itself (QEMU 8.1 and later: no firmware).
     image_in_build_tree="vmlinux",
+    images=(ELF_IMAGE, PE_IMAGE),
     # Debian 12's 7.2 loads the ELF vmlinux on the virt machine, and nothing follows: no console
     # line in minutes (bookworm-backports' 10.0 boots it in seconds).
     qemu_boots_after=(7, 2),

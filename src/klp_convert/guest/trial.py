@@ -24,7 +24,7 @@ from ..kernel.generations import RELEASE_KEYED, rules_for_release
 from ..kernel.names import module_runtime_name
 from ..text import is_decimal
 from . import accel as accel_probe
-from .arches import arch_for_machine, qemu_release, runs_stale_code
+from .arches import IMAGE_HEAD, arch_for_machine, qemu_release, runs_stale_code
 from .initramfs import build_initramfs
 from .modules import ModuleTree, find_module, load_order, read_guest_module
 from .qemu import BOOT_TIMEOUT, boot, kernel_args
@@ -83,6 +83,7 @@ class Trial:
                 raise KlpError(patch.source, "not a livepatch module (its .modinfo has no "
                                              "livepatch=Y)")
         self.arch = self._arch()
+        self._check_image()
         self.busybox = self._busybox(request.busybox)
         self.qemu = self._qemu()
         # QEMU's release, asked once, where this architecture has a fact about releases
@@ -127,6 +128,19 @@ class Trial:
             raise SetupError(self.patches[0].source, "klp-convert try cannot boot a guest of "
                                                      "this module's architecture")
         return arch
+
+    def _check_image(self):
+        """Refuse, before QEMU starts, a file that is no kernel image of the guest's
+        architecture (QEMU would fail in its own words, or boot nothing until the timeout)."""
+        try:
+            with open(self.kernel, "rb") as f:
+                head = f.read(IMAGE_HEAD)
+        except OSError as e:
+            raise SetupError(self.kernel, f"cannot read: {e.strerror}") from None
+        if self.arch.images and self.arch.image_kind(head) is None:
+            kinds = " or ".join(kind for kind, _offset, _magic in self.arch.images)
+            raise SetupError(self.kernel, f"not a kernel image QEMU boots for "
+                                          f"{self.arch.name}: it takes {kinds}")
 
     def _busybox(self, given):
         package = self.arch.busybox_package
