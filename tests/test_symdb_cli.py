@@ -357,3 +357,49 @@ def dump(db):
         return list(conn.iterdump())
     finally:
         conn.close()
+
+
+def module_built_for(directory, name, release):
+    """A module object whose .modinfo says it was built for kernel ``release``."""
+    source = directory / f"{name}.c"
+    source.write_text('static const char modinfo[] __attribute__((section(".modinfo"), used)) '
+                      f'= "name={name}\\0vermagic={release} SMP mod_unload \\0";\n'
+                      f"int {name}_value = 1;\n")
+    out = directory / f"{name}.ko"
+    subprocess.run(["gcc", "-c", "-o", str(out), str(source)], check=True)
+    return out
+
+
+def test_modules_of_another_kernel_are_named(tmp_path, capsys):
+    """A module whose vermagic names another kernel than the database's would not load into
+    that kernel, and its symbols are not that kernel's: a build, --add and a Symbols.list
+    name it (one line each up to three, then one line for all)."""
+    require_tool("gcc", "gcc")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    module_built_for(tree, "one", "6.1.0-56-amd64")  # the first: the database's release
+    two = module_built_for(tree, "two", "6.12.9-amd64")
+    db = tmp_path / "k.symdb"
+    assert main(["symbols", "--modules", str(tree), "-o", str(db)]) == 0
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"klp-convert: warning: {two}: built for 6.12.9-amd64, the database is for "
+        "6.1.0-56-amd64: its symbols are not that kernel's")
+    three = module_built_for(tmp_path, "three", "6.1.0-57-amd64")
+    assert main(["symbols", "--add", str(db), str(three)]) == 0
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"klp-convert: warning: {three}: built for 6.1.0-57-amd64, the database is for "
+        "6.1.0-56-amd64: its symbols are not that kernel's")
+    for i in range(3):
+        module_built_for(tree, f"x{i}", "7.0.0")
+    assert main(["symbols", "--format", "symbols-list", "--modules", str(tree), "-o",
+                 str(tmp_path / "Symbols.list")]) == 0
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "klp-convert: warning: 4 modules are built for another kernel than 6.1.0-56-amd64, "
+        f"which the Symbols.list is for (the first: {two}, built for 6.12.9-amd64): their "
+        "symbols are not that kernel's")
+    alike = tmp_path / "alike"
+    alike.mkdir()
+    module_built_for(alike, "four", "6.1.0-56-amd64")
+    module_built_for(alike, "five", "6.1.0-56-amd64")
+    assert main(["symbols", "--modules", str(alike), "-o", str(tmp_path / "a.symdb")]) == 0
+    assert "warning" not in capsys.readouterr().err

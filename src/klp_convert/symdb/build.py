@@ -54,6 +54,8 @@ class BuildReport:
         self.module_bytes = {}
         #: KernelRules the vmlinux input was read with (None without one)
         self.rules = None
+        #: (path, release) of the modules built for another kernel than the database's
+        self.other_kernel = []
 
 
 class Sources:
@@ -102,7 +104,8 @@ def add_to_database(database, module_paths, symvers=None, strict=False, warn=Non
         with _ModuleReader(files, first_id, progress, database) as reader:
             writer = written.open(base=database)
             known = writer.object_names()
-            report = _fill(writer, reader, sources, known, strict, warn, existing=database)
+            report = _fill(writer, reader, sources, known, strict, warn, existing=database,
+                           release=writer.meta_value("kernel_release"))
             _check_not_empty(module_paths[0] if module_paths else database, report)
             _record_inputs(writer, sources, report)
         writer.commit()
@@ -183,11 +186,12 @@ def _check_is_database(path):
         db.close()
 
 
-def _fill(writer, reader, sources, known, strict, warn, existing=None):
+def _fill(writer, reader, sources, known, strict, warn, existing=None, release=None):
     """Store every object of ``sources`` (vmlinux and Symbols.list objects first, then the
     modules ``reader`` reads, in kbuild's order) and the exports; ``known``: {object name:
-    path} already in the database."""
+    path} already in the database; ``release``: the kernel release of the database extended."""
     report = BuildReport()
+    report.kernel_release = release
     seen = dict(known)
     symvers = read_symvers(sources.symvers) if sources.symvers else {}
     # Module.symvers says more than __ksymtab_* symbols (the namespace): it wins where both do.
@@ -204,14 +208,17 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None):
     # modules' symbol tables and name index come (what the workers send meanwhile waits in
     # at most AHEAD chunks per worker).
     _store_text_objects(writer, reader, sources, report, seen, exported, warn, existing)
+    # The database's release: the one given, else the one the vmlinux input names, else the
+    # first module's vermagic; a module built for another kernel is named (it would not load).
+    if report.kernel_release is None:
+        report.kernel_release = sources.kernel_release or \
+            (report.rules.release if report.rules else None)
     for results, index in reader.chunks():
         for (path, _object_id), outcome in results:
             _account(report, seen, path, outcome, strict, warn, existing)
         writer.add_modules([(outcome[-1], object_id) for (_path, object_id), outcome in results
                             if outcome[0] == "module"], index, exported)
-    # the release given, else the modules' vermagic, else the one the vmlinux input names
-    report.kernel_release = sources.kernel_release or report.kernel_release or \
-        (report.rules.release if report.rules else None)
+    _warn_other_kernels(report, warn)
     return report
 
 
@@ -277,15 +284,39 @@ def _account(report, seen, path, outcome, strict, warn, existing):
         report.objects += 1
         report.symbols += symbols
         report.module_bytes[path] = size
-        _learn(report, machine, vermagic)
+        _learn(report, machine, vermagic, path)
 
 
-def _learn(report, machine, vermagic):
+def _learn(report, machine, vermagic, path=None):
     if report.arch is None and machine:
         report.arch = ARCH_NAMES.get(machine)
     # vermagic starts with the release the module was built for: "6.1.0-56-amd64 SMP ...".
-    if report.kernel_release is None and vermagic:
-        report.kernel_release = vermagic.split()[0]
+    release = vermagic.split()[0] if vermagic and vermagic.split() else None
+    if report.kernel_release is None:
+        report.kernel_release = release
+    elif release and release != report.kernel_release and path is not None:
+        report.other_kernel.append((path, release))
+
+
+# Modules of another kernel named one line each up to this many, then in one line.
+OTHER_KERNEL_LINES = 3
+
+
+def _warn_other_kernels(report, warn, output="the database"):
+    """Say which modules were built for another kernel than the one ``output`` describes:
+    their symbols and positions are not that kernel's (an out-of-tree module built against
+    other headers, or a tree holding two kernels' modules)."""
+    others, release = report.other_kernel, report.kernel_release
+    if not others or not warn:
+        return
+    if len(others) <= OTHER_KERNEL_LINES:
+        for path, other in others:
+            warn(f"{path}: built for {other}, {output} is for {release}: its symbols are not "
+                 f"that kernel's")
+        return
+    path, other = others[0]
+    warn(f"{len(others)} modules are built for another kernel than {release}, which {output} "
+         f"is for (the first: {path}, built for {other}): their symbols are not that kernel's")
 
 
 class _ModuleReader:
@@ -457,10 +488,12 @@ def _symbols_list_chunks(output, sources, report, strict, warn, progress):
     yield (SYMBOLS_LIST_HEADER + "\n").encode()
     files = find_module_files(sources.modules)
     objects = []
+    report.kernel_release = sources.kernel_release
     if sources.vmlinux:
         report.rules = vmlinux_rules(sources, files)
         objects = read_vmlinux(sources.vmlinux, want_listed=True,
                                rules=report.rules.generation.kallsyms)
+        report.kernel_release = report.kernel_release or report.rules.release
     for path in sources.symbols_lists:
         objects.extend(read_symbols_list(path))
     seen = {o.name: o.path for o in objects}
@@ -481,6 +514,7 @@ def _symbols_list_chunks(output, sources, report, strict, warn, progress):
         if progress:
             progress(done, len(files))
     _check_not_empty(output, report)
+    _warn_other_kernels(report, warn, "the Symbols.list")
 
 
 def _listed_block(obj, report, counted=False):

@@ -191,6 +191,11 @@ class DatabaseWriter:
         self.db.execute("INSERT INTO inputs VALUES (?, ?, ?, ?, ?)",
                         (kind, sql_name(str(path)), files, size, digest))
 
+    def meta_value(self, key):
+        """A metadata value of the database being written (an extended one's own), or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return from_sql(row[0]) if row else None
+
     def object_names(self):
         return {from_sql(name): from_sql(path)
                 for name, path in self.db.execute("SELECT name, path FROM objects")}
