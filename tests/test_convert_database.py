@@ -151,6 +151,11 @@ def test_unknown_symbol_is_refused(toy):
     proc, out = convert(toy, livepatch(toy, "missing", ["missing"]))
     assert proc.returncode == 1 and not out.exists()
     assert "Unknown symbol no_such_symbol" in proc.stderr
+    # and what to do when the name is an out-of-tree module's, said once
+    assert proc.stderr.splitlines()[-1] == (
+        "  fix: a symbol of an out-of-tree module is found once that module is in the database "
+        "(`klp-convert symbols --add DB MODULE.ko`, or its own database given with another "
+        "--symbols)")
 
 
 def test_dotted_label_settled_by_database(toy):

@@ -144,4 +144,5 @@ def _refusal_text(plan):
         if len(problems) > 1:
             lines.append(f"  {p.summary}")
         lines += [f"  {d}" for d in p.details]
+    lines += [f"  {advice}" for advice in dict.fromkeys(p.advice for p in problems) if advice]
     return lines

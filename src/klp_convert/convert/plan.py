@@ -57,11 +57,19 @@ class Decision:
 
 
 class Problem:
-    """A reason to refuse: a one-line summary and the lines that explain it."""
+    """A reason to refuse: a one-line summary and the lines that explain it; ``advice``: a line
+    said once after all the problems that share it."""
 
-    def __init__(self, summary, details=()):
+    def __init__(self, summary, details=(), advice=None):
         self.summary = summary
         self.details = list(details)
+        self.advice = advice
+
+
+# What to do about a name that no object of the databases defines and none exports.
+UNKNOWN_NAME_ADVICE = ("fix: a symbol of an out-of-tree module is found once that module is in "
+                       "the database (`klp-convert symbols --add DB MODULE.ko`, or its own "
+                       "database given with another --symbols)")
 
 
 class Plan:
@@ -366,7 +374,7 @@ def _decide_from_database(decision, index, options, plan):
     if not records:
         plan.problems.append(Problem(
             f"'{name}' is not exported and not in the symbol database: the kernel would "
-            f"refuse the module (Unknown symbol {name})"))
+            f"refuse the module (Unknown symbol {name})", advice=UNKNOWN_NAME_ADVICE))
         return None
     if len(records) == 1:
         decision.objname = records[0].objname
