@@ -446,18 +446,22 @@ def _check_not_empty(path, report):
 def _record_inputs(writer, sources, report):
     for kind, path in (("vmlinux", sources.vmlinux), ("symvers", sources.symvers)):
         if path:
-            writer.add_input(kind, path, 1, os.path.getsize(path), _digest(path))
+            writer.add_input(kind, path, 1, *_size_and_digest(path))
     for path in sources.symbols_lists:
-        writer.add_input("symbols-list", path, 1, os.path.getsize(path), _digest(path))
+        writer.add_input("symbols-list", path, 1, *_size_and_digest(path))
     for given in sources.modules:
         mine = [size for path, size in report.module_bytes.items() if _under(path, given)]
         writer.add_input("modules", given, len(mine), sum(mine))
 
 
-def _digest(path):
-    # An unstripped vmlinux is over 600 MB: its size identifies it well enough, hashing it would
-    # cost more than the whole build.
-    return file_digest(path) if os.path.getsize(path) <= HASH_LIMIT else None
+def _size_and_digest(path):
+    """(size, sha256 or None) of an input. An unstripped vmlinux is over 600 MB: its size
+    identifies it well enough, hashing it would cost more than the whole build."""
+    size = os.path.getsize(path)
+    if size > HASH_LIMIT:
+        return size, None
+    digest, size = file_digest(path)
+    return size, digest
 
 
 def _under(file_path, given):

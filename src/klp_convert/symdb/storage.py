@@ -509,10 +509,12 @@ def database_summary(path):
 
 
 def file_digest(path):
-    """sha256 of a file, read in chunks."""
+    """(sha256, size) of a file, read in chunks (the size counted as read: a /proc file's
+    st_size is 0)."""
     import hashlib  # the build's only
-    digest = hashlib.sha256()
+    digest, size = hashlib.sha256(), 0
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
