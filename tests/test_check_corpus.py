@@ -118,3 +118,40 @@ def test_convert_output_checked_before_writing(tmp_path):
     convert_object(obj)
     findings = check_module(obj)
     assert will_load(findings) and [f.rule for f in findings] == [RELOAD_WARNING]
+
+
+def patch_of_modules(directory, count):
+    """A converted livepatch (annotation-only) calling one function of each of ``count``
+    modules m1, m2, ..., built for Linux 6.1."""
+    directory.mkdir()
+    source = directory / "many.c"
+    lines = ['#include "klp-convert.h"',
+             'static const char modinfo[] __attribute__((used, section(".modinfo"))) = '
+             '"livepatch=Y\\0name=many\\0vermagic=6.1.0-99-amd64 SMP mod_unload ";']
+    for i in range(1, count + 1):
+        lines += [f"extern int f{i}(void);",
+                  f"KLP_MODULE_RELOC(m{i}) m{i}_relocs[] = {{ KLP_SYMPOS(f{i}, 0) }};",
+                  f"int call{i}(void) {{ return f{i}(); }}"]
+    source.write_text("\n".join(lines) + "\n")
+    from support.toolchains import compile_livepatch
+    unconverted = compile_livepatch("x86_64", source, directory / "many.o",
+                                    extra=("-mcmodel=kernel",))
+    out = directory / "many.ko"
+    assert main([str(unconverted), str(out)]) == 0
+    return out
+
+
+def test_reload_limit_is_one_warning_for_a_patch_of_many_modules(tmp_path, capsys):
+    """Up to three patched modules get a warning each; more get one that counts them (a
+    patch of 3,220 modules printed 9,660 lines)."""
+    few = [f for f in check_module(patch_of_modules(tmp_path / "three", 3))
+           if f.rule == RELOAD_WARNING]
+    assert [f.fix for f in few] == [f"disable the patch before reloading m{i}" for i in (1, 2, 3)]
+    [many] = [f for f in check_module(patch_of_modules(tmp_path / "four", 4))
+              if f.rule == RELOAD_WARNING]
+    assert many.message == ("while this patch is enabled, none of the 4 modules it patches "
+                            "(m1, m2, m3, ...) can be unloaded and loaded again: Linux 6.1 "
+                            "leaves their livepatch relocations applied (cleared on unload "
+                            "since 6.3)")
+    assert many.fix == "disable the patch before reloading any of them"
+    assert many.kernel_message.startswith("module: x86/modules: Skipping invalid relocation")

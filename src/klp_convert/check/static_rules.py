@@ -476,12 +476,26 @@ def rule_module_reload(ctx):
         if objname not in first and not is_vmlinux(objname) and sec.relocations \
                 and target_is_alloc(sec):
             first[objname] = sec
+    if len(first) > RELOAD_WARNINGS:  # a patch of many modules: one line, not one each
+        names = sorted(first)
+        sec = first[names[0]]
+        ctx.warning("module-reload", f"while this patch is enabled, none of the {len(names)} "
+                    f"modules it patches ({', '.join(names[:RELOAD_WARNINGS])}, ...) can be "
+                    f"unloaded and loaded again: Linux {ctx.generation.name} leaves their "
+                    "livepatch relocations applied (cleared on unload since 6.3)",
+                    kernel=_x86_nonzero_message(ctx, sec, sec.relocations[0]),
+                    fix="disable the patch before reloading any of them")
+        return
     for objname, sec in sorted(first.items()):
         ctx.warning("module-reload", f"while this patch is enabled, {objname} cannot be "
                     f"unloaded and loaded again: Linux {ctx.generation.name} leaves its "
                     "livepatch relocations applied (cleared on unload since 6.3)",
                     kernel=_x86_nonzero_message(ctx, sec, sec.relocations[0]),
                     fix=f"disable the patch before reloading {objname}")
+
+
+# Target modules warned about one by one up to this many, then in one warning.
+RELOAD_WARNINGS = 3
 
 
 STATIC_RULES = [
