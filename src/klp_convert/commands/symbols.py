@@ -12,13 +12,12 @@ import sys
 
 from ..kernel.installed import module_dir, system_maps, unstripped_vmlinux
 from ..symdb import Sources, add_to_database, build_database, open_symbols, write_symbols_list
-from ..symdb.sources import is_symbols_list, read_head
+# KALLSYMS: the running kernel's symbols when nothing better is installed
+from ..symdb.sources import RUNNING_KALLSYMS as KALLSYMS, is_symbols_list, read_head
 from ..symdb.storage import database_summary
 from ..errors import KlpError
 from . import PROG, say, warn
 
-# The running kernel's symbols when nothing better is installed.
-KALLSYMS = "/proc/kallsyms"
 # Trees with fewer modules than this finish too fast for a progress bar to help.
 PROGRESS_MIN_FILES = 100
 

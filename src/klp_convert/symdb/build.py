@@ -291,7 +291,7 @@ def _learn(report, machine, vermagic, path=None):
     if report.arch is None and machine:
         report.arch = ARCH_NAMES.get(machine)
     # vermagic starts with the release the module was built for: "6.1.0-56-amd64 SMP ...".
-    release = vermagic.split()[0] if vermagic and vermagic.split() else None
+    release = next(iter(vermagic.split()), None) if vermagic else None
     if report.kernel_release is None:
         report.kernel_release = release
     elif release and release != report.kernel_release and path is not None:
