@@ -46,6 +46,7 @@ def kernel():
 def built(kernel, tmp_path_factory):
     """{name: path} of every module the tests load, built as a user would."""
     workdir = tmp_path_factory.mktemp("try")
+    kernel.share(workdir)  # (the modules are built in a Debian 12 chroot on another release)
     database = kernel_symbol_database(kernel, workdir / "kernel.symdb")
     hello = copy_scenario("readme", workdir)
     write_hello_livepatch(hello / "livepatch")

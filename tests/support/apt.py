@@ -35,6 +35,7 @@ SUITES = {
     "trixie": (("trixie", "trixie-updates"), "trixie-security"),
     # Newer builds for a release, e.g. its QEMU (support/emulator.py); read, never installed.
     "bookworm-backports": (("bookworm-backports",), None),
+    "trixie-backports": (("trixie-backports",), None),
     "sid": (("sid",), None),
 }
 
