@@ -7,6 +7,7 @@ import lzma
 import os
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -347,8 +348,23 @@ def test_build_is_deterministic_and_parallel_equals_serial(tmp_path, modules, mo
     monkeypatch.setattr("klp_convert.symdb.build.PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr("klp_convert.symdb.build.CHUNK", 1)
     monkeypatch.setattr("klp_convert.symdb.build._worker_count", lambda: 2)
-    assert run("symbols", "--modules", tree, "-o", parallel)[0] == 0
-    assert dump(serial) == dump(parallel)  # bytes differ only in SQLite's change counter
+    for method in ("fork", "forkserver"):  # the command's, a caller's with threads
+        monkeypatch.setattr("klp_convert.symdb.build._start_method", lambda: method)
+        parallel.unlink(missing_ok=True)
+        assert run("symbols", "--modules", tree, "-o", parallel)[0] == 0
+        assert dump(serial) == dump(parallel)  # bytes differ only in SQLite's change counter
+
+
+def test_workers_are_forked_only_from_a_process_of_one_thread():
+    """A fork copies no thread: where another runs (a library caller's, a test runner's), the
+    build's workers start from a fork server instead (Python 3.12+ warns of such forks)."""
+    script = ("import threading, time\n"
+              "from klp_convert.symdb.build import _start_method\n"
+              "print(_start_method())\n"
+              "threading.Thread(target=time.sleep, args=(2,), daemon=True).start()\n"
+              "print(_start_method())\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.stdout.split() == ["fork", "forkserver"], proc.stderr
 
 
 def dump(db):

@@ -347,7 +347,7 @@ class _ModuleReader:
         if len(self.files) >= PARALLEL_THRESHOLD and workers > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
-            method = "fork" if sys.platform.startswith("linux") else "spawn"
+            method = _start_method()
             # SIGINT is blocked while the workers start, so that a Ctrl-C in that moment
             # reaches a worker only once it ignores it (_worker_signals); the main process
             # gets it when it unblocks.
@@ -380,6 +380,21 @@ class _ModuleReader:
     def __exit__(self, exc_type, *exc):
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_method():
+    """How the workers start: forked (at once, sharing what this process has read) from the
+    command's process, which has one thread; from a fork server where the caller runs other
+    threads (a library user, a test runner: a fork copies no thread, so a lock one of them
+    held would stay locked in the worker; Python 3.12 and later warn of it); spawned where
+    there is no fork."""
+    if not sys.platform.startswith("linux"):
+        return "spawn"
+    try:  # the kernel's count: threads Python's threading module never saw count too
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        threads = 2  # not knowing: the start method that is safe either way
+    return "fork" if threads == 1 else "forkserver"
 
 
 def _chunk_result(future):
