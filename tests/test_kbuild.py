@@ -5,14 +5,13 @@ suite builds for Debian 12's kernel: on the machine when it runs Debian 12, else
 12 chroot (support/kernels.py), as `python -m klp_convert kbuild`."""
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from klp_convert.elf import ElfObject
 from klp_convert.kbuild import KbuildOptions, built_modules, make_command, module_dir
-from support.realkernel import REPO_INCLUDE, target_kernel
+from support.realkernel import REPO_INCLUDE, kbuild_command, target_kernel
 
 SOURCES = Path(__file__).parent / "data" / "kbuild"
 
@@ -51,8 +50,7 @@ def module_tree(kernel, tmp_path):
 def kbuild(kernel, *args):
     """`klp-convert kbuild -C <the kernel's headers> ARGS` where its modules are built; the
     finished process (returncode, stdout, stderr)."""
-    return kernel.run([kernel.python or sys.executable, "-m", "klp_convert", "kbuild", "-C",
-                       kernel.headers, *args])
+    return kernel.run(kbuild_command(kernel, *args))
 
 
 def seen(kernel, path):

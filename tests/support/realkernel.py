@@ -170,10 +170,16 @@ def build_livepatch(kernel, source, symbol_databases, defines=None):
         make_modules(kernel, targets)
         databases.append(source / "target.symdb")
         klp_convert("symbols", "--modules", targets, "-o", databases[-1])
-    return run_logged([kernel.python or sys.executable, "-m", "klp_convert", "kbuild",
-                       "-C", kernel.headers, *(f"--symbols={db}" for db in databases),
-                       *kernel.make_args, f"M={source / 'livepatch'}",
-                       scenario_cflags(kernel, defines)], kernel=kernel)
+    return run_logged(kbuild_command(kernel, *(f"--symbols={db}" for db in databases),
+                                     *kernel.make_args, f"M={source / 'livepatch'}",
+                                     scenario_cflags(kernel, defines)), kernel=kernel)
+
+
+def kbuild_command(kernel, *args):
+    """`klp-convert kbuild -C <the kernel's headers> ARGS` as the kernel's build userland runs
+    it (kernel.run): its python, the machine's or the chroot's."""
+    return [kernel.python or sys.executable, "-m", "klp_convert", "kbuild", "-C",
+            kernel.headers, *args]
 
 
 def symbol_definitions(path, name):
