@@ -22,12 +22,12 @@ VERSION = "import sys; print(tuple(sys.version_info[:2]))"
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 
-def oldest_python():
+def oldest_python(work):
     """An interpreter of the oldest supported version that runs: one pyenv installed, else one
     on PATH (a pyenv shim there fails unless that version is selected), else Debian 11's
     python3 (3.9) in a chroot of Debian 11 (support/buildroot.py: a machine without pyenv, a
-    Debian 13 one say). None of them (not root, so no chroot): skipped on a developer's
-    machine, a failure in CI."""
+    Debian 13 one say; ``work``, the test's directory, is seen there). None of them (not root,
+    so no chroot): skipped on a developer's machine, a failure in CI."""
     name = f"python{OLDEST[0]}.{OLDEST[1]}"
     candidates = sorted(glob.glob(os.path.expanduser(
         f"~/.pyenv/versions/{OLDEST[0]}.{OLDEST[1]}.*/bin/{name}")))
@@ -39,6 +39,7 @@ def oldest_python():
     if os.geteuid() == 0:
         debian.ensure_installed(["debootstrap"])
         userland = BuildRoot(AptRelease(OLDEST_DEBIAN), "python", ["python3"]).prepare()
+        userland.share(work)
         python = ChrootPython(userland)
         version = python.userland.run(["python3", "-c", VERSION]).stdout.strip()
         assert version == str(OLDEST), f"Debian {OLDEST_DEBIAN}'s python3 is {version}"
@@ -60,26 +61,25 @@ class HostPython:
     def __init__(self, path):
         self.path, self.name = path, Path(path).name
 
-    def run(self, argv, _work):
+    def run(self, argv):
         return subprocess.run([self.path, "-m", "klp_convert", *argv],
                               env=dict(os.environ, **TOOL_ENV), capture_output=True, text=True,
                               timeout=300)
 
 
 class ChrootPython:
-    """python3 of a Debian release's chroot, the work directory and the source tree seen there
-    at their own paths."""
+    """python3 of a Debian release's chroot (the directories it shares, the source tree's
+    among them, seen there at their own paths)."""
 
     def __init__(self, userland):
         self.userland, self.name = userland, f"python3-{OLDEST_DEBIAN}"
 
-    def run(self, argv, work):
-        self.userland.share(work)
+    def run(self, argv):
         return self.userland.run(["python3", "-m", "klp_convert", *argv], env=TOOL_ENV)
 
 
-def run(python, *argv, work, check=True):
-    proc = python.run([str(a) for a in argv], work)
+def run(python, *argv, check=True):
+    proc = python.run([str(a) for a in argv])
     assert "Traceback" not in proc.stderr, proc.stderr
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -87,7 +87,7 @@ def run(python, *argv, work, check=True):
 
 
 def test_the_oldest_python_does_what_this_one_does(tmp_path):
-    old = oldest_python()
+    old = oldest_python(tmp_path)
     build("x86_64", tmp_path)
     toy = ("x86_64", tmp_path, tmp_path / "toy.symdb")
     module = livepatch(toy, "oldest")
@@ -98,17 +98,15 @@ def test_the_oldest_python_does_what_this_one_does(tmp_path):
         out.mkdir(exist_ok=True)
         db = out / "toy.symdb"
         run(python, "symbols", "--vmlinux", tmp_path / "vmlinux", "--modules",
-            tmp_path / "foo.ko", "--modules", tmp_path / "twins.ko", "-o", db, work=tmp_path)
-        run(python, "convert", "--symbols", db, module, "-o", out / "patch.ko", work=tmp_path)
+            tmp_path / "foo.ko", "--modules", tmp_path / "twins.ko", "-o", db)
+        run(python, "convert", "--symbols", db, module, "-o", out / "patch.ko")
         refused = run(python, "convert", "--symbols", db, livepatch(toy, "oldest-amb", ["hats"]),
-                      "-o", out / "amb.ko", check=False, work=tmp_path)
+                      "-o", out / "amb.ko", check=False)
         assert refused.returncode == 1 and "is ambiguous" in refused.stderr
         outputs[python] = (
             (out / "patch.ko").read_bytes(),
-            run(python, "check", "--symbols", db, out / "patch.ko",
-                work=tmp_path).stdout.replace(str(out), ""),
-            run(python, "show", "--json", out / "patch.ko", work=tmp_path).stdout.replace(
-                str(out), ""),
-            run(python, "symbols", "--info", db, work=tmp_path).stdout.replace(str(out), ""),
+            run(python, "check", "--symbols", db, out / "patch.ko").stdout.replace(str(out), ""),
+            run(python, "show", "--json", out / "patch.ko").stdout.replace(str(out), ""),
+            run(python, "symbols", "--info", db).stdout.replace(str(out), ""),
             refused.stderr.replace(str(out), ""))
     assert outputs[old] == outputs[this]
