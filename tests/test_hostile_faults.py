@@ -114,6 +114,27 @@ def test_an_xz_module_that_inflates_beyond_the_limit_is_refused_while_streaming(
     assert not (tmp_path / "b.ko").exists()
 
 
+@pytest.mark.parametrize("step", [1 << 26, 7])
+def test_an_xz_module_is_read_as_lzma_decompress_reads_it(tmp_path, monkeypatch, step):
+    """Several streams and trailing bytes that are no stream, read in one
+    piece and (a step of 7 bytes) in many: the same bytes as lzma.decompress, and a file cut
+    inside a stream is refused whatever the step."""
+    import lzma
+    from klp_convert import compression
+    from klp_convert.symdb.inputs import SymdbError
+    monkeypatch.setattr(compression, "INFLATE_STEP", step)
+    one, two = lzma.compress(b"ELF one" * 99), lzma.compress(b"and two" * 7)
+    for name, packed in (("single", one), ("streams", one + two),
+                         ("garbage", one + two + b"not a stream")):
+        path = tmp_path / f"{name}.ko.xz"
+        path.write_bytes(packed)
+        assert compression.read_module_file(path, SymdbError) == lzma.decompress(packed), name
+    cut = tmp_path / "cut.ko.xz"
+    cut.write_bytes(one[:-9])
+    with pytest.raises(SymdbError, match="the file ends inside an xz stream"):
+        compression.read_module_file(cut, SymdbError)
+
+
 def test_a_null_section_header_with_a_huge_extent_is_refused(pair, tmp_path):  # noqa: F811
     """A section header turned SHT_NULL keeps its extent; the writer would pad up to it
     (found by bench/hostile.py: a MemoryError in convert)."""

@@ -66,11 +66,25 @@ def _inflate_xz(path, f, error, size):
     """An .xz module as lzma.decompress() reads it: its streams one after the other, anything
     after a complete stream that is not one ignored; refused as soon as it passes the limit.
     The first read asks for the file's size (and a byte more), not INFLATE_STEP: a buffer of
-    that step for each of a tree's 4,000 modules cost a twentieth of decompressing them."""
+    that step for each of a tree's 4,000 modules cost a twentieth of decompressing them. Once
+    a read comes back short the file has ended, and it is not read again (a read at the end
+    of the file still takes a buffer of the size asked for: a mapping made and unmade per
+    module)."""
     import lzma
     pieces, total = [], 0  # pieces: the output of the complete streams
     decompressor, stream = lzma.LZMADecompressor(), []
-    packed = f.read(min(size + 1, INFLATE_STEP))
+    wanted = min(size + 1, INFLATE_STEP)
+    packed = f.read(wanted)
+    ended = len(packed) < wanted
+
+    def more():
+        nonlocal ended
+        if ended:
+            return b""
+        piece = f.read(INFLATE_STEP)
+        ended = len(piece) < INFLATE_STEP
+        return piece
+
     if not packed:
         raise error(path, "cannot decompress: an empty file")
     while True:
@@ -87,12 +101,12 @@ def _inflate_xz(path, f, error, size):
         stream.append(piece)
         if decompressor.eof:
             pieces += stream
-            packed = decompressor.unused_data or f.read(INFLATE_STEP)
+            packed = decompressor.unused_data or more()
             if not packed:
                 break
             decompressor, stream = lzma.LZMADecompressor(), []
         elif decompressor.needs_input:
-            packed = f.read(INFLATE_STEP)
+            packed = more()
             if not packed:
                 raise error(path, "cannot decompress: the file ends inside an xz stream")
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
