@@ -208,11 +208,9 @@ def _fill(writer, reader, sources, known, strict, warn, existing=None, release=N
     # modules' symbol tables and name index come (what the workers send meanwhile waits in
     # at most AHEAD chunks per worker).
     _store_text_objects(writer, reader, sources, report, seen, exported, warn, existing)
-    # The database's release: the one given, else the one the vmlinux input names, else the
-    # first module's vermagic; a module built for another kernel is named (it would not load).
+    # A module built for another kernel than the database's is named (it would not load).
     if report.kernel_release is None:
-        report.kernel_release = sources.kernel_release or \
-            (report.rules.release if report.rules else None)
+        report.kernel_release = _stated_release(sources, report.rules)
     for results, index in reader.chunks():
         for (path, _object_id), outcome in results:
             _account(report, seen, path, outcome, strict, warn, existing)
@@ -259,6 +257,13 @@ def vmlinux_rules(sources, module_files=()):
         if obj is not None and obj.vermagic:
             return rules_for_release(obj.vermagic.split()[0], "the modules' vermagic")
     return rules_for_release(None)
+
+
+def _stated_release(sources, rules):
+    """The kernel release an output describes before its modules are read: the one given
+    (--kernel-release), else the one vmlinux_rules() found; None: the first module's vermagic
+    will say (_learn)."""
+    return sources.kernel_release or (rules.release if rules else None)
 
 
 def _claim(seen, name, path, existing):
@@ -507,12 +512,11 @@ def _symbols_list_chunks(output, sources, report, strict, warn, progress):
     yield (SYMBOLS_LIST_HEADER + "\n").encode()
     files = find_module_files(sources.modules)
     objects = []
-    report.kernel_release = sources.kernel_release
     if sources.vmlinux:
         report.rules = vmlinux_rules(sources, files)
         objects = read_vmlinux(sources.vmlinux, want_listed=True,
                                rules=report.rules.generation.kallsyms)
-        report.kernel_release = report.kernel_release or report.rules.release
+    report.kernel_release = _stated_release(sources, report.rules)
     for path in sources.symbols_lists:
         objects.extend(read_symbols_list(path))
     seen = {o.name: o.path for o in objects}
