@@ -20,6 +20,7 @@ Inputs are downloaded and cached outside the repository, like the tests' (tests/
 """
 
 import argparse
+import compileall
 import os
 import resource
 import subprocess
@@ -230,6 +231,10 @@ def main():
     parser.add_argument("--phases", action="store_true",
                         help="with --tree: also the build's steps timed in one process")
     args = parser.parse_args()
+    # What an installed tool has: compiled bytecode (pip writes it; a source tree run with
+    # PYTHONDONTWRITEBYTECODE would compile every changed module at every start).
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "src" / "klp_convert",
+                           quiet=1)
     if args.tree:
         return tree_bench(args.tree, args.runs, args.phases)
     abi, tree = kernel_image_modules()

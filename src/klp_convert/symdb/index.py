@@ -13,7 +13,7 @@ from .model import CORE, VMLINUX, Export, ranked_records
 from .inputs import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
 )
-from .symtabs import StoredSymtab, bucket_entries, bucket_of, name_hash, symbols_in
+from .symtabs import StoredSymtab, bucket_of, checked_bucket, name_hash, symbols_in
 from .storage import (
     StorageError, from_sql, is_database, name_list, open_database, positions_flag, sql_name,
     to_unsigned,
@@ -159,7 +159,7 @@ class _DatabaseInput:
             for bucket, entries in self._query(
                     f"SELECT bucket, entries FROM name_index WHERE bucket IN ({marks})", batch):
                 try:
-                    self.buckets[bucket] = bucket_entries(entries)
+                    self.buckets[bucket] = checked_bucket(entries)
                 except (ValueError, TypeError) as e:
                     raise StorageError(self.path, f"unreadable symbol database ({e})") \
                         from None

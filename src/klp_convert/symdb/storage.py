@@ -1,6 +1,6 @@
 """SQLite storage of the symbol database (Python's sqlite3, nothing else).
 
-Schema (version 4):
+Schema (version 5):
 
   meta(key, value)            kernel_release, arch, tool_version, schema_version, created_by
   inputs(kind, path, files, bytes, sha256)
@@ -20,8 +20,8 @@ Schema (version 4):
                               (symtabs.py)
   name_index(bucket, entries) the symbols those modules define, by name: little-endian u64
                               entries (the name's hash, the object id, the symbol's index in
-                              its table), sorted, one row per bucket of the hash's top bits
-                              (symtabs.py)
+                              its table) in the order the modules were read, one row per
+                              bucket of the hash's top bits (symtabs.py)
   object_lists(object, sections, files)
                               JSON lists of the section names and STT_FILE names the symbols
                               rows of an object refer to by index (a table of their own, so
@@ -60,7 +60,7 @@ from ..files import (
 from ..text import decode_name, is_decimal, name_bytes
 from .symtabs import add_entries, bucket_blob, bucket_entries, new_buckets
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 SQLITE_MAGIC = b"SQLite format 3\0"
 
 SCHEMA = """

@@ -1,4 +1,4 @@
-"""Module symbol tables as a symbol database keeps them (schema 4): each module's own .symtab
+"""Module symbol tables as a symbol database keeps them (schema 5): each module's own .symtab
 and .strtab bytes, checked when the database is built and decoded only where a lookup asks.
 
 Why not a row per symbol: a distribution's module tree has about a million symbols, and making
@@ -13,12 +13,18 @@ each one's name index entry (chunk_index sorts a chunk's entries by bucket). Que
 StoredSymtab turns the symbols the index points at into rows exactly as sources._module_rows
 does for a whole module, except that a row's section indexes the module's full section list.
 
-The name index: one 64-bit entry per defined symbol, (hash << 36 | object id << 20 | symbol
-index), with the hash the top 28 bits of its name's crc32, sorted, one row per bucket of the
-hash's top BUCKET_BITS bits. A lookup reads its name's bucket and decodes just the symbols the
-entries point at, each checked against the name's bytes (a hash shared by two names costs one
-needless look, never a wrong answer). A symbol beyond the index field's range is entered as
-INDEX_SEARCH: its module's table is searched for the name instead.
+The name index: one 64-bit entry per defined symbol, (hash << 32 | object id << 16 | symbol
+index), with the hash its name's crc32, one row per bucket of the hash's top BUCKET_BITS bits,
+the entries in the order the modules were read (schema 5; schema 4 sorted them). A lookup reads
+its name's bucket, finds the entries of its hash with bytes.find (the hash is an entry's top
+four bytes, little-endian) and decodes just the symbols they point at, each checked against the
+name's bytes (a hash shared by two names costs one needless look, never a wrong answer). A
+symbol beyond the index field's range is entered as INDEX_SEARCH: its module's table is
+searched for the name instead.
+
+Why unsorted: a tree's million entries are 64-bit ints, which CPython sorts with its generic
+compare (its fast path takes one-digit ints only); sorting them cost the build a twentieth of
+decompressing a compressed tree, and putting each in its bucket with a loop costs half of that.
 """
 
 import struct
@@ -26,8 +32,8 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from itertools import compress, repeat
-from operator import and_, lshift, lt, or_
+from itertools import accumulate, chain, compress, repeat
+from operator import lshift, lt, or_
 from zlib import crc32
 
 from ..compression import read_module_file
@@ -44,14 +50,14 @@ from .inputs import KSYMTAB_PREFIX, SymdbError
 from .model import pack_flags
 
 # A name index entry: hash << HASH_SHIFT | object id << OBJECT_SHIFT | symbol index
-HASH_BITS, OBJECT_BITS, INDEX_BITS = 28, 16, 20
+HASH_BITS, OBJECT_BITS, INDEX_BITS = 32, 16, 16
 OBJECT_SHIFT, HASH_SHIFT = INDEX_BITS, INDEX_BITS + OBJECT_BITS
 MAX_OBJECT_ID = (1 << OBJECT_BITS) - 1
 # the index field of a symbol at this index or beyond: search its module's table for the name
 INDEX_SEARCH = (1 << INDEX_BITS) - 1
 BUCKET_BITS = 10
 BUCKETS = 1 << BUCKET_BITS
-_BUCKET_STARTS = range(0, 1 << 64, 1 << (64 - BUCKET_BITS))  # each bucket's first entry
+_BUCKET_SHIFT = 64 - BUCKET_BITS  # an entry's bucket: entry >> _BUCKET_SHIFT
 _KSYMTAB = KSYMTAB_PREFIX.encode()
 # layout column: which ELF class and byte order the stored bytes are in
 LAYOUT_64, LAYOUT_BIG_ENDIAN = 1, 2
@@ -119,13 +125,11 @@ def _count_and_index(module, table, object_id):
 def _index_entries(names, symbols, first):
     """The name index entries of a module's symbols: their names, and their object ids and
     indices (``first`` + index)."""
-    if symbols and symbols[-1] > first + INDEX_SEARCH:  # a table of a million symbols
+    if symbols and symbols[-1] > first + INDEX_SEARCH:  # a table of 65,535 symbols or more
         symbols = [min(symbol, first + INDEX_SEARCH) for symbol in symbols]
-    # (crc32 >> 4) << HASH_SHIFT, as one mask and one shift (operator's functions: called
-    # from map, they take half the time of int's slot wrappers, int.__and__ and the like)
-    hashes = map(lshift, map(and_, map(crc32, names), repeat(0xFFFFFFF0)),
-                 repeat(HASH_SHIFT - 4))
-    return list(map(or_, hashes, symbols))
+    # (operator's functions: called from map, they take half the time of int's slot wrappers,
+    # int.__lshift__ and the like)
+    return list(map(or_, map(lshift, map(crc32, names), repeat(HASH_SHIFT)), symbols))
 
 
 def _exports(table, names, symbols, first):
@@ -159,7 +163,7 @@ def _unpack(code, data):
 
 def name_hash(name):
     """The index's hash of a name (a str as the symbol tables hold it, see text.py)."""
-    return crc32(name_bytes(name)) >> (32 - HASH_BITS)
+    return crc32(name_bytes(name))
 
 
 def bucket_of(hash_value):
@@ -178,16 +182,17 @@ def _entry_array():
 
 def chunk_index(modules):
     """(entries, bounds) of the StoredModules of a chunk (their ``entries`` are dropped): all
-    their name index entries sorted, and where each bucket's start, so that add_entries moves
-    a bucket's entries at once (a worker sorts, the main process does not loop per entry)."""
-    entries = []
+    their name index entries bucket by bucket (each bucket's in the modules' order), and where
+    each bucket starts, so that add_entries moves a bucket's entries at once (a worker puts
+    each entry in its bucket, the main process does not loop per entry)."""
+    buckets = [[] for _ in range(BUCKETS)]
+    appends = [bucket.append for bucket in buckets]
     for module in modules:
-        entries += module.entries
+        for entry in module.entries:
+            appends[entry >> _BUCKET_SHIFT](entry)
         module.entries = None
-    entries.sort()
-    bounds = array("I", map(bisect_left, repeat(entries), _BUCKET_STARTS))
-    bounds.append(len(entries))
-    return array("Q", entries), bounds
+    bounds = array("I", accumulate(map(len, buckets), initial=0))
+    return array("Q", chain.from_iterable(buckets)), bounds
 
 
 def add_entries(buckets, entries, bounds):
@@ -197,30 +202,44 @@ def add_entries(buckets, entries, bounds):
 
 
 def bucket_blob(entries):
-    """A bucket row's bytes: its entries sorted, little-endian u64."""
-    packed = array("Q", sorted(entries))
+    """A bucket row's bytes: its entries (an array), little-endian u64."""
+    packed = array("Q", entries)
     if sys.byteorder == "big":
         packed.byteswap()
     return packed.tobytes()
 
 
 def bucket_entries(blob):
-    """The entries of a bucket row (ValueError if it is not one)."""
-    if len(blob) % 8:
-        raise ValueError("a name index bucket is not a list of 64-bit entries")
+    """The entries of a bucket row as an array (a database being extended adds to them);
+    ValueError if it is not one."""
     entries = array("Q")  # 8 bytes wide wherever CPython runs, as bucket_blob assumes
-    entries.frombytes(blob)
+    entries.frombytes(checked_bucket(blob))
     if sys.byteorder == "big":
         entries.byteswap()
     return entries
 
 
-def symbols_in(entries, hash_value):
-    """[(object id, symbol index)] a bucket lists for one hash."""
-    start = bisect_left(entries, hash_value << HASH_SHIFT)
-    end = bisect_left(entries, (hash_value + 1) << HASH_SHIFT, start)
-    return [(entry >> OBJECT_SHIFT & MAX_OBJECT_ID, entry & INDEX_SEARCH)
-            for entry in entries[start:end]]
+def checked_bucket(blob):
+    """A bucket row's bytes, as a lookup searches them (ValueError if it is not one)."""
+    if not isinstance(blob, bytes) or len(blob) % 8:
+        raise ValueError("a name index bucket is not a list of 64-bit entries")
+    return blob
+
+
+def symbols_in(blob, hash_value):
+    """[(object id, symbol index)] a bucket row (checked_bucket) lists for one hash: every
+    entry whose top four bytes are the hash (bytes.find: a C search, where a loop over the
+    entries would take as long as the rest of the lookup)."""
+    needle, found = (hash_value & 0xFFFFFFFF).to_bytes(4, "little"), []
+    at = blob.find(needle, 4)
+    while at >= 0:
+        if at % 8 == 4:  # an entry's top half, not four bytes across two fields
+            entry = int.from_bytes(blob[at - 4:at + 4], "little")
+            found.append((entry >> OBJECT_SHIFT & MAX_OBJECT_ID, entry & INDEX_SEARCH))
+            at = blob.find(needle, at + 8)
+        else:
+            at = blob.find(needle, at + 1)
+    return found
 
 
 # -- the query side ----------------------------------------------------------------------------
