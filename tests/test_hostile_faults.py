@@ -116,9 +116,9 @@ def test_an_xz_module_that_inflates_beyond_the_limit_is_refused_while_streaming(
 
 @pytest.mark.parametrize("step", [1 << 26, 7])
 def test_an_xz_module_is_read_as_lzma_decompress_reads_it(tmp_path, monkeypatch, step):
-    """Several streams and trailing bytes that are no stream, read in one
-    piece and (a step of 7 bytes) in many: the same bytes as lzma.decompress, and a file cut
-    inside a stream is refused whatever the step."""
+    """Several streams and trailing bytes that are no stream, read in one piece and (a step
+    of 7 bytes) in many: the same bytes as lzma.decompress, and a file cut inside a stream is
+    refused whatever the step."""
     import lzma
     from klp_convert import compression
     from klp_convert.symdb.inputs import SymdbError

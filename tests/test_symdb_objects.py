@@ -78,6 +78,29 @@ def test_module_rows_follow_symtab_order(tree):
     assert [r[0] for r in obj.rows] == expected
 
 
+def test_a_bucket_lists_only_the_entries_of_the_hash_asked_for():
+    """A name index bucket is searched with bytes.find: the hash's bytes met in another
+    entry's object and index fields, or across two entries, are not an entry of that hash."""
+    from klp_convert.symdb.symtabs import HASH_SHIFT, OBJECT_SHIFT, bucket_blob, symbols_in
+    wanted = 0x12345678
+    low_half = wanted >> 16 << OBJECT_SHIFT | wanted & 0xFFFF  # object 0x1234, index 0x5678
+    entries = [0x9ABCDEF0 << HASH_SHIFT | low_half,  # the hash's bytes as object and index
+               wanted << HASH_SHIFT | 7 << OBJECT_SHIFT | 42,
+               0x5678AAAA << HASH_SHIFT,  # its bytes across two entries: 78 56 | 34 12
+               0xCCCCCCCC << HASH_SHIFT | 0xBBBB1234,
+               wanted << HASH_SHIFT | 9 << OBJECT_SHIFT | 3]
+    blob = bucket_blob(entries)
+    needle = wanted.to_bytes(4, "little")
+    hits, at = [], blob.find(needle)
+    while at >= 0:
+        hits.append(at)
+        at = blob.find(needle, at + 1)
+    assert hits == [0, 12, 22, 36]  # two misplaced, two at an entry's top half
+    assert symbols_in(blob, wanted) == [(7, 42), (9, 3)]
+    assert symbols_in(blob, 0xCCCCCCCC) == [(0xBBBB, 0x1234)]
+    assert symbols_in(blob, 0x11111111) == [] == symbols_in(b"", wanted)
+
+
 def test_livepatch_module_is_left_out(tree):
     assert read_module(tree / "live" / "patch.ko") is None
 

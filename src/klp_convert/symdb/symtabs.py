@@ -9,7 +9,7 @@ few modules that define them, so that is what is decoded, then (StoredSymtab.row
 
 Build side (a worker per module): extract_module() checks the table (elf/reader.py
 scan_symbol_table), reads .modinfo and the module's own exports, counts its symbols and makes
-each one's name index entry (chunk_index sorts a chunk's entries by bucket). Query side:
+each one's name index entry (chunk_index puts a chunk's entries in their buckets). Query side:
 StoredSymtab turns the symbols the index points at into rows exactly as sources._module_rows
 does for a whole module, except that a row's section indexes the module's full section list.
 
