@@ -17,7 +17,7 @@ from klp_convert.cli import main
 from klp_convert.elf import ElfObject
 from klp_convert.symdb import open_symbols
 from klp_convert.symdb.storage import SCHEMA_VERSION, name_list, name_list_text
-from klp_convert.symdb.symtabs import HASH_SHIFT, OBJECT_SHIFT, name_hash
+from klp_convert.symdb.symtabs import HASH_SHIFT, OBJECT_SHIFT, bucket_blob, name_hash
 from klp_convert.text import decode_name, escape, name_bytes
 from support.toolchains import require_tool
 
@@ -221,7 +221,7 @@ def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
             (module_db, "UPDATE symtabs SET section_types = x''"),
             (module_db, "UPDATE name_index SET entries = x'0001'"),
             # the name's entry pointing past the module's table, and at an object not stored
-            (module_db, f"UPDATE name_index SET entries = x'{index_entry(1, 1 << 19)}'"),
+            (module_db, f"UPDATE name_index SET entries = x'{index_entry(1, 60000)}'"),
             (module_db, f"UPDATE name_index SET entries = x'{index_entry(999, 1)}'"),
             (module_db, "DELETE FROM symtabs")]:
         bad = tmp_path / "bad.symdb"
@@ -274,9 +274,9 @@ def test_a_database_of_another_schema_is_refused_with_what_to_do(pair, tmp_path,
 
 
 def index_entry(object_id, symbol_index, name="weird_target"):
-    """A name index entry for ``name`` (hex of its little-endian bytes) saying what we like."""
+    """A name index bucket (hex of its bytes) of one entry for ``name`` saying what we like."""
     entry = name_hash(name) << HASH_SHIFT | object_id << OBJECT_SHIFT | symbol_index
-    return entry.to_bytes(8, "little").hex()
+    return bucket_blob([entry]).hex()
 
 
 # An object's name lists (symdb/storage.py): read without json where json.dumps wrote plain

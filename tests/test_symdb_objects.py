@@ -79,26 +79,31 @@ def test_module_rows_follow_symtab_order(tree):
 
 
 def test_a_bucket_lists_only_the_entries_of_the_hash_asked_for():
-    """A name index bucket is searched with bytes.find: the hash's bytes met in another
-    entry's object and index fields, or across two entries, are not an entry of that hash."""
-    from klp_convert.symdb.symtabs import HASH_SHIFT, OBJECT_SHIFT, bucket_blob, symbols_in
-    wanted = 0x12345678
-    low_half = wanted >> 16 << OBJECT_SHIFT | wanted & 0xFFFF  # object 0x1234, index 0x5678
-    entries = [0x9ABCDEF0 << HASH_SHIFT | low_half,  # the hash's bytes as object and index
+    """A name index bucket (its entries' hashes, then their object ids and indices) is
+    searched with bytes.find: the hash's bytes across two hashes, across the end of the hashes
+    or among the object ids and indices are not an entry of that hash."""
+    from klp_convert.symdb.symtabs import (
+        HASH_SHIFT, OBJECT_SHIFT, bucket_blob, bucket_entries, symbols_in,
+    )
+    wanted = 0x12345678  # little-endian: 78 56 34 12
+    entries = [0xCCCC1234 << HASH_SHIFT | 1 << OBJECT_SHIFT | 0x1234,
                wanted << HASH_SHIFT | 7 << OBJECT_SHIFT | 42,
-               0x5678AAAA << HASH_SHIFT,  # its bytes across two entries: 78 56 | 34 12
-               0xCCCCCCCC << HASH_SHIFT | 0xBBBB1234,
-               wanted << HASH_SHIFT | 9 << OBJECT_SHIFT | 3]
+               0x5678AAAA << HASH_SHIFT | wanted,  # hashes: 78 56 | 34 12; its own: the bytes
+               0xCCCC1234 << HASH_SHIFT | 0xBBBB << OBJECT_SHIFT | 1,
+               wanted << HASH_SHIFT | 9 << OBJECT_SHIFT | 3,
+               0x5678BBBB << HASH_SHIFT]  # its 78 56, then the first object id's 34 12
     blob = bucket_blob(entries)
     needle = wanted.to_bytes(4, "little")
     hits, at = [], blob.find(needle)
     while at >= 0:
         hits.append(at)
         at = blob.find(needle, at + 1)
-    assert hits == [0, 12, 22, 36]  # two misplaced, two at an entry's top half
+    assert hits == [4, 10, 16, 22, 32]  # two hashes; across two, across the end, among ids
     assert symbols_in(blob, wanted) == [(7, 42), (9, 3)]
-    assert symbols_in(blob, 0xCCCCCCCC) == [(0xBBBB, 0x1234)]
+    assert symbols_in(blob, 0xCCCC1234) == [(1, 0x1234), (0xBBBB, 1)]
     assert symbols_in(blob, 0x11111111) == [] == symbols_in(b"", wanted)
+    assert list(bucket_entries(blob)) == entries
+    assert symbols_in(blob, 0x5678AAAA) == [(0x1234, 0x5678)]
 
 
 def test_livepatch_module_is_left_out(tree):

@@ -18,10 +18,11 @@ Schema (version 5):
                               types and flags (little-endian u32 and u64 arrays), its symbol
                               count and how many of its names repeat; decoded at lookup time
                               (symtabs.py)
-  name_index(bucket, entries) the symbols those modules define, by name: little-endian u64
-                              entries (the name's hash, the object id, the symbol's index in
-                              its table) in the order the modules were read, one row per
-                              bucket of the hash's top bits (symtabs.py)
+  name_index(bucket, entries) the symbols those modules define, by name: one row per bucket
+                              of the hash's top bits, its entries in the order the modules
+                              were read: the names' hashes (crc32), then the object ids and
+                              symbol indices (u16 each), both little-endian u32 arrays
+                              (symtabs.py)
   object_lists(object, sections, files)
                               JSON lists of the section names and STT_FILE names the symbols
                               rows of an object refer to by index (a table of their own, so

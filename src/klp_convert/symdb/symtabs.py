@@ -16,11 +16,11 @@ does for a whole module, except that a row's section indexes the module's full s
 The name index: one 64-bit entry per defined symbol, (hash << 32 | object id << 16 | symbol
 index), with the hash its name's crc32, one row per bucket of the hash's top BUCKET_BITS bits,
 the entries in the order the modules were read (schema 5; schema 4 sorted them). A lookup reads
-its name's bucket, finds the entries of its hash with bytes.find (the hash is an entry's top
-four bytes, little-endian) and decodes just the symbols they point at, each checked against the
-name's bytes (a hash shared by two names costs one needless look, never a wrong answer). A
-symbol beyond the index field's range is entered as INDEX_SEARCH: its module's table is
-searched for the name instead.
+its name's bucket, finds the entries of its hash with bytes.find (a row holds its entries'
+hashes, then their other halves: bucket_blob) and decodes just the symbols they point at, each
+checked against the name's bytes (a hash shared by two names costs one needless look, never a
+wrong answer). A symbol beyond the index field's range is entered as INDEX_SEARCH: its
+module's table is searched for the name instead.
 
 Why unsorted: a tree's million entries are 64-bit ints, which CPython sorts with its generic
 compare (its fast path takes one-digit ints only); sorting them cost the build a twentieth of
@@ -202,18 +202,25 @@ def add_entries(buckets, entries, bounds):
 
 
 def bucket_blob(entries):
-    """A bucket row's bytes: its entries (an array), little-endian u64."""
-    packed = array("Q", entries)
+    """A bucket row's bytes: its entries' top halves (the hashes), then their bottom halves
+    (object id and symbol index), each a little-endian u32 (a lookup searches the hashes
+    alone: half the bytes, and no hit inside another field)."""
+    packed = array("Q", entries)  # 8 bytes wide wherever CPython runs
     if sys.byteorder == "big":
         packed.byteswap()
-    return packed.tobytes()
+    words = memoryview(packed).cast("B").cast("I")  # each entry's two halves, as bytes
+    return words[1::2].tobytes() + words[0::2].tobytes()
 
 
 def bucket_entries(blob):
     """The entries of a bucket row as an array (a database being extended adds to them);
     ValueError if it is not one."""
-    entries = array("Q")  # 8 bytes wide wherever CPython runs, as bucket_blob assumes
-    entries.frombytes(checked_bucket(blob))
+    count = len(checked_bucket(blob)) // 8
+    interleaved = bytearray(8 * count)
+    words, halves = memoryview(interleaved).cast("I"), memoryview(blob).cast("B").cast("I")
+    words[1::2], words[0::2] = halves[:count], halves[count:]
+    entries = array("Q")
+    entries.frombytes(interleaved)
     if sys.byteorder == "big":
         entries.byteswap()
     return entries
@@ -227,18 +234,19 @@ def checked_bucket(blob):
 
 
 def symbols_in(blob, hash_value):
-    """[(object id, symbol index)] a bucket row (checked_bucket) lists for one hash: every
-    entry whose top four bytes are the hash (bytes.find: a C search, where a loop over the
-    entries would take as long as the rest of the lookup)."""
+    """[(object id, symbol index)] a bucket row (checked_bucket, bucket_blob) lists for one
+    hash: every entry whose hash it is, found with bytes.find in the hashes (a C search, where
+    a loop over the entries would take as long as the rest of the lookup)."""
     needle, found = (hash_value & 0xFFFFFFFF).to_bytes(4, "little"), []
-    at = blob.find(needle, 4)
+    end = len(blob) // 2  # the hashes; each entry's other half lies ``end`` bytes further
+    at = blob.find(needle, 0, end)
     while at >= 0:
-        if at % 8 == 4:  # an entry's top half, not four bytes across two fields
-            entry = int.from_bytes(blob[at - 4:at + 4], "little")
-            found.append((entry >> OBJECT_SHIFT & MAX_OBJECT_ID, entry & INDEX_SEARCH))
-            at = blob.find(needle, at + 8)
+        if at % 4 == 0:  # a hash, not the end of one and the start of the next
+            low = int.from_bytes(blob[end + at:end + at + 4], "little")
+            found.append((low >> OBJECT_SHIFT & MAX_OBJECT_ID, low & INDEX_SEARCH))
+            at = blob.find(needle, at + 4, end)
         else:
-            at = blob.find(needle, at + 1)
+            at = blob.find(needle, at + 1, end)
     return found
 
 
