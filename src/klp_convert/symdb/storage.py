@@ -59,7 +59,7 @@ from ..files import (
     remove_stale_temporaries, temporary_name,
 )
 from ..text import decode_name, is_decimal, name_bytes
-from .symtabs import add_entries, bucket_blob, bucket_entries, new_buckets
+from .symtabs import NameIndex
 
 SCHEMA_VERSION = "5"
 SQLITE_MAGIC = b"SQLite format 3\0"
@@ -173,7 +173,8 @@ class DatabaseWriter:
                               created_by="klp-convert symbols")
             self.next_object = 1 + (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM objects")
                                     .fetchone()[0])
-            self.buckets = _stored_buckets(self.db) if base is not None else new_buckets()
+            self.name_index = NameIndex(self.db.execute("SELECT bucket, entries FROM name_index")
+                                        if base is not None else ())
             self.module_exports = []  # stored at commit, in one statement
         except (OSError, sqlite3.Error) as e:  # a full disk, say: nothing is left behind
             self.abort()
@@ -226,7 +227,7 @@ class DatabaseWriter:
                               module.duplicated, module.symtab, module.strtab, module.extended,
                               module.section_names, module.section_types, module.section_flags)
                              for module, object_id in numbered])
-        add_entries(self.buckets, *index)
+        self.name_index.add(*index)
         for module, _object_id in numbered:
             self.module_exports += [(name, module.name, export_type, namespace)
                                     for name, export_type, namespace in module.exports
@@ -237,9 +238,8 @@ class DatabaseWriter:
         does so before it reads vmlinux, whose rows are the most it holds at once)."""
         self.add_exports(self.module_exports)
         self.db.executemany("INSERT OR REPLACE INTO name_index VALUES (?, ?)",
-                            ((bucket, bucket_blob(entries))
-                             for bucket, entries in sorted(self.buckets.items())))
-        self.module_exports, self.buckets = [], new_buckets()
+                            self.name_index.rows())
+        self.module_exports, self.name_index = [], NameIndex()
 
     def add_exports(self, rows):
         """rows: (name, objname, export_type, namespace)."""
@@ -278,14 +278,6 @@ class DatabaseWriter:
             except OSError:
                 pass
             self.tmp = None
-
-
-def _stored_buckets(db):
-    """The name index of a database being extended, as {bucket: [entry]}."""
-    buckets = new_buckets()
-    for bucket, entries in db.execute("SELECT bucket, entries FROM name_index"):
-        buckets[bucket] = bucket_entries(entries)  # (a new array of its own)
-    return buckets
 
 
 def _fast_writes(db):

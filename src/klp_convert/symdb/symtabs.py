@@ -31,9 +31,9 @@ import struct
 import sys
 from array import array
 from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import Counter
 from itertools import accumulate, chain, compress, repeat
-from operator import lshift, lt, or_
+from operator import lshift, or_
 from zlib import crc32
 
 from ..compression import read_module_file
@@ -55,7 +55,7 @@ OBJECT_SHIFT, HASH_SHIFT = INDEX_BITS, INDEX_BITS + OBJECT_BITS
 MAX_OBJECT_ID = (1 << OBJECT_BITS) - 1
 # the index field of a symbol at this index or beyond: search its module's table for the name
 INDEX_SEARCH = (1 << INDEX_BITS) - 1
-BUCKET_BITS = 10
+BUCKET_BITS = 12
 BUCKETS = 1 << BUCKET_BITS
 _BUCKET_SHIFT = 64 - BUCKET_BITS  # an entry's bucket: entry >> _BUCKET_SHIFT
 _KSYMTAB = KSYMTAB_PREFIX.encode()
@@ -170,21 +170,11 @@ def bucket_of(hash_value):
     return hash_value >> (HASH_BITS - BUCKET_BITS)
 
 
-def new_buckets():
-    """{bucket: array of entries} that add_entries fills (a missing bucket is an empty one):
-    arrays, not lists, as a tree's million entries would take 40 bytes each as Python ints."""
-    return defaultdict(_entry_array)
-
-
-def _entry_array():
-    return array("Q")
-
-
 def chunk_index(modules):
     """(entries, bounds) of the StoredModules of a chunk (their ``entries`` are dropped): all
     their name index entries bucket by bucket (each bucket's in the modules' order), and where
-    each bucket starts, so that add_entries moves a bucket's entries at once (a worker puts
-    each entry in its bucket, the main process does not loop per entry)."""
+    each bucket starts, so that the main process takes a bucket's entries as one slice (a
+    worker puts each entry in its bucket, the main process does not loop per entry)."""
     buckets = [[] for _ in range(BUCKETS)]
     appends = [bucket.append for bucket in buckets]
     for module in modules:
@@ -195,10 +185,29 @@ def chunk_index(modules):
     return array("Q", chain.from_iterable(buckets)), bounds
 
 
-def add_entries(buckets, entries, bounds):
-    """Put a chunk's name index entries (chunk_index) into ``buckets`` (new_buckets())."""
-    for bucket in compress(range(BUCKETS), map(lt, bounds, bounds[1:])):
-        buckets[bucket].extend(entries[bounds[bucket]:bounds[bucket + 1]])
+class NameIndex:
+    """The name index a build writes: each chunk's entries as chunk_index grouped them, kept
+    (8 bytes an entry) until rows() makes each bucket's row of that bucket's slice of every
+    chunk, after the entries of the database being extended, if any."""
+
+    def __init__(self, stored_rows=()):
+        self.stored = {bucket: _interleaved(row) for bucket, row in stored_rows}
+        self.chunks = []  # (entries as little-endian u64 bytes, bounds)
+
+    def add(self, entries, bounds):
+        packed = array("Q", entries)
+        if sys.byteorder == "big":
+            packed.byteswap()
+        self.chunks.append((packed.tobytes(), bounds))
+
+    def rows(self):
+        """(bucket, row bytes) of every bucket that holds an entry."""
+        for bucket in range(BUCKETS):
+            joined = b"".join([self.stored.get(bucket, b""),
+                               *[data[8 * bounds[bucket]:8 * bounds[bucket + 1]]
+                                 for data, bounds in self.chunks]])
+            if joined:
+                yield bucket, _row_of(joined)
 
 
 def bucket_blob(entries):
@@ -208,19 +217,28 @@ def bucket_blob(entries):
     packed = array("Q", entries)  # 8 bytes wide wherever CPython runs
     if sys.byteorder == "big":
         packed.byteswap()
-    words = memoryview(packed).cast("B").cast("I")  # each entry's two halves, as bytes
+    return _row_of(packed.tobytes())
+
+
+def _row_of(interleaved):
+    """A row's bytes of entries given as little-endian u64 bytes."""
+    words = memoryview(interleaved).cast("I")  # each entry's two halves, as bytes
     return words[1::2].tobytes() + words[0::2].tobytes()
 
 
-def bucket_entries(blob):
-    """The entries of a bucket row as an array (a database being extended adds to them);
-    ValueError if it is not one."""
-    count = len(checked_bucket(blob)) // 8
+def _interleaved(row):
+    """The little-endian u64 bytes of a row's entries (ValueError if it is not a row)."""
+    count = len(checked_bucket(row)) // 8
     interleaved = bytearray(8 * count)
-    words, halves = memoryview(interleaved).cast("I"), memoryview(blob).cast("B").cast("I")
+    words, halves = memoryview(interleaved).cast("I"), memoryview(row).cast("B").cast("I")
     words[1::2], words[0::2] = halves[:count], halves[count:]
+    return bytes(interleaved)
+
+
+def bucket_entries(blob):
+    """The entries of a bucket row as an array (ValueError if it is not one)."""
     entries = array("Q")
-    entries.frombytes(interleaved)
+    entries.frombytes(_interleaved(blob))
     if sys.byteorder == "big":
         entries.byteswap()
     return entries
