@@ -232,6 +232,12 @@ def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
         conn.close()
         status, _out, err = run(capsys, "symbols", "--lookup", "weird_target", bad)
         assert status == 2 and err.count("\n") == 1 and "bad.symdb" in err, (sql, err)
+        if sql.endswith("x'0001'"):  # extending it reads every row of its name index
+            other = renamed(pair[0], tmp_path / "other.ko", "other_target", "other_target")
+            before = bad.read_bytes()
+            status, _out, err = run(capsys, "symbols", "--add", bad, other)
+            assert status == 2 and err.count("\n") == 1 and "bad.symdb" in err, (sql, err)
+            assert bad.read_bytes() == before and sorted(tmp_path.glob("bad*")) == [bad]
 
 
 def test_a_database_full_of_objects_takes_no_more_modules(pair, tmp_path, capsys):

@@ -180,6 +180,9 @@ class DatabaseWriter:
             self.abort()
             raise StorageError(self.path, f"cannot write: {getattr(e, 'strerror', None) or e}") \
                 from None
+        except ValueError as e:  # the database extended holds a name index row that is none
+            self.abort()
+            raise StorageError(base, f"unreadable symbol database ({e})") from None
         except BaseException:  # interrupted (SIGINT, SIGTERM) while starting: likewise
             self.abort()
             raise
