@@ -1,6 +1,6 @@
 """SQLite storage of the symbol database (Python's sqlite3, nothing else).
 
-Schema (version 5):
+Schema (version 6):
 
   meta(key, value)            kernel_release, arch, tool_version, schema_version, created_by
   inputs(kind, path, files, bytes, sha256)
@@ -61,7 +61,7 @@ from ..files import (
 from ..text import decode_name, is_decimal, name_bytes
 from .symtabs import NameIndex
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 SQLITE_MAGIC = b"SQLite format 3\0"
 
 SCHEMA = """

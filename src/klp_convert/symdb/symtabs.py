@@ -1,4 +1,4 @@
-"""Module symbol tables as a symbol database keeps them (schema 5): each module's own .symtab
+"""Module symbol tables as a symbol database keeps them (schema 6): each module's own .symtab
 and .strtab bytes, checked when the database is built and decoded only where a lookup asks.
 
 Why not a row per symbol: a distribution's module tree has about a million symbols, and making
@@ -15,7 +15,7 @@ does for a whole module, except that a row's section indexes the module's full s
 
 The name index: one 64-bit entry per defined symbol, (hash << 32 | object id << 16 | symbol
 index), with the hash its name's crc32, one row per bucket of the hash's top BUCKET_BITS bits,
-the entries in the order the modules were read (schema 5; schema 4 sorted them). A lookup reads
+the entries in the order the modules were read (schema 6; schema 4 sorted them). A lookup reads
 its name's bucket, finds the entries of its hash with bytes.find (a row holds its entries'
 hashes, then their other halves: bucket_blob) and decodes just the symbols they point at, each
 checked against the name's bytes (a hash shared by two names costs one needless look, never a
