@@ -195,10 +195,7 @@ class NameIndex:
         self.chunks = []  # (entries as little-endian u64 bytes, bounds)
 
     def add(self, entries, bounds):
-        packed = array("Q", entries)
-        if sys.byteorder == "big":
-            packed.byteswap()
-        self.chunks.append((packed.tobytes(), bounds))
+        self.chunks.append((_little_endian(entries), bounds))
 
     def rows(self):
         """(bucket, row bytes) of every bucket that holds an entry."""
@@ -214,10 +211,15 @@ def bucket_blob(entries):
     """A bucket row's bytes: its entries' top halves (the hashes), then their bottom halves
     (object id and symbol index), each a little-endian u32 (a lookup searches the hashes
     alone: half the bytes, and no hit inside another field)."""
+    return _row_of(_little_endian(entries))
+
+
+def _little_endian(entries):
+    """Entries (an array or a list) as little-endian u64 bytes."""
     packed = array("Q", entries)  # 8 bytes wide wherever CPython runs
     if sys.byteorder == "big":
         packed.byteswap()
-    return _row_of(packed.tobytes())
+    return packed.tobytes()
 
 
 def _row_of(interleaved):
