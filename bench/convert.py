@@ -23,7 +23,6 @@ Inputs are built once and cached in ${KLP_CONVERT_CACHE}/bench.
 """
 
 import argparse
-import compileall
 import os
 import re
 import shutil
@@ -37,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 from support import debian  # noqa: E402
+from _data import compile_package  # noqa: E402
 
 from klp_convert.errors import KlpError  # noqa: E402
 from klp_convert.symdb import open_symbols  # noqa: E402
@@ -219,9 +219,7 @@ def main():
     work = debian.cache_dir() / "bench"
     work.mkdir(exist_ok=True)
     db, listing, target_db, patch = prepare(work)
-    # What an installed tool has: compiled bytecode (pip writes it; a source tree run with
-    # PYTHONDONTWRITEBYTECODE would compile every module at every start).
-    compileall.compile_dir(REPO / "src" / "klp_convert", quiet=1)
+    compile_package()
     out = work / "converted.ko"
     klp = klp_convert_argv()
     print(f"livepatch: {patch.name} ({patch.stat().st_size} bytes); database {db.name} "

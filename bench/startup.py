@@ -19,12 +19,12 @@ PYTHONDONTWRITEBYTECODE set and no .pyc, every start would compile it all again 
 """
 
 import argparse
-import compileall
 import os
 import statistics
 import sys
 
-from convert import REPO, debian, import_costs, klp_convert_argv, prepare, run_once, verdict
+from _data import compile_package
+from convert import debian, import_costs, klp_convert_argv, prepare, run_once, verdict
 
 TARGET_MS, TARGET_FLOOR_MS = 40, 12
 IMPORT_TARGET_MS = 2.0
@@ -72,7 +72,7 @@ def main():
     work = debian.cache_dir() / "bench"
     work.mkdir(exist_ok=True)
     db, _listing, target_db, patch = prepare(work)
-    compileall.compile_dir(REPO / "src" / "klp_convert", quiet=1)
+    compile_package()
     print(f"load average {os.getloadavg()[0]:.1f}")
     lines, met = startup_report(db, target_db, patch, work / "converted.ko", args.runs)
     print("\n".join(lines))

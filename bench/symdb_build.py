@@ -20,7 +20,6 @@ Inputs are downloaded and cached outside the repository, like the tests' (tests/
 """
 
 import argparse
-import compileall
 import os
 import resource
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 from support.debian import debug_files, kernel_headers, kernel_image_modules  # noqa: E402
+from _data import compile_package  # noqa: E402
 
 from klp_convert.symdb import open_symbols  # noqa: E402
 
@@ -231,10 +231,7 @@ def main():
     parser.add_argument("--phases", action="store_true",
                         help="with --tree: also the build's steps timed in one process")
     args = parser.parse_args()
-    # What an installed tool has: compiled bytecode (pip writes it; a source tree run with
-    # PYTHONDONTWRITEBYTECODE would compile every changed module at every start).
-    compileall.compile_dir(Path(__file__).resolve().parent.parent / "src" / "klp_convert",
-                           quiet=1)
+    compile_package()
     if args.tree:
         return tree_bench(args.tree, args.runs, args.phases)
     abi, tree = kernel_image_modules()
