@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from klp_convert import compression
 from klp_convert.cli import main
 from klp_convert.symdb import open_symbols
+from klp_convert.symdb.inputs import SymdbError
+from klp_convert.symdb.symtabs import extract_module, parts_read
 from support.toolchains import require_tool
 from support.zstd import zstd_compress
 from test_symdb_objects import link_module
@@ -79,6 +82,75 @@ def test_compressed_modules_read_like_plain_ones(tmp_path, modules, compress, ca
     assert rows_of(tmp_path / "a.symdb") == rows_of(tmp_path / "b.symdb")
     err = capsys.readouterr().err
     assert "2 objects" in err and "1 livepatch modules left out" in err
+
+
+def xz_in_blocks(data, block_size):
+    """``data`` as xz compresses it in blocks of ``block_size`` bytes (xz -T0 makes blocks of 3
+    MiB: Debian's amdgpu.ko.xz is 10 of them), with the CRC32 check kmod's modules have."""
+    require_tool("xz", "xz-utils")
+    return subprocess.run(["xz", "--check=crc32", f"--block-size={block_size}", "-c"],
+                          input=data, stdout=subprocess.PIPE, check=True).stdout
+
+
+def stored_fields(module):
+    return {field: getattr(module, field) for field in module.__slots__}
+
+
+def test_an_xz_module_of_several_blocks_is_read_in_the_blocks_that_hold_its_tables(
+        tmp_path, modules, capsys):
+    """A build decompresses only the blocks of an .xz module that hold what it reads (ELF
+    header, section headers, symbol, string and name tables, .modinfo), each whole so that its
+    CRC32 vouches for it: the rest stays zeros, and the database is the whole file's."""
+    data = modules["demo"].read_bytes()
+    packed = xz_in_blocks(data, 64)
+    assert len(compression._xz_blocks(packed)) >= len(data) // 64
+    path = tmp_path / "demo-mod.ko.xz"
+    path.write_bytes(packed)
+    image = compression.read_module_file(path, SymdbError, parts_read)
+    assert len(image) == len(data)
+    skipped = [at for at in range(0, len(data), 64) if image[at:at + 64] != data[at:at + 64]]
+    assert skipped and all(image[at:at + 64] == bytes(len(image[at:at + 64]))
+                           for at in skipped)
+    assert compression.read_module_file(path, SymdbError) == data  # without parts: whole
+    assert stored_fields(extract_module(path, 3)) == stored_fields(extract_module(path, 3, data))
+    plain = make_tree(tmp_path / "plain", {"demo": modules["demo"]})
+    packed_tree = tmp_path / "packed"
+    (packed_tree / "drivers").mkdir(parents=True)
+    (packed_tree / "drivers" / "demo-mod.ko.xz").write_bytes(packed)
+    assert run("symbols", "--modules", plain, "-o", tmp_path / "a.symdb")[0] == 0
+    assert run("symbols", "--modules", packed_tree, "-o", tmp_path / "b.symdb")[0] == 0
+    assert rows_of(tmp_path / "a.symdb") == rows_of(tmp_path / "b.symdb")
+
+
+def test_a_damaged_xz_block_fails_the_build_of_that_module_only_where_the_build_reads_it(
+        tmp_path, modules):
+    """A byte changed in a block the build reads: its CRC32 fails, and the module is
+    unreadable as when it is read whole (never other symbols); in a block it does not read:
+    the same symbols. A damaged index: the file is read whole, and that read fails."""
+    data = modules["demo"].read_bytes()
+    packed = xz_in_blocks(data, 64)
+    intact = stored_fields(extract_module(tmp_path / "x.ko.xz", 3, data))
+    outcomes = set()
+    for number, (start, end, _plain_start, _plain_end) in \
+            enumerate(compression._xz_blocks(packed)):
+        damaged = bytearray(packed)
+        damaged[(start + end) // 2 + 4] ^= 0x55  # inside the block's compressed data
+        path = tmp_path / f"block{number}.ko.xz"
+        path.write_bytes(damaged)
+        try:
+            module = extract_module(path, 3)
+        except SymdbError as e:
+            assert "cannot decompress" in str(e), e
+            outcomes.add("refused")
+        else:
+            assert {**stored_fields(module), "path": str(tmp_path / "x.ko.xz")} == intact
+            outcomes.add("not read")
+    assert outcomes == {"refused", "not read"}
+    damaged = bytearray(packed)
+    damaged[-20] ^= 0x55  # the index
+    (tmp_path / "index.ko.xz").write_bytes(damaged)
+    with pytest.raises(SymdbError, match="cannot decompress"):
+        extract_module(tmp_path / "index.ko.xz", 3)
 
 
 def test_modules_may_be_trees_and_files_mixed(tmp_path, modules, capsys):

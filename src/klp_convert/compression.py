@@ -3,13 +3,17 @@
 into its ELF bytes, at most MODULE_SIZE_LIMIT of them: a larger file, or one that inflates
 beyond it (a decompression bomb), is refused while it is read, before it takes the memory.
 
-The symbol database build reads every module of a tree so; convert, check and show read a
+The symbol database build reads every module of a tree so (of an .xz file of several blocks,
+only the blocks that hold the parts it reads); convert, check and show read a
 livepatch module so (an installed one is compressed), `try` the modules it loads. lzma, gzip
 and zstandard (an optional package; without it the zstd program) are used only when a file
 needs them.
 """
 
 import os
+from bisect import bisect_right
+from struct import unpack_from
+from zlib import crc32
 
 from .files import open_regular
 
@@ -39,9 +43,15 @@ def compressed_kind(head):
     return next((found for magic, found in MAGIC.items() if head.startswith(magic)), None)
 
 
-def read_module_file(path, error):
+def read_module_file(path, error, parts=None):
     """The ELF bytes of the module file at ``path``, decompressed according to its suffix;
-    ``error(path, message)`` is raised for a file that cannot be read or inflated."""
+    ``error(path, message)`` is raised for a file that cannot be read or inflated.
+
+    ``parts``: for a reader that needs some parts of the module only (a database build reads
+    its headers, symbol and string tables and .modinfo): parts(image) -> [(start, end)] of
+    the bytes it needs, given what it has so far. An .xz file of several blocks then has only
+    the blocks (up to the byte needed) that hold those parts decompressed, and zeros stand
+    for the rest (_xz_parts); every other file is read whole."""
     path = str(path)
     with open_regular(path, error) as f:
         try:
@@ -49,7 +59,7 @@ def read_module_file(path, error):
             if size > MODULE_SIZE_LIMIT:  # packed or not, far too big
                 raise error(path, f"larger than {LIMIT_TEXT}: not a kernel module")
             if path.endswith(".xz"):
-                return _inflate_xz(path, f, error, size)
+                return _inflate_xz(path, f, error, size, parts)
             if path.endswith((".gz", ".zst")):
                 return _inflate(path, f, error)
             data = f.read()
@@ -62,7 +72,7 @@ def read_module_file(path, error):
     return data
 
 
-def _inflate_xz(path, f, error, size):
+def _inflate_xz(path, f, error, size, parts=None):
     """An .xz module as lzma.decompress() reads it: its streams one after the other, anything
     after a complete stream that is not one ignored; refused as soon as it passes the limit.
     The first read asks for the file's size (and a byte more), not INFLATE_STEP: a buffer of
@@ -87,6 +97,10 @@ def _inflate_xz(path, f, error, size):
 
     if not packed:
         raise error(path, "cannot decompress: an empty file")
+    if parts is not None and ended:
+        image = _xz_parts(packed, parts)
+        if image is not None:
+            return image
     while True:
         try:
             piece = decompressor.decompress(packed, INFLATE_STEP)
@@ -110,6 +124,121 @@ def _inflate_xz(path, f, error, size):
             if not packed:
                 raise error(path, "cannot decompress: the file ends inside an xz stream")
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+# An .xz file (The .xz File Format 1.2.1): a stream header of 12 bytes (magic, flags, CRC32 of
+# the flags), the blocks, each padded to 4 bytes, the index, and a stream footer of 12 bytes
+# (CRC32, backward size, flags, "YZ"). Each block decompresses on its own: xz makes one per
+# 3 MiB of input when it compresses in threads, as Debian's kernel modules are (amdgpu.ko, 30
+# MB, is 10 blocks; a module under 3 MiB is one).
+XZ_FRAME = 12
+# parts() is asked again until it names nothing new: the ELF header, then the section header
+# table, then the sections it locates, then those their names locate. A file that needs more
+# rounds than this is decompressed whole.
+PARTS_ROUNDS = 8
+
+
+def _xz_parts(packed, parts):
+    """The image of an .xz file of one stream of several blocks in which the blocks that hold
+    the ranges parts() names are decompressed (see read_module_file), each whole, so that its
+    check (CRC32 for Debian's modules) vouches for every byte used; or None: any other file,
+    or one whose blocks do not decompress as its index says (the whole read then says what is
+    wrong). The blocks not decompressed are not checked: their bytes are not used."""
+    import lzma
+    blocks = _xz_blocks(packed)
+    if blocks is None or len(blocks) < 2 or blocks[-1][3] > MODULE_SIZE_LIMIT:
+        return None
+    image = bytearray(blocks[-1][3])
+    decoder = _XzBlockDecoder(packed, blocks, image)
+    wanted = [(0, 64)]  # the largest ELF header
+    try:
+        for _ in range(PARTS_ROUNDS):
+            if not any([decoder.fill(start, end) for start, end in wanted]):
+                return bytes(image)
+            wanted = parts(image)
+    except (lzma.LZMAError, _Inconsistent):
+        pass
+    return None
+
+
+class _Inconsistent(Exception):
+    """A block does not hold as many bytes as the index says."""
+
+
+class _XzBlockDecoder:
+    """Decompresses the blocks of an .xz file that fill() asks for into ``image``."""
+
+    def __init__(self, packed, blocks, image):
+        self.packed, self.blocks, self.image = packed, blocks, image
+        self.starts = [block[2] for block in blocks]
+        self.done = set()
+
+    def fill(self, start, end):
+        """Decompress the blocks that hold [start, end) of the image; whether one was new."""
+        start, end = max(start, 0), min(end, len(self.image))
+        new = False
+        number = bisect_right(self.starts, start) - 1
+        while start < end and number < len(self.blocks):
+            if number not in self.done:
+                self._decode(number)
+                self.done.add(number)
+                new = True
+            start, number = self.blocks[number][3], number + 1
+        return new
+
+    def _decode(self, number):
+        """One block, given to a decompressor after the stream's header as if it were the
+        stream's only one: all its bytes, then its check (LZMAError if that fails)."""
+        import lzma
+        packed_start, packed_end, plain_start, plain_end = self.blocks[number]
+        decoder = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+        size = plain_end - plain_start
+        piece = decoder.decompress(
+            self.packed[:XZ_FRAME] + self.packed[packed_start:packed_end], size)
+        # then the block's end and check; the index would come next
+        if len(piece) != size or decoder.decompress(b"", 1) or not decoder.needs_input:
+            raise _Inconsistent()
+        self.image[plain_start:plain_end] = piece
+
+
+def _xz_blocks(packed):
+    """[(packed start, packed end, plain start, plain end)] of each block of an .xz file that is
+    one stream and nothing more, read from its index; None for any other (several streams,
+    padding after one, a damaged footer or index)."""
+    if len(packed) < 2 * XZ_FRAME or packed[-2:] != b"YZ" or packed[6:8] != packed[-4:-2]:
+        return None
+    footer_crc, backward = unpack_from("<II", packed, len(packed) - XZ_FRAME)
+    if crc32(packed[-8:-2]) != footer_crc or crc32(packed[6:8]) != unpack_from("<I", packed, 8)[0]:
+        return None
+    index_start = len(packed) - XZ_FRAME - (backward + 1) * 4
+    index = packed[index_start:-XZ_FRAME]
+    if index_start < XZ_FRAME or index[0] != 0 or \
+            crc32(index[:-4]) != unpack_from("<I", index, len(index) - 4)[0]:
+        return None
+    blocks, packed_at, plain_at = [], XZ_FRAME, 0
+    try:
+        count, at = _varint(index, 1)
+        for _ in range(min(count, len(index))):
+            unpadded, at = _varint(index, at)
+            plain, at = _varint(index, at)
+            blocks.append((packed_at, packed_at + unpadded, plain_at, plain_at + plain))
+            packed_at, plain_at = packed_at + (unpadded + 3) // 4 * 4, plain_at + plain
+    except IndexError:
+        return None
+    return blocks if len(blocks) == count and packed_at == index_start else None
+
+
+def _varint(data, at):
+    """(value, offset after it) of a multibyte integer of the .xz format (7 bits a byte, the
+    high bit set on all but the last); IndexError past the end."""
+    value = shift = 0
+    while True:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        if not byte & 0x80:
+            return value, at
+        shift += 7
 
 
 def _inflate(path, f, error):

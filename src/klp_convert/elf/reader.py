@@ -399,6 +399,32 @@ def scan_symbols(data, path, allow_executable=False):
     return scan
 
 
+def section_extents(data):
+    """Where the parts of an ELF file lie, for a reader that decompresses only the parts it
+    needs (compression.read_module_file ``parts``): ([(start, end)] of the ELF header and of
+    the section header table, [(name, sh_type, start, end)] of each section), read from
+    ``data`` as far as it holds them (zeros stand for what it does not hold yet: names are
+    empty until the section name table is in). Never raises: what cannot be read yet is left
+    out, and the checked read that follows says what is wrong with the file."""
+    parser = _Parser(data, None)
+    ranges = []
+    try:
+        parser.codec, hdr = parser.read_header()
+        entry = parser.codec.shdr.size
+        ranges += [(0, parser.codec.ehdr.size), (hdr.shoff, hdr.shoff + max(hdr.shnum, 1) * entry)]
+        raw = parser.read_section_headers(hdr)
+    except ElfError:
+        return ranges, []
+    ranges.append((hdr.shoff, hdr.shoff + len(raw) * entry))
+    try:
+        names = parser.read_section_names(hdr, raw)
+    except ElfError:
+        names = [""] * len(raw)
+    return ranges, [(name, sh_type, offset, offset + size)
+                    for name, (_n, sh_type, _f, _a, offset, size, *_rest) in zip(names, raw)
+                    if sh_type != SHT_NOBITS]
+
+
 class RawSymbolTable:
     """An object's symbol table checked but not decoded: what a symbol database stores of a
     module (symdb/symtabs.py), read in a few C loops however many symbols it has.

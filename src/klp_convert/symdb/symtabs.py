@@ -39,9 +39,10 @@ from zlib import crc32
 from ..compression import read_module_file
 from ..elf.codec import codec_for
 from ..elf.constants import (
-    ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, SHN_XINDEX, STB_LOCAL, STT_FILE,
+    ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, SHN_XINDEX, SHT_STRTAB, SHT_SYMTAB,
+    SHT_SYMTAB_SHNDX, STB_LOCAL, STT_FILE,
 )
-from ..elf.reader import name_and_section_columns, scan_symbol_table
+from ..elf.reader import name_and_section_columns, scan_symbol_table, section_extents
 from ..kernel.kallsyms import nm_letter, section_letter
 from ..kernel.modules import in_core_section, is_core_section
 from ..kernel.names import module_runtime_name
@@ -79,7 +80,7 @@ def extract_module(path, object_id, data=None):
     Symbols.list too); SymdbError or ElfError for a file that is not one."""
     from .sources import module_info  # (sources imports much that a lookup does not need)
     path = str(path)
-    data = read_module_file(path, SymdbError) if data is None else data
+    data = read_module_file(path, SymdbError, parts_read) if data is None else data
     table = scan_symbol_table(data, path)
     modinfo = module_info(table, data)
     if modinfo.get("livepatch") == "Y":
@@ -96,6 +97,20 @@ def extract_module(path, object_id, data=None):
     module.section_flags = _pack("Q", [flags for _name, _type, flags in table.sections])
     _count_and_index(module, table, object_id)
     return module
+
+
+def parts_read(image):
+    """The byte ranges of a module file extract_module reads, as far as ``image`` tells them
+    (compression.read_module_file ``parts``: of a big module in an .xz file of several blocks,
+    only the blocks that hold these are decompressed, 4 of amdgpu.ko's 10): the ELF header,
+    the section headers, the section name, symbol and string tables, the extended section
+    indices and .modinfo."""
+    ranges, sections = section_extents(image)
+    return ranges + [(start, end) for name, sh_type, start, end in sections
+                     if sh_type in _TABLES_READ or name == ".modinfo"]
+
+
+_TABLES_READ = (SHT_SYMTAB, SHT_STRTAB, SHT_SYMTAB_SHNDX)
 
 
 def _count_and_index(module, table, object_id):
