@@ -170,8 +170,7 @@ def _pack(code, values):
     return struct.pack(f"<{len(values)}{code}", *values)
 
 
-def _unpack(code, data):
-    return list(struct.unpack(f"<{len(data) // struct.calcsize(code)}{code}", data))
+_U32, _U64 = struct.Struct("<I"), struct.Struct("<Q")  # a stored section's type and flags
 
 
 # -- the name index ----------------------------------------------------------------------------
@@ -305,10 +304,12 @@ class StoredSymtab:
         if not isinstance(section_names, bytes):
             raise ValueError("a symtabs row holds a value of the wrong type")
         section_names = decode_name(section_names).split("\0")
-        self.machine, self.section_names = machine, section_names
-        self.sections = list(zip(section_names, _unpack("I", types), _unpack("Q", flags)))
-        if len(self.sections) != len(section_names):
+        if len(types) != 4 * len(section_names) or len(flags) != 8 * len(section_names):
             raise ValueError("section names, types and flags do not match")
+        self.machine, self.section_names = machine, section_names
+        # (each section's type and flags are read when a row first meets it: a lookup opens
+        # hundreds of modules' tables for a name such as __func__.12, a row or two of each)
+        self.section_types, self.section_flags = types, flags
         self.extended, self.order = extended, ">" if layout & LAYOUT_BIG_ENDIAN else "<"
         self.columns = None  # (st_name, section index) of every symbol, when first needed
         self.info_at = 4 if layout & LAYOUT_64 else 12
@@ -390,10 +391,15 @@ class StoredSymtab:
     def _section_facts(self):
         """The section facts rows need, each section's computed when a row first meets it (a
         huge patch meets a few sections of each of thousands of modules)."""
-        sections, machine = self.sections, self.machine
-        self.letters = _PerSection(len(sections), lambda i: section_letter(*sections[i]))
-        self.core = _PerSection(len(sections), lambda i: is_core_section(
-            i, sections[i][0], sections[i][2], machine))
+        names, types, flags = self.section_names, self.section_types, self.section_flags
+        machine = self.machine
+
+        def section(i):  # (name, sh_type, sh_flags) of section i
+            return names[i], _U32.unpack_from(types, 4 * i)[0], _U64.unpack_from(flags, 8 * i)[0]
+
+        self.letters = _PerSection(len(names), lambda i: section_letter(*section(i)))
+        self.core = _PerSection(len(names), lambda i: is_core_section(
+            i, names[i], section(i)[2], machine))
         self.files, self.file_positions = self._file_symbols()
 
     def _file_symbols(self):
@@ -425,7 +431,8 @@ class StoredSymtab:
         if self.file_positions and info >> 4 == STB_LOCAL and info & 0xF != STT_FILE:
             before = bisect_left(self.file_positions, index) - 1
             source = before if before >= 0 else None
-        return (name, flags, value, size, shndx if shndx < len(self.sections) else None, source)
+        return (name, flags, value, size, shndx if shndx < len(self.section_names) else None,
+                source)
 
     def all_rows(self):
         """Every row of the module in table order (what a whole-object listing needs)."""
