@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from klp_convert import convert
 from klp_convert.cli import main
-from support.toolchains import compile_livepatch, readelf_clean
+from support.toolchains import compile_c, compile_livepatch, readelf_clean
 
 DATA = Path(__file__).parent / "data" / "annotated"
 SHF_RELA_LIVEPATCH = 0x00100000
@@ -254,3 +255,30 @@ def test_a_label_position_is_ascii_digits_only():
     assert dotted.splits == [("foo.\u0663", 0)]
     assert parse_reloc_symbol("lp.ko", ".klp.sym.rela.lp.vmlinux.foo.3").splits == \
         [("foo", 3), ("foo.3", 0)]
+
+
+def test_without_symbols_the_installed_symvers_of_the_module_s_kernel_tells_what_is_exported(
+        tmp_path, monkeypatch, capsys):
+    """Annotation-only mode warns about the references the loader cannot resolve, judged by the
+    Module.symvers of the build tree installed for the release in the module's vermagic
+    (/lib/modules/<release>/build); without one, it says it could not tell."""
+    source = tmp_path / "lp.c"
+    source.write_text('static const char vermagic[] __attribute__((section(".modinfo"), used)) '
+                      '= "vermagic=6.1.0-99-klp SMP mod_unload \\0livepatch=Y";\n'
+                      "extern int exported_one, hidden_one;\n"
+                      "int f(void) { return exported_one + hidden_one; }\n")
+    module = compile_c("x86_64", source, tmp_path / "lp.o")
+    installed = tmp_path / "modules"
+    symvers = installed / "6.1.0-99-klp" / "build" / "Module.symvers"
+    symvers.parent.mkdir(parents=True)
+    symvers.write_text("0x00000001\texported_one\tvmlinux\tEXPORT_SYMBOL\t\n")
+    monkeypatch.setattr(convert, "INSTALLED_MODULES", str(installed))
+    assert main(["convert", str(module), "-o", str(tmp_path / "out.o")]) == 0
+    err = capsys.readouterr().err
+    assert f"1 undefined symbol(s) neither annotated nor exported in {symvers} were left as " \
+           f"they are: hidden_one\n" in err
+    symvers.unlink()
+    assert main(["convert", str(module), "-o", str(tmp_path / "out.o")]) == 0
+    assert "2 undefined symbol(s) neither annotated nor known to be exported (no " \
+           "Module.symvers to tell) were left as they are: exported_one, hidden_one\n" \
+           in capsys.readouterr().err

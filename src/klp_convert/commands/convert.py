@@ -140,8 +140,7 @@ def run(args):
     plan = convert_file(args.input, args.output, args.symbols,
                         keep_module_exports=args.keep_module_exports, sympos=args.sympos,
                         symbol_files=args.symbol_file, dry_run=args.dry_run,
-                        log=note, symvers=args.symvers or ([] if args.symbols else
-                                                      _installed_symvers(args.input)))
+                        log=note, symvers=args.symvers or ([] if args.symbols else None))
     if args.dry_run or args.verbose:
         lines = plan.lines()
         say(f"{args.input}: {len(plan.conversions)} symbol(s) to convert")
@@ -159,17 +158,6 @@ def _end_process():
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
-
-
-def _installed_symvers(module):
-    """[Module.symvers of the build tree of the kernel the module was built for], or []."""
-    from ..kbuild import modinfo
-    try:
-        release = (modinfo(module).get("vermagic") or "").split(" ")[0]
-    except KlpError:
-        return []  # convert_file says what is wrong with the module
-    path = os.path.join("/lib/modules", release, "build", "Module.symvers")
-    return [path] if release and os.path.isfile(path) else []
 
 
 def legacy_argv(argv):

@@ -1,6 +1,7 @@
 """Conversion of a livepatch module: plan (pure decisions) -> apply (edit) -> check -> write."""
 
 import gc
+import os
 
 from ..annotations import read_annotations, strip_tables
 from ..compression import is_compressed
@@ -8,6 +9,7 @@ from ..elf import ElfObject, write_atomically
 from ..errors import KlpError, RefusedError
 from ..files import refuse_unwritable_output, same_file
 from ..kernel.generations import rules_for_module
+from ..kernel.modinfo import modinfo_value, read_modinfo, vermagic_release
 from ..symdb import open_symbols
 from .apply import apply_plan
 from .plan import ConvertOptions, Plan, make_plan
@@ -35,7 +37,8 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
     annotation-only. Returns the Plan. Nothing is written when the conversion is refused
     or ``dry_run`` is set. The result is checked (klp_convert.check) before it is written.
     ``symvers``: the build tree's Module.symvers files, which tell annotation-only mode which
-    references the module loader will resolve (the others are logged as a warning).
+    references the module loader will resolve (the others are logged as a warning); None: that
+    of the kernel the module was built for (its vermagic), when it is installed.
     """
     if output_path and is_compressed(output_path):
         raise KlpError(output_path, "klp-convert writes a plain ELF module: give -o NAME.ko "
@@ -65,6 +68,7 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
         if index is not None:
             index.close()
     if index is None and plan.left_to_loader and log is not None:
+        symvers = _installed_symvers(obj) if symvers is None else symvers
         _warn_unresolved(input_path, plan.left_to_loader, symvers, log)
     for option, name in plan.unused_options if log is not None else ():
         log(f"{input_path}: warning: {option} was not used: the module does not reference "
@@ -75,6 +79,19 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
             log(f"{input_path}: note: dropped {dropped} bytes of trailing data (a module "
                 f"signature, no longer valid after conversion: sign the output)")
     return plan
+
+
+# Where a kernel's build tree is installed: <this>/<release>/build (linux-headers-<release>).
+INSTALLED_MODULES = "/lib/modules"
+
+
+def _installed_symvers(obj):
+    """[Module.symvers of the build tree of the kernel the module was built for], or [] (its
+    release told by the model in hand: reading the module again for it cost a huge patch a
+    fifth of its conversion)."""
+    release = vermagic_release(modinfo_value(read_modinfo(obj), "vermagic"))
+    path = os.path.join(INSTALLED_MODULES, release or "", "build", "Module.symvers")
+    return [path] if release and os.path.isfile(path) else []
 
 
 def _warn_unresolved(path, names, symvers, log):
