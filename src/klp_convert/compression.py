@@ -50,8 +50,8 @@ def read_module_file(path, error, parts=None):
     ``parts``: for a reader that needs some parts of the module only (a database build reads
     its headers, symbol and string tables and .modinfo): parts(image) -> [(start, end)] of
     the bytes it needs, given what it has so far. An .xz file of several blocks then has only
-    the blocks (up to the byte needed) that hold those parts decompressed, and zeros stand
-    for the rest (_xz_parts); every other file is read whole."""
+    the blocks that hold those parts decompressed, each whole, and zeros stand for the rest
+    (_xz_parts); every other file is read whole."""
     path = str(path)
     with open_regular(path, error) as f:
         try:
