@@ -162,8 +162,8 @@ def kept(self, *args):
 compression._XzBlockDecoder.__init__ = kept
 blobs = [read(p) for p in paths]
 compression._XzBlockDecoder.__init__ = made
-skipped = sum(end - start for d in decoders for number, (_a, _b, start, end) in enumerate(d.blocks)
-              if number not in d.done)
+skipped = sum(end - start for d in decoders
+              for number, (_a, _b, start, end) in enumerate(d.blocks) if number not in d.done)
 print(f"skipped {len(decoders)} {sum(map(len, blobs)) / 1e6:.0f} {skipped / 1e6:.0f}")
 start = clock()
 modules = [extract_module(p, i, data=d) for i, (p, d) in enumerate(zip(paths, blobs), 1)]
@@ -191,8 +191,9 @@ def phases(modules, tmp):
     out = subprocess.run([sys.executable, "-c", PHASES, str(Path(tmp) / "phases.symdb"),
                           *modules], check=True, capture_output=True, text=True).stdout
     lines = out.splitlines()
-    files, total, skipped = lines.pop(1).split()[1:]
-    return ([(line.rsplit(" ", 1)[0], float(line.rsplit(" ", 1)[1])) for line in lines],
+    files, total, skipped = next(line for line in lines if line.startswith("skipped ")).split()[1:]
+    return ([(line.rsplit(" ", 1)[0], float(line.rsplit(" ", 1)[1])) for line in lines
+             if not line.startswith("skipped ")],
             f"the build decompresses {int(total) - int(skipped)} of the tree's {total} MB: of "
             f"{files} .xz files of several blocks, it leaves out the blocks that hold none of "
             f"what it reads ({skipped} MB; the floor decompresses every block)")

@@ -92,6 +92,13 @@ def xz_in_blocks(data, block_size):
                           input=data, stdout=subprocess.PIPE, check=True).stdout
 
 
+def read_outcome(path, parts):
+    try:
+        return compression.read_module_file(path, SymdbError, parts)
+    except SymdbError as e:
+        return str(e)
+
+
 def stored_fields(module):
     return {field: getattr(module, field) for field in module.__slots__}
 
@@ -112,6 +119,12 @@ def test_an_xz_module_of_several_blocks_is_read_in_the_blocks_that_hold_its_tabl
     assert skipped and all(image[at:at + 64] == bytes(len(image[at:at + 64]))
                            for at in skipped)
     assert compression.read_module_file(path, SymdbError) == data  # without parts: whole
+    # two streams one after the other, or bytes after the stream: read whole, as without parts
+    for name, other in (("two", xz_in_blocks(b"\0" * 100, 64) + packed),
+                        ("padded", packed + bytes(8)), ("trailer", packed + b"not xz")):
+        (tmp_path / f"{name}.ko.xz").write_bytes(other)
+        assert read_outcome(tmp_path / f"{name}.ko.xz", parts_read) == \
+            read_outcome(tmp_path / f"{name}.ko.xz", None), name
     assert stored_fields(extract_module(path, 3)) == stored_fields(extract_module(path, 3, data))
     plain = make_tree(tmp_path / "plain", {"demo": modules["demo"]})
     packed_tree = tmp_path / "packed"
