@@ -8,9 +8,11 @@ import os
 import sqlite3
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from klp_convert import compression
 from klp_convert.cli import main
@@ -175,6 +177,52 @@ def test_a_damaged_xz_block_fails_the_build_of_that_module_only_where_the_build_
     (tmp_path / "index.ko.xz").write_bytes(damaged)
     with pytest.raises(SymdbError, match="cannot decompress"):
         extract_module(tmp_path / "index.ko.xz", 3)
+
+
+# Two names of one crc32 (the name index's hash): found by a birthday search, checked below.
+CRC_TWINS = ("f_wlkffsvo", "f_okxxbftd")
+
+
+def test_names_of_one_hash_are_two_names_and_duplicates_are_counted(tmp_path, capsys):
+    """A module's symbols are counted, indexed and told duplicated by their names: two names
+    of one crc32 are two symbols found apart, a static name in two compilation units is one
+    name duplicated, and a symbol whose name is empty (a hand-made table) is none."""
+    assert len({zlib.crc32(name.encode()) for name in CRC_TWINS}) == 1
+    (tmp_path / "a.c").write_text(f"static __attribute__((noinline)) int same(void) {{ return 1; }}\n"
+                                  f"int {CRC_TWINS[0]}(void) {{ return same(); }}\n")
+    (tmp_path / "b.c").write_text(f"static __attribute__((noinline)) int same(void) {{ return 2; }}\n"
+                                  f"int {CRC_TWINS[1]}(void) {{ return same(); }}\n")
+    module = link_module(tmp_path, "twins.ko", tmp_path / "a.c", tmp_path / "b.c")
+    with open(module, "rb") as f:  # pyelftools' count: defined symbols with a name
+        named = [sym.name for sym in ELFFile(f).get_section_by_name(".symtab").iter_symbols()
+                 if sym.name and sym["st_shndx"] != "SHN_UNDEF"]
+    stored = extract_module(module, 3)
+    assert (stored.symbols, stored.duplicated) == (len(named), 1) and named.count("same") == 2
+    db = tmp_path / "twins.symdb"
+    assert run("symbols", "--modules", module, "-o", db)[0] == 0
+    with open_symbols([db]) as index:
+        assert [(r.objname, r.name, r.count) for r in index.lookup(CRC_TWINS[0])] == \
+            [("twins", CRC_TWINS[0], 1)]
+        assert [r.name for r in index.lookup(CRC_TWINS[1])] == [CRC_TWINS[1]]
+        assert [r.position for r in index.lookup("same")] == [1, 2]
+    capsys.readouterr()
+    assert run("symbols", "--info", db)[0] == 0
+    assert "names duplicated within an object: 1\n" in capsys.readouterr().out
+    # the second twin's st_name pointed at the NUL that ends the first twin's name: empty
+    data = bytearray(module.read_bytes())
+    with open(module, "rb") as f:
+        elf = ELFFile(f)
+        symtab, strtab = elf.get_section_by_name(".symtab"), elf.get_section_by_name(".strtab")
+        entry = next(i for i, sym in enumerate(symtab.iter_symbols())
+                     if sym.name == CRC_TWINS[1])
+        first = next(sym["st_name"] for sym in symtab.iter_symbols() if sym.name == CRC_TWINS[0])
+        at = symtab["sh_offset"] + entry * symtab["sh_entsize"]
+        assert strtab.get_string(first + len(CRC_TWINS[0])) == ""
+    data[at:at + 4] = (first + len(CRC_TWINS[0])).to_bytes(4, "little")
+    blank = tmp_path / "blank.ko"
+    blank.write_bytes(data)
+    stored = extract_module(blank, 3)
+    assert (stored.symbols, stored.duplicated) == (len(named) - 1, 1)
 
 
 def test_modules_may_be_trees_and_files_mixed(tmp_path, modules, capsys):
