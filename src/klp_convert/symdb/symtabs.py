@@ -92,9 +92,9 @@ def extract_module(path, object_id, data=None):
     module.layout = (LAYOUT_64 if table.is64 else 0) | (LAYOUT_BIG_ENDIAN if table.big_endian
                                                         else 0)
     module.symtab, module.strtab, module.extended = table.symtab, table.strtab, table.extended
-    module.section_names = name_bytes("\0".join(name for name, _type, _flags in table.sections))
-    module.section_types = _pack("I", [sh_type for _name, sh_type, _flags in table.sections])
-    module.section_flags = _pack("Q", [flags for _name, _type, flags in table.sections])
+    names, types, flags = zip(*table.sections)  # (a module has at least section 0)
+    module.section_names = name_bytes("\0".join(names))
+    module.section_types, module.section_flags = _pack("I", types), _pack("Q", flags)
     _count_and_index(module, table, object_id)
     return module
 
