@@ -148,6 +148,52 @@ def test_the_xz_blocks_a_build_reads_are_found_in_any_elf_layout(tmp_path, targe
     assert stored_fields(extract_module(path, 3)) == stored_fields(extract_module(path, 3, data))
 
 
+def xz_varint(value):
+    out = bytearray()
+    while True:
+        out.append(value & 0x7F | (0x80 if value >> 7 else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def with_index_claiming(packed, claimed):
+    """One stream ``packed`` with its index (and footer) made anew to say that its last block
+    holds ``claimed`` bytes (The .xz File Format 1.2.1, 4 and 2.1.2), every CRC32 right."""
+    blocks = compression._xz_blocks(packed)
+    records = b"".join(xz_varint(end - start) + xz_varint(claimed if number == len(blocks) - 1
+                                                          else plain_end - plain_start)
+                       for number, (start, end, plain_start, plain_end) in enumerate(blocks))
+    index = b"\0" + xz_varint(len(blocks)) + records
+    index += bytes(-len(index) % 4)
+    index += zlib.crc32(index).to_bytes(4, "little")
+    flags = packed[6:8]
+    backward = (len(index) // 4 - 1).to_bytes(4, "little")
+    footer = zlib.crc32(backward + flags).to_bytes(4, "little") + backward + flags + b"YZ"
+    start = len(packed) - 12 - (int.from_bytes(packed[-8:-4], "little") + 1) * 4
+    return packed[:start] + index + footer
+
+
+def test_an_xz_index_claiming_more_than_its_blocks_hold_is_read_whole(tmp_path, modules):
+    """An index that lies about a block's size takes no memory for the lie: a file of a few
+    KB claiming 900 MB is read whole (the whole read refuses it), not given a 900 MB image;
+    one claiming a few bytes too many is caught when the block is decompressed."""
+    packed = xz_in_blocks(modules["demo"].read_bytes(), 64)
+    for claimed in (900 << 20, 65):
+        path = tmp_path / f"claims{claimed}.ko.xz"
+        path.write_bytes(with_index_claiming(packed, claimed))
+        assert compression._xz_blocks(path.read_bytes())[-1][3] > len(modules["demo"].read_bytes())
+        assert read_outcome(path, parts_read) == read_outcome(path, None)
+        assert "cannot decompress" in read_outcome(path, None)
+    peak = subprocess.run(
+        [sys.executable, "-c", "import resource, sys; from klp_convert import compression; "
+         "from klp_convert.symdb.symtabs import parts_read; "
+         "compression._xz_parts(open(sys.argv[1], 'rb').read(), parts_read); "
+         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+         tmp_path / f"claims{900 << 20}.ko.xz"], capture_output=True, text=True, check=True)
+    assert int(peak.stdout) < 200 << 10  # KB: far below the 900 MB claimed
+
+
 def test_a_damaged_xz_block_fails_the_build_of_that_module_only_where_the_build_reads_it(
         tmp_path, modules):
     """A byte changed in a block the build reads: its CRC32 fails, and the module is

@@ -132,6 +132,9 @@ def _inflate_xz(path, f, error, size, parts=None):
 # 3 MiB of input when it compresses in threads, as Debian's kernel modules are (amdgpu.ko, 30
 # MB, is 10 blocks; a module under 3 MiB is one).
 XZ_FRAME = 12
+# The most an .xz file's index may claim, times its size, for the image to be made from it
+# before a block is decompressed (xz packs zeros about 7,000 to 1, a kernel module about 5).
+XZ_MOST_INFLATED = 2000
 # parts() is asked again until it names nothing new: the ELF header, then the section header
 # table, then the sections it locates, then those their names locate. A file that needs more
 # rounds than this is decompressed whole.
@@ -146,8 +149,9 @@ def _xz_parts(packed, parts):
     wrong). The blocks not decompressed are not checked: their bytes are not used."""
     import lzma
     blocks = _xz_blocks(packed)
-    if blocks is None or len(blocks) < 2 or blocks[-1][3] > MODULE_SIZE_LIMIT:
-        return None
+    if blocks is None or len(blocks) < 2 or \
+            blocks[-1][3] > min(MODULE_SIZE_LIMIT, XZ_MOST_INFLATED * len(packed)):
+        return None  # (an index claiming more than its blocks can hold is read whole)
     image = bytearray(blocks[-1][3])
     decoder = _XzBlockDecoder(packed, blocks, image)
     wanted = [(0, 64)]  # the largest ELF header
