@@ -196,28 +196,33 @@ def test_an_xz_index_claiming_more_than_its_blocks_hold_is_read_whole(tmp_path, 
 
 def test_a_damaged_xz_block_fails_the_build_of_that_module_only_where_the_build_reads_it(
         tmp_path, modules):
-    """A byte changed in a block the build reads: its CRC32 fails, and the module is
-    unreadable as when it is read whole (never other symbols); in a block it does not read:
-    the same symbols. A damaged index: the file is read whole, and that read fails."""
+    """A byte changed in a block the build reads, in its compressed data or in its CRC32 (the
+    data then decompresses as before: only the check tells): the module is unreadable as when
+    it is read whole (never other symbols); in a block it does not read: the same symbols. The
+    blocks refused are the same either way. A damaged index: the file is read whole, and that
+    read fails."""
     data = modules["demo"].read_bytes()
     packed = xz_in_blocks(data, 64)
     intact = stored_fields(extract_module(tmp_path / "x.ko.xz", 3, data))
-    outcomes = set()
-    for number, (start, end, _plain_start, _plain_end) in \
-            enumerate(compression._xz_blocks(packed)):
-        damaged = bytearray(packed)
-        damaged[(start + end) // 2 + 4] ^= 0x55  # inside the block's compressed data
-        path = tmp_path / f"block{number}.ko.xz"
-        path.write_bytes(damaged)
-        try:
-            module = extract_module(path, 3)
-        except SymdbError as e:
-            assert "cannot decompress" in str(e), e
-            outcomes.add("refused")
-        else:
-            assert {**stored_fields(module), "path": str(tmp_path / "x.ko.xz")} == intact
-            outcomes.add("not read")
-    assert outcomes == {"refused", "not read"}
+    refused = {}
+    for kind in ("data", "check"):
+        refused[kind] = set()
+        for number, (start, end, _plain_start, _plain_end) in \
+                enumerate(compression._xz_blocks(packed)):
+            damaged = bytearray(packed)
+            # the middle of the compressed data, or the CRC32 that ends the Unpadded Size
+            damaged[(start + end) // 2 + 4 if kind == "data" else end - 1] ^= 0x55
+            path = tmp_path / f"{kind}{number}.ko.xz"
+            path.write_bytes(damaged)
+            try:
+                module = extract_module(path, 3)
+            except SymdbError as e:
+                assert "cannot decompress" in str(e), e
+                refused[kind].add(number)
+            else:
+                assert {**stored_fields(module), "path": str(tmp_path / "x.ko.xz")} == intact
+        assert 0 < len(refused[kind]) < len(compression._xz_blocks(packed)), kind
+    assert refused["data"] == refused["check"]
     damaged = bytearray(packed)
     damaged[-20] ^= 0x55  # the index
     (tmp_path / "index.ko.xz").write_bytes(damaged)

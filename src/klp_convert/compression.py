@@ -148,8 +148,8 @@ def _xz_parts(packed, parts):
     or one whose blocks do not decompress as its index says (the whole read then says what is
     wrong). The blocks not decompressed are not checked: their bytes are not used."""
     import lzma
-    blocks = _xz_blocks(packed)
-    if blocks is None or len(blocks) < 2 or \
+    blocks = _xz_blocks(packed, fewest=2)
+    if blocks is None or \
             blocks[-1][3] > min(MODULE_SIZE_LIMIT, XZ_MOST_INFLATED * len(packed)):
         return None  # (an index claiming more than its blocks can hold is read whole)
     image = bytearray(blocks[-1][3])
@@ -191,37 +191,62 @@ class _XzBlockDecoder:
         return new
 
     def _decode(self, number):
-        """One block, given to a decompressor after the stream's header as if it were the
-        stream's only one: all its bytes, then its check (LZMAError if that fails)."""
+        """One block, decompressed as the only block of a stream of its own (the file's stream
+        header, the block with its padding and check, an index of that one block, a footer):
+        the decompressor reaches the stream's end only once the block's check and the index's
+        sizes have been verified (LZMAError if one fails). (Fed the block alone, it waits for
+        the index after the check, as it would while the check is incomplete: its end could
+        not be told from a block cut short.)"""
         import lzma
         packed_start, packed_end, plain_start, plain_end = self.blocks[number]
-        decoder = lzma.LZMADecompressor(lzma.FORMAT_XZ)
         size = plain_end - plain_start
-        piece = decoder.decompress(
-            self.packed[:XZ_FRAME] + self.packed[packed_start:packed_end], size)
-        # then the block's end and check; the index would come next
-        if len(piece) != size or decoder.decompress(b"", 1) or not decoder.needs_input:
+        decoder = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+        piece = decoder.decompress(_single_block_stream(self.packed, packed_start, packed_end,
+                                                        size), size)
+        if len(piece) == size and not decoder.eof:  # its output all given, the rest read
+            piece += decoder.decompress(b"", 1)
+        if len(piece) != size or not decoder.eof:
             raise _Inconsistent()
         self.image[plain_start:plain_end] = piece
 
 
-def _xz_blocks(packed):
-    """[(packed start, packed end, plain start, plain end)] of each block of an .xz file that is
-    one stream and nothing more, read from its index; None for any other (several streams,
-    padding after one, a damaged footer or index)."""
+def _single_block_stream(packed, start, unpadded_end, size):
+    """An .xz stream of one block: ``packed``'s stream header, the block at ``start`` (Unpadded
+    Size ``unpadded_end - start``: its header, data and check, without the padding before the
+    check), an index saying so and that it holds ``size`` bytes, and a footer (The .xz File
+    Format 1.2.1, 2.1.1, 3 and 4)."""
+    unpadded = unpadded_end - start
+    index = b"\0\1" + _varint_bytes(unpadded) + _varint_bytes(size)
+    index += bytes(-len(index) % 4)
+    index += crc32(index).to_bytes(4, "little")
+    tail = (len(index) // 4 - 1).to_bytes(4, "little") + packed[6:8]
+    return b"".join([packed[:XZ_FRAME], packed[start:start + (unpadded + 3) // 4 * 4], index,
+                     crc32(tail).to_bytes(4, "little"), tail, b"YZ"])
+
+
+def _xz_blocks(packed, fewest=1):
+    """[(packed start, packed start + Unpadded Size, plain start, plain end)] of each block of
+    an .xz file that is one stream and nothing more, read from its index (a block takes its
+    Unpadded Size rounded up to 4 bytes: the padding lies before its check); None for any other
+    (several streams, padding after one, a damaged footer or index), or one of fewer than
+    ``fewest`` blocks (told before the checksums are computed: a tree's build asks about every
+    module, most of one block)."""
     if len(packed) < 2 * XZ_FRAME or packed[-2:] != b"YZ" or packed[6:8] != packed[-4:-2]:
         return None
     footer_crc, backward = unpack_from("<II", packed, len(packed) - XZ_FRAME)
-    if crc32(packed[-8:-2]) != footer_crc or crc32(packed[6:8]) != unpack_from("<I", packed, 8)[0]:
-        return None
     index_start = len(packed) - XZ_FRAME - (backward + 1) * 4
     index = packed[index_start:-XZ_FRAME]
-    if index_start < XZ_FRAME or index[0] != 0 or \
+    try:
+        count, at = _varint(index, 1)
+    except IndexError:
+        return None
+    if count < fewest or index_start < XZ_FRAME or index[0] != 0 or \
+            crc32(packed[-8:-2]) != footer_crc or \
+            crc32(packed[6:8]) != unpack_from("<I", packed, 8)[0] or \
             crc32(index[:-4]) != unpack_from("<I", index, len(index) - 4)[0]:
         return None
     blocks, packed_at, plain_at = [], XZ_FRAME, 0
     try:
-        count, at = _varint(index, 1)
         for _ in range(min(count, len(index))):
             unpadded, at = _varint(index, at)
             plain, at = _varint(index, at)
@@ -230,6 +255,16 @@ def _xz_blocks(packed):
     except IndexError:
         return None
     return blocks if len(blocks) == count and packed_at == index_start else None
+
+
+def _varint_bytes(value):
+    """A multibyte integer of the .xz format (see _varint)."""
+    out = bytearray()
+    while value >> 7:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def _varint(data, at):
