@@ -148,23 +148,15 @@ def test_the_xz_blocks_a_build_reads_are_found_in_any_elf_layout(tmp_path, targe
     assert stored_fields(extract_module(path, 3)) == stored_fields(extract_module(path, 3, data))
 
 
-def xz_varint(value):
-    out = bytearray()
-    while True:
-        out.append(value & 0x7F | (0x80 if value >> 7 else 0))
-        value >>= 7
-        if not value:
-            return bytes(out)
-
-
 def with_index_claiming(packed, claimed):
     """One stream ``packed`` with its index (and footer) made anew to say that its last block
     holds ``claimed`` bytes (The .xz File Format 1.2.1, 4 and 2.1.2), every CRC32 right."""
-    blocks = compression._xz_blocks(packed)
-    records = b"".join(xz_varint(end - start) + xz_varint(claimed if number == len(blocks) - 1
-                                                          else plain_end - plain_start)
-                       for number, (start, end, plain_start, plain_end) in enumerate(blocks))
-    index = b"\0" + xz_varint(len(blocks)) + records
+    blocks, varint = compression._xz_blocks(packed), compression._varint_bytes
+    sizes = [plain_end - plain_start for _start, _end, plain_start, plain_end in blocks]
+    sizes[-1] = claimed
+    records = b"".join(varint(end - start) + varint(size)
+                       for (start, end, _plain_start, _plain_end), size in zip(blocks, sizes))
+    index = b"\0" + varint(len(blocks)) + records
     index += bytes(-len(index) % 4)
     index += zlib.crc32(index).to_bytes(4, "little")
     flags = packed[6:8]
@@ -239,10 +231,10 @@ def test_names_of_one_hash_are_two_names_and_duplicates_are_counted(tmp_path, ca
     of one crc32 are two symbols found apart, a static name in two compilation units is one
     name duplicated, and a symbol whose name is empty (a hand-made table) is none."""
     assert len({zlib.crc32(name.encode()) for name in CRC_TWINS}) == 1
-    (tmp_path / "a.c").write_text(f"static __attribute__((noinline)) int same(void) {{ return 1; }}\n"
-                                  f"int {CRC_TWINS[0]}(void) {{ return same(); }}\n")
-    (tmp_path / "b.c").write_text(f"static __attribute__((noinline)) int same(void) {{ return 2; }}\n"
-                                  f"int {CRC_TWINS[1]}(void) {{ return same(); }}\n")
+    for source, value, twin in (("a.c", 1, CRC_TWINS[0]), ("b.c", 2, CRC_TWINS[1])):
+        (tmp_path / source).write_text(
+            f"static __attribute__((noinline)) int same(void) {{ return {value}; }}\n"
+            f"int {twin}(void) {{ return same(); }}\n")
     module = link_module(tmp_path, "twins.ko", tmp_path / "a.c", tmp_path / "b.c")
     with open(module, "rb") as f:  # pyelftools' count: defined symbols with a name
         named = [sym.name for sym in ELFFile(f).get_section_by_name(".symtab").iter_symbols()
