@@ -147,3 +147,16 @@ def test_an_error_about_an_empty_path_still_names_it():
     from klp_convert.errors import KlpError
     assert str(KlpError("", "cannot read")) == "'': cannot read"
     assert str(KlpError(None, "no path")) == "no path"
+
+
+def test_running_out_of_memory_is_one_line(monkeypatch, capsys):
+    """Whatever runs out of memory (a machine smaller than the input needs, an allocation no
+    bound of ours caught) ends in one line and status 2, not a traceback."""
+    symbols = import_module("klp_convert.commands.symbols")
+
+    def exhausted(_args):
+        raise MemoryError()
+
+    monkeypatch.setattr(symbols, "run", exhausted)
+    assert cli.main(["symbols", "--info", "x.symdb"]) == 2
+    assert capsys.readouterr().err == "klp-convert: error: out of memory\n"

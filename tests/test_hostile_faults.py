@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from klp_convert.cli import main
+from support.toolchains import require_tool
 from support.zstd import zstd_compress, zstd_write
 from test_hostile_names import assert_clean, pair  # noqa: F401 -- the fixture
 
@@ -133,6 +134,31 @@ def test_an_xz_module_is_read_as_lzma_decompress_reads_it(tmp_path, monkeypatch,
     cut.write_bytes(one[:-9])
     with pytest.raises(SymdbError, match="the file ends inside an xz stream"):
         compression.read_module_file(cut, SymdbError)
+
+
+@pytest.mark.parametrize("step", [1 << 26, 7])
+def test_xz_stream_padding_is_read_past_as_xz_and_kmod_do(tmp_path, monkeypatch, step):
+    """NULs in 4-byte words after a stream (the format's Stream Padding: xz -d and kmod read
+    past them, lzma.decompress does not), before another stream or at the end: the bytes xz
+    gives. A NUL run of another length is no padding: what follows is ignored, as anything
+    after a complete stream that is not a stream is (xz refuses such a file)."""
+    import lzma
+    from klp_convert import compression
+    from klp_convert.symdb.inputs import SymdbError
+    require_tool("xz", "xz-utils")
+    monkeypatch.setattr(compression, "INFLATE_STEP", step)
+    one, two = lzma.compress(b"ELF one" * 99), lzma.compress(b"and two" * 7)
+    for name, packed in (("end", one + bytes(4)), ("long", one + bytes(4096)),
+                         ("between", one + bytes(8) + two + bytes(12))):
+        path = tmp_path / f"{name}.ko.xz"
+        path.write_bytes(packed)
+        expected = subprocess.run(["xz", "-dc", path], capture_output=True, check=True).stdout
+        assert compression.read_module_file(path, SymdbError) == expected, name
+    with pytest.raises(lzma.LZMAError):  # what this reader did before
+        lzma.decompress(one + bytes(4))
+    odd = tmp_path / "odd.ko.xz"
+    odd.write_bytes(one + bytes(3) + two)
+    assert compression.read_module_file(odd, SymdbError) == b"ELF one" * 99
 
 
 def test_a_null_section_header_with_a_huge_extent_is_refused(pair, tmp_path):  # noqa: F811

@@ -200,15 +200,32 @@ def test_numbers_at_their_limits(pair, tmp_path, capsys):
         assert not (tmp_path / "w.symdb").exists()
 
 
-def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
-    """A module is stored as its symbol table (symtabs, name_index), vmlinux as rows (symbols,
-    object_lists): a hand-made database may hold anything in either."""
+def two_databases(pair, tmp_path, capsys):
+    """(a database of the target module, one of a System.map), both holding `weird_target`."""
     target = renamed(pair[0], tmp_path / "target.ko", "weird_target", "weird_target")
     module_db, vmlinux_db = tmp_path / "t.symdb", tmp_path / "v.symdb"
     assert run(capsys, "symbols", "--modules", target, "-o", module_db)[0] == 0
     system_map = tmp_path / "System.map"
     system_map.write_bytes(b"ffffffff81000000 T _stext\nffffffff81000010 t weird_target\n")
     assert run(capsys, "symbols", "--vmlinux", system_map, "-o", vmlinux_db)[0] == 0
+    return module_db, vmlinux_db
+
+
+def damaged(db, sql, path):
+    """A copy of database ``db`` at ``path`` changed by ``sql`` (which must change a row)."""
+    path.write_bytes(db.read_bytes())
+    conn = sqlite3.connect(path)
+    changed = conn.execute(sql).rowcount
+    conn.commit()
+    conn.close()
+    assert changed, sql
+    return path
+
+
+def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
+    """A module is stored as its symbol table (symtabs, name_index), vmlinux as rows (symbols,
+    object_lists): a hand-made database may hold anything in either."""
+    module_db, vmlinux_db = two_databases(pair, tmp_path, capsys)
     for db, sql in [
             (vmlinux_db, "UPDATE symbols SET flags = 'x'"),
             (vmlinux_db, "UPDATE symbols SET section = 99"),
@@ -224,12 +241,7 @@ def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
             (module_db, f"UPDATE name_index SET entries = x'{index_entry(1, 60000)}'"),
             (module_db, f"UPDATE name_index SET entries = x'{index_entry(999, 1)}'"),
             (module_db, "DELETE FROM symtabs")]:
-        bad = tmp_path / "bad.symdb"
-        bad.write_bytes(db.read_bytes())
-        conn = sqlite3.connect(bad)
-        conn.execute(sql)
-        conn.commit()
-        conn.close()
+        bad = damaged(db, sql, tmp_path / "bad.symdb")
         status, _out, err = run(capsys, "symbols", "--lookup", "weird_target", bad)
         assert status == 2 and err.count("\n") == 1 and "bad.symdb" in err, (sql, err)
         if sql.endswith("x'0001'"):  # extending it reads every row of its name index
@@ -238,6 +250,47 @@ def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
             status, _out, err = run(capsys, "symbols", "--add", bad, other)
             assert status == 2 and err.count("\n") == 1 and "bad.symdb" in err, (sql, err)
             assert bad.read_bytes() == before and sorted(tmp_path.glob("bad*")) == [bad]
+    # what --info alone reads: every key of meta (found by mutating databases)
+    bad = damaged(vmlinux_db, "UPDATE meta SET key = NULL WHERE key = 'tool_version'",
+                  tmp_path / "bad.symdb")
+    status, _out, err = run(capsys, "symbols", "--info", bad)
+    assert status == 2 and err.count("\n") == 1 and \
+        "bad.symdb: unreadable symbol database (a meta key is not text)" in err, err
+
+
+def test_text_that_is_not_utf8_in_a_database_gives_one_line(pair, tmp_path, capsys):
+    """SQLite keeps whatever bytes a TEXT value is given, and sqlite3 raises UnicodeDecodeError
+    (no sqlite3.Error) for one that is not UTF-8: a damaged database (found by mutating
+    databases: a traceback from every command that opened one)."""
+    module_db, vmlinux_db = two_databases(pair, tmp_path, capsys)
+    livepatch = tmp_path / "lp.ko"
+    livepatch.write_bytes(pair[1])
+    other = renamed(pair[0], tmp_path / "other.ko", "weird_target", "other_target")
+    not_utf8 = "CAST(x'80ff' AS TEXT)"
+    for db, sql in [
+            (module_db, f"UPDATE objects SET name = {not_utf8}"),
+            (module_db, f"UPDATE objects SET path = {not_utf8}"),
+            (vmlinux_db, f"UPDATE object_lists SET sections = {not_utf8}"),
+            (vmlinux_db, f"UPDATE meta SET value = {not_utf8} WHERE key = 'schema_version'"),
+            (vmlinux_db, f"UPDATE inputs SET path = {not_utf8}")]:
+        bad = damaged(db, sql, tmp_path / "bad.symdb")
+        before = bad.read_bytes()
+        errors = []
+        for argv in (["symbols", "--info", bad], ["symbols", "--lookup", "weird_target", bad],
+                     ["symbols", "--add", bad, other],
+                     ["convert", "--symbols", bad, livepatch, "-o", tmp_path / "out.ko"],
+                     ["check", "--symbols", bad, livepatch]):
+            status, _out, err = run(capsys, *argv)
+            assert status in (0, 1, 2) and "Traceback" not in err, (sql, argv, err)
+            if f"error: {bad}: " in err:
+                assert status == 2 and err.count("\n") == 1, (sql, argv, err)
+                errors.append(err)
+                assert bad.read_bytes() == before, (sql, argv)  # (--add leaves it as it was)
+            (tmp_path / "out.ko").unlink(missing_ok=True)
+            before = bad.read_bytes()
+        assert any(": unreadable symbol database (" in err or
+                   ": not a klp-convert symbol database (" in err for err in errors), (sql, errors)
+        assert sorted(tmp_path.glob("bad*")) == [bad], sql
 
 
 def test_a_database_full_of_objects_takes_no_more_modules(pair, tmp_path, capsys):

@@ -171,6 +171,9 @@ def main(argv=None):
         return 143
     except BrokenPipeError:
         return 0
+    except MemoryError:  # none of the bounds on what an input may claim came first: one line
+        print(f"{PROG}: error: out of memory", file=sys.stderr)
+        return 2
     finally:
         command_done()
         signal.signal(signal.SIGTERM, previous)

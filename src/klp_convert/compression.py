@@ -115,8 +115,8 @@ def _inflate_xz(path, f, error, size, parts=None):
         stream.append(piece)
         if decompressor.eof:
             pieces += stream
-            packed = decompressor.unused_data or more()
-            if not packed:
+            packed, aligned = _after_stream_padding(decompressor.unused_data, more)
+            if not packed or not aligned:  # (a NUL run of another length is no padding)
                 break
             decompressor, stream = lzma.LZMADecompressor(), []
         elif decompressor.needs_input:
@@ -124,6 +124,22 @@ def _inflate_xz(path, f, error, size, parts=None):
             if not packed:
                 raise error(path, "cannot decompress: the file ends inside an xz stream")
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _after_stream_padding(rest, more):
+    """(what follows a complete stream and the NUL bytes after it, b"" at the end of the file;
+    whether those NULs were whole 4-byte words). The .xz format allows Stream Padding, NULs in
+    4-byte words, after a stream, and xz and kmod (liblzma's concatenated mode) read past it;
+    lzma.decompress() takes it for the start of another stream and refuses the file."""
+    skipped = 0
+    while True:
+        stripped = rest.lstrip(b"\0")
+        skipped += len(rest) - len(stripped)
+        if stripped:
+            return stripped, skipped % 4 == 0
+        rest = more()
+        if not rest:
+            return b"", skipped % 4 == 0
 
 
 # An .xz file (The .xz File Format 1.2.1): a stream header of 12 bytes (magic, flags, CRC32 of

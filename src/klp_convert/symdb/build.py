@@ -22,7 +22,7 @@ from .sources import (
     SYMBOLS_LIST_HEADER, SymdbError, find_module_files, read_head, read_module,
     read_symbols_list, read_symvers, read_vmlinux, symbols_list_block, vmlinux_release,
 )
-from .sqlite import sqlite3
+from .sqlite import READ_ERRORS, sqlite3
 from .storage import DatabaseWriter, StorageError, file_digest, is_database, open_database
 from .symtabs import MAX_OBJECT_ID, chunk_index, extract_module
 
@@ -180,7 +180,7 @@ def _check_is_database(path):
     db = open_database(path)  # ours, and a schema we write
     try:
         return 1 + db.execute("SELECT COALESCE(MAX(id), 0) FROM objects").fetchone()[0]
-    except sqlite3.Error as e:
+    except READ_ERRORS as e:
         raise StorageError(path, f"unreadable symbol database ({e})") from None
     finally:
         db.close()

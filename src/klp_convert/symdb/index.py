@@ -2,7 +2,7 @@
 one index that answers lookups by name (the contract between symdb, convert and check)."""
 
 import struct
-from .sqlite import sqlite3
+from .sqlite import READ_ERRORS
 from bisect import bisect_right
 from collections import Counter
 
@@ -39,7 +39,7 @@ class _DatabaseInput:
     def _query(self, sql, args=()):
         try:
             return self.db.execute(sql, args).fetchall()
-        except sqlite3.Error as e:
+        except READ_ERRORS as e:
             raise StorageError(self.path, f"unreadable symbol database ({e})") from None
 
     def object_names(self):

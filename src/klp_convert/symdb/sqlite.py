@@ -1,4 +1,5 @@
-"""Python's sqlite3 as the symbol database uses it (connect, Error), imported in this one place.
+"""Python's sqlite3 as the symbol database uses it (connect, Error), imported in this one place,
+and what reading a database can raise (READ_ERRORS).
 
 `import sqlite3` runs sqlite3/dbapi2.py, which adds to the C extension _sqlite3 only date and
 time adapters and a few aliases, and imports datetime (with time and collections.abc) for them:
@@ -13,3 +14,8 @@ try:
     sqlite3.connect, sqlite3.Error  # noqa: B018 (what is used here)
 except (ImportError, AttributeError):
     import sqlite3  # noqa: F401
+
+# What reading a database can raise: SQLite's errors, and UnicodeDecodeError for a TEXT value
+# that is not UTF-8 (sqlite3 decodes TEXT itself; a damaged file, found by mutating
+# databases: no sqlite3.Error says so).
+READ_ERRORS = (sqlite3.Error, UnicodeDecodeError)

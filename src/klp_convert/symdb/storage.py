@@ -48,7 +48,7 @@ sequential insert.
 """
 
 import os
-from .sqlite import sqlite3
+from .sqlite import READ_ERRORS, sqlite3
 from functools import lru_cache
 from itertools import chain
 
@@ -198,12 +198,21 @@ class DatabaseWriter:
 
     def meta_value(self, key):
         """A metadata value of the database being written (an extended one's own), or None."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return from_sql(row[0]) if row else None
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return from_sql(rows[0][0]) if rows else None
 
     def object_names(self):
         return {from_sql(name): from_sql(path)
-                for name, path in self.db.execute("SELECT name, path FROM objects")}
+                for name, path in self._read("SELECT name, path FROM objects")}
+
+    def _read(self, sql, args=()):
+        """The rows of a query of the database being written, which holds an extended
+        database's own rows: a damaged one is a StorageError naming it."""
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except READ_ERRORS as e:
+            raise StorageError(self.base or self.path, f"unreadable symbol database ({e})") \
+                from None
 
     def add_object(self, obj, known_exports=frozenset(), object_id=None):
         """Store one ObjectSymbols: its row, its symbols in order, and its own exports except
@@ -251,7 +260,7 @@ class DatabaseWriter:
     def exports_known(self):
         """{(name, objname)} already stored: a later source adds only what is missing."""
         return {(from_sql(name), from_sql(obj))
-                for name, obj in self.db.execute("SELECT name, object FROM exports")}
+                for name, obj in self._read("SELECT name, object FROM exports")}
 
     def commit(self, create_indices=True):
         try:
@@ -431,7 +440,7 @@ def open_database(path):
     try:
         _check_tables(path, db)
         version = dict(db.execute("SELECT key, value FROM meta")).get("schema_version")
-    except sqlite3.Error as e:
+    except READ_ERRORS as e:
         db.close()
         raise StorageError(path, f"not a klp-convert symbol database ({e})") from None
     except StorageError:
@@ -492,13 +501,15 @@ def database_summary(path):
             "FROM objects o LEFT JOIN (SELECT object, COUNT(*) n FROM symbols GROUP BY object) "
             "r ON r.object = o.id LEFT JOIN symtabs t ON t.object = o.id GROUP BY o.kind "
             "ORDER BY o.kind = 'vmlinux' DESC, o.kind").fetchall()
+        if not all(isinstance(key, str) for key in summary.meta):  # (--info sorts them)
+            raise StorageError(path, "unreadable symbol database (a meta key is not text)")
         summary.exports = db.execute("SELECT COUNT(*) FROM exports").fetchone()[0]
         summary.duplicated = db.execute(
             "SELECT COUNT(*) FROM (SELECT 1 FROM symbols GROUP BY object, name "
             "HAVING COUNT(*) > 1)").fetchone()[0] + db.execute(
             "SELECT COALESCE(SUM(duplicated), 0) FROM symtabs").fetchone()[0]
         return summary
-    except sqlite3.Error as e:
+    except READ_ERRORS as e:
         raise StorageError(path, f"unreadable symbol database ({e})") from None
     finally:
         db.close()
