@@ -231,6 +231,11 @@ def test_wrong_types_in_a_database_give_one_line(pair, tmp_path, capsys):
             (vmlinux_db, "UPDATE symbols SET section = 99"),
             (vmlinux_db, "UPDATE object_lists SET sections = '7'"),
             (vmlinux_db, "UPDATE symbols SET value = x'00'"),
+            # flags no build makes (the letter beyond ASCII, or none), an object id of text:
+            # found by mutating databases (bench/hostile.py --databases)
+            (vmlinux_db, "UPDATE symbols SET flags = 1 << 40"),
+            (vmlinux_db, "UPDATE symbols SET flags = -1"),
+            (vmlinux_db, "UPDATE symbols SET object = 'x'"),
             (module_db, "UPDATE symtabs SET symtab = x'00'"),
             (module_db, "UPDATE symtabs SET strtab = 'weird_target'"),
             (module_db, "UPDATE symtabs SET layout = 'x'"),

@@ -19,6 +19,7 @@ from .convert import convert_file
 from .elf import ElfObject
 from .errors import KlpError
 from .kernel.installed import kbuild_dir
+from .kernel.modinfo import modinfo_value, read_modinfo
 
 UNCONVERTED_SUFFIX = ".unconverted.ko"
 # Undefined symbols are what klp-convert converts: modpost must only warn about them.
@@ -105,22 +106,10 @@ def built_modules(directory):
     return modules
 
 
-def modinfo(path):
-    """{key: value} of a module's .modinfo section (the last value of a repeated key)."""
-    section = ElfObject.read(path).section_by_name(".modinfo")
-    if section is None:
-        return {}
-    info = {}
-    for entry in bytes(section.data).split(b"\0"):
-        key, eq, value = entry.decode(errors="replace").partition("=")
-        if eq:
-            info[key] = value
-    return info
-
-
 def is_livepatch(path):
-    """True when the module is a livepatch (MODULE_INFO(livepatch, "Y"))."""
-    return modinfo(path).get("livepatch") == "Y"
+    """True when the module is a livepatch (MODULE_INFO(livepatch, "Y")), its .modinfo read as
+    the kernel's get_modinfo() reads it."""
+    return modinfo_value(read_modinfo(ElfObject.read(path)), "livepatch") == "Y"
 
 
 def unconverted_path(path):

@@ -9,7 +9,7 @@ from collections import Counter
 from ..errors import KlpError
 from ..kernel.names import module_runtime_name
 from ..patterns import Pattern
-from .model import CORE, VMLINUX, Export, ranked_records
+from .model import CORE, FLAGS_END, VMLINUX, Export, ranked_records
 from .inputs import (
     KSYMTAB_PREFIX, SYMBOLS_LIST_HEADER, SymdbError, is_symbols_list, read_head, read_text_bytes,
 )
@@ -107,7 +107,7 @@ class _DatabaseInput:
                     f"SELECT object, name, flags, value, size, section, source_file FROM symbols "
                     f"WHERE name IN ({marks}) ORDER BY id", batch):
                 name = asked.get(sym) or from_sql(sym)
-                if not _integers(flags, value, size, section, source):
+                if not _integers(object_id, flags, value, size, section, source):
                     raise StorageError(self.path, f"unreadable symbol database (a row of "
                                                   f"'{name}' holds a value of the wrong type)")
                 by_id.setdefault(object_id, {}).setdefault(name, []).append(
@@ -235,11 +235,13 @@ class _DatabaseInput:
 _INT_OR_NONE = (int, type(None))
 
 
-def _integers(flags, value, size, section, source):
-    """A symbols row's integer columns hold integers (a hand-made database may hold anything).
-    (Spelled out: it runs for every row a huge patch asks about.)"""
-    return (type(flags) is int and type(value) in _INT_OR_NONE and type(size) in _INT_OR_NONE
-            and type(section) in _INT_OR_NONE and type(source) in _INT_OR_NONE)
+def _integers(object_id, flags, value, size, section, source):
+    """A symbols row's integer columns hold integers, its flags such as pack_flags() makes (a
+    hand-made or damaged database may hold anything). (Spelled out: it runs for every row a
+    huge patch asks about.)"""
+    return (type(object_id) is int and type(flags) is int and 0 <= flags < FLAGS_END and
+            type(value) in _INT_OR_NONE and type(size) in _INT_OR_NONE and
+            type(section) in _INT_OR_NONE and type(source) in _INT_OR_NONE)
 
 
 # Blanks at either end of a Symbols.list line (compiled when a file has any).
