@@ -177,6 +177,14 @@ def test_text_inputs_keep_names_as_bytes(tmp_path, capsys):
         run(capsys, "symbols", "--lookup", name, db, symbols_list)
     with open_symbols([dump_db]) as index:
         assert name_bytes(index.objects()[1]) == b"m\xffod"
+    # a type letter beyond ASCII is stored and shown as it is (a row's flags hold any
+    # character's code: FLAGS_END)
+    system_map.write_bytes(b"ffffffff81000000 T _stext\nffffffff81000010 \xc3\xa9 accent\n"
+                           b"ffffffff81000020 \xe9 latin\n")
+    assert run(capsys, "symbols", "--vmlinux", system_map, "-o", tmp_path / "l.symdb")[0] == 0
+    with open_symbols([tmp_path / "l.symdb"]) as index:
+        assert [r.type_letter for r in index.lookup("accent")] == ["\u00e9"]
+        assert [r.type_letter for r in index.lookup("latin")] == [decode_name(b"\xe9")]
 
 
 def test_numbers_at_their_limits(pair, tmp_path, capsys):

@@ -72,7 +72,7 @@ INFO_MASK = 0xFF  # st_info
 INFO_KNOWN = 1 << 8
 CORE = 1 << 9  # in the module core view (always set for vmlinux)
 LETTER_SHIFT = 10  # ord() of the nm/kallsyms letter, 0 if unknown
-FLAGS_END = 0x80 << LETTER_SHIFT  # every flags value is below (the letter is ASCII)
+FLAGS_END = 0x110000 << LETTER_SHIFT  # every flags value is below (the letter is a character)
 
 
 def pack_flags(core, letter=None, info=None):
