@@ -492,6 +492,8 @@ def database_summary(path):
         summary = Summary()
         summary.meta = {key: from_sql(value)
                         for key, value in db.execute("SELECT key, value FROM meta")}
+        if not all(isinstance(key, str) for key in summary.meta):  # (--info sorts them)
+            raise StorageError(path, "unreadable symbol database (a meta key is not text)")
         summary.inputs = [(kind, from_sql(ipath), files, size, digest) for
                           kind, ipath, files, size, digest in db.execute(
                               "SELECT kind, path, files, bytes, sha256 FROM inputs "
@@ -501,8 +503,6 @@ def database_summary(path):
             "FROM objects o LEFT JOIN (SELECT object, COUNT(*) n FROM symbols GROUP BY object) "
             "r ON r.object = o.id LEFT JOIN symtabs t ON t.object = o.id GROUP BY o.kind "
             "ORDER BY o.kind = 'vmlinux' DESC, o.kind").fetchall()
-        if not all(isinstance(key, str) for key in summary.meta):  # (--info sorts them)
-            raise StorageError(path, "unreadable symbol database (a meta key is not text)")
         summary.exports = db.execute("SELECT COUNT(*) FROM exports").fetchone()[0]
         summary.duplicated = db.execute(
             "SELECT COUNT(*) FROM (SELECT 1 FROM symbols GROUP BY object, name "
