@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from klp_convert import convert
 from klp_convert.cli import main
+from klp_convert.kernel import installed as kernel_installed
 from support.toolchains import compile_c, compile_livepatch, readelf_clean
 
 DATA = Path(__file__).parent / "data" / "annotated"
@@ -261,7 +261,8 @@ def test_without_symbols_the_installed_symvers_of_the_module_s_kernel_tells_what
         tmp_path, monkeypatch, capsys):
     """Annotation-only mode warns about the references the loader cannot resolve, judged by the
     Module.symvers of the build tree installed for the release in the module's vermagic
-    (/lib/modules/<release>/build); without one, it says it could not tell."""
+    (/lib/modules/<release>/build, or /usr/lib/modules: kernel/installed.py); without one, it
+    says it could not tell."""
     source = tmp_path / "lp.c"
     source.write_text('static const char vermagic[] __attribute__((section(".modinfo"), used)) '
                       '= "vermagic=6.1.0-99-klp SMP mod_unload \\0livepatch=Y";\n'
@@ -272,7 +273,7 @@ def test_without_symbols_the_installed_symvers_of_the_module_s_kernel_tells_what
     symvers = installed / "6.1.0-99-klp" / "build" / "Module.symvers"
     symvers.parent.mkdir(parents=True)
     symvers.write_text("0x00000001\texported_one\tvmlinux\tEXPORT_SYMBOL\t\n")
-    monkeypatch.setattr(convert, "INSTALLED_MODULES", str(installed))
+    monkeypatch.setattr(kernel_installed, "MODULE_ROOTS", (str(installed),))
     assert main(["convert", str(module), "-o", str(tmp_path / "out.o")]) == 0
     err = capsys.readouterr().err
     assert f"1 undefined symbol(s) neither annotated nor exported in {symvers} were left as " \

@@ -9,6 +9,7 @@ from ..elf import ElfObject, write_atomically
 from ..errors import KlpError, RefusedError
 from ..files import refuse_unwritable_output, same_file
 from ..kernel.generations import rules_for_module
+from ..kernel.installed import kbuild_dir
 from ..kernel.modinfo import modinfo_value, read_modinfo, vermagic_release
 from ..symdb import open_symbols
 from .apply import apply_plan
@@ -81,17 +82,15 @@ def convert_file(input_path, output_path, symbol_paths=(), *, keep_module_export
     return plan
 
 
-# Where a kernel's build tree is installed: <this>/<release>/build (linux-headers-<release>).
-INSTALLED_MODULES = "/lib/modules"
-
-
 def _installed_symvers(obj):
     """[Module.symvers of the build tree of the kernel the module was built for], or [] (its
     release told by the model in hand: reading the module again for it cost a huge patch a
     fifth of its conversion)."""
     release = vermagic_release(modinfo_value(read_modinfo(obj), "vermagic"))
-    path = os.path.join(INSTALLED_MODULES, release or "", "build", "Module.symvers")
-    return [path] if release and os.path.isfile(path) else []
+    if not release:
+        return []
+    path = os.path.join(kbuild_dir(release), "Module.symvers")
+    return [path] if os.path.isfile(path) else []
 
 
 def _warn_unresolved(path, names, symvers, log):
