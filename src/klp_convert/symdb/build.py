@@ -22,8 +22,10 @@ from .sources import (
     SYMBOLS_LIST_HEADER, SymdbError, find_module_files, read_head, read_module,
     read_symbols_list, read_symvers, read_vmlinux, symbols_list_block, vmlinux_release,
 )
-from .sqlite import READ_ERRORS, sqlite3
-from .storage import DatabaseWriter, StorageError, file_digest, is_database, open_database
+from .sqlite import sqlite3
+from .storage import (
+    DatabaseWriter, StorageError, file_digest, is_database, open_database, read_rows,
+)
 from .symtabs import MAX_OBJECT_ID, chunk_index, extract_module
 
 ARCH_NAMES = {EM_X86_64: "x86_64", EM_386: "i386", EM_AARCH64: "arm64", EM_PPC64: "powerpc",
@@ -179,9 +181,7 @@ def _check_is_database(path):
         raise SymdbError(path, "not a klp-convert symbol database")
     db = open_database(path)  # ours, and a schema we write
     try:
-        return 1 + db.execute("SELECT COALESCE(MAX(id), 0) FROM objects").fetchone()[0]
-    except READ_ERRORS as e:
-        raise StorageError(path, f"unreadable symbol database ({e})") from None
+        return 1 + read_rows(db, path, "SELECT COALESCE(MAX(id), 0) FROM objects")[0][0]
     finally:
         db.close()
 

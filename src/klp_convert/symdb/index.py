@@ -2,7 +2,6 @@
 one index that answers lookups by name (the contract between symdb, convert and check)."""
 
 import struct
-from .sqlite import READ_ERRORS
 from bisect import bisect_right
 from collections import Counter
 
@@ -15,8 +14,8 @@ from .inputs import (
 )
 from .symtabs import StoredSymtab, bucket_of, checked_bucket, name_hash, symbols_in
 from .storage import (
-    StorageError, from_sql, is_database, name_list, open_database, positions_flag, sql_name,
-    to_unsigned,
+    StorageError, from_sql, is_database, name_list, open_database, positions_flag, read_rows,
+    sql_name, to_unsigned,
 )
 
 
@@ -37,10 +36,7 @@ class _DatabaseInput:
         self.buckets = {}  # name index bucket -> its entries, as read
 
     def _query(self, sql, args=()):
-        try:
-            return self.db.execute(sql, args).fetchall()
-        except READ_ERRORS as e:
-            raise StorageError(self.path, f"unreadable symbol database ({e})") from None
+        return read_rows(self.db, self.path, sql, args)
 
     def object_names(self):
         """Every object name in the database."""

@@ -208,11 +208,7 @@ class DatabaseWriter:
     def _read(self, sql, args=()):
         """The rows of a query of the database being written, which holds an extended
         database's own rows: a damaged one is a StorageError naming it."""
-        try:
-            return self.db.execute(sql, args).fetchall()
-        except READ_ERRORS as e:
-            raise StorageError(self.base or self.path, f"unreadable symbol database ({e})") \
-                from None
+        return read_rows(self.db, self.base or self.path, sql, args)
 
     def add_object(self, obj, known_exports=frozenset(), object_id=None):
         """Store one ObjectSymbols: its row, its symbols in order, and its own exports except
@@ -424,6 +420,15 @@ def _uri_path(path):
     """``path`` percent-encoded for an SQLite URI, as urllib.parse.quote does: urllib.parse
     imports ipaddress, a few milliseconds at every conversion's start."""
     return "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))
+
+
+def read_rows(db, path, sql, args=()):
+    """The rows of a query of the database at ``path``; whatever reading it raises (SQLite's
+    errors, TEXT that is not UTF-8) is a StorageError naming it."""
+    try:
+        return db.execute(sql, args).fetchall()
+    except READ_ERRORS as e:
+        raise StorageError(path, f"unreadable symbol database ({e})") from None
 
 
 def open_database(path):
